@@ -1,0 +1,64 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// The layout is the architecture: C bindings (one target per C library), libraries with one job each,
+// and four thin executables that wire a library's stage to the broker.
+let package = Package(
+    name: "mgmt-fleet",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ingest", targets: ["Ingest"]),
+        .executable(name: "seg-worker", targets: ["SegWorker"]),
+        .executable(name: "cls-worker", targets: ["ClsWorker"]),
+        .executable(name: "reporter", targets: ["Reporter"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+    ],
+    targets: [
+        // C libraries, each touched by exactly one Swift wrapper.
+        .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .target(
+            name: "CDicom",
+            cxxSettings: [.unsafeFlags(["-Wno-deprecated-declarations"])],
+            linkerSettings: ["dcmimage", "dcmimgle", "dcmjpeg", "dcmjpls", "dcmdata", "oflog", "ofstd"]
+                .map { .linkedLibrary($0) }
+        ),
+
+        // Libraries: one job each.
+        .target(name: "Broker", dependencies: ["CRabbitMQ", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "ResultsStore", dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "DICOM", dependencies: ["CDicom"]),
+        .target(name: "Imaging"),
+        .target(name: "Ingestion", dependencies: ["DICOM", "Imaging", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Inference", dependencies: ["COpenBLAS"]),
+        .target(name: "Segmentation", dependencies: ["Inference", "Imaging", "Ingestion"]),
+        .target(name: "Classification", dependencies: ["Inference", "Imaging", "Ingestion", "Segmentation"]),
+        .target(
+            name: "Fleet",
+            dependencies: [
+                "Broker", "ResultsStore", "Ingestion", "Segmentation", "Classification",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+
+        // Executables: argument parsing and wiring only.
+        .executableTarget(name: "Ingest", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "SegWorker", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "ClsWorker", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "Reporter", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
+        .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore"]),
+        .testTarget(name: "DICOMTests", dependencies: ["DICOM"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference"]),
+    ],
+    cxxLanguageStandard: .cxx17
+)

@@ -1,0 +1,2 @@
+import Fleet
+print("ClsWorker: not built yet")

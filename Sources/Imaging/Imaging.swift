@@ -1,0 +1,1 @@
+// Image operations shared by the stages.

@@ -1,0 +1,2 @@
+import Fleet
+print("Ingest: not built yet")

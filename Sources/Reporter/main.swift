@@ -1,0 +1,2 @@
+import Fleet
+print("Reporter: not built yet")

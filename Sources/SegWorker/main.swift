@@ -1,0 +1,2 @@
+import Fleet
+print("SegWorker: not built yet")

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, starts the private RabbitMQ and PostgreSQL, runs every test
+# in release mode (the model parity tests run full architectures), and stops the servers it started, also on
+# failure.   usage: scripts/test.sh [extra swift test arguments, e.g. --filter BrokerTests]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/.."
+scripts/install-deps.sh
+source scripts/env.sh
+started=0
+cleanup() { ((started)) && scripts/servers.sh stop || true; }
+trap cleanup EXIT
+scripts/servers.sh status | grep -q 'rabbitmq: running' && scripts/servers.sh status | grep -q 'postgres: running' \
+  || { started=1; scripts/servers.sh start; }
+swift build -c release --build-tests
+swift test -c release --skip-build "$@"
