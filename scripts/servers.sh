@@ -15,6 +15,8 @@ rabbit_env() {
   export RABBITMQ_CONFIG_FILE=$rmq/rabbitmq RABBITMQ_ENABLED_PLUGINS_FILE=$rmq/enabled_plugins
   export RABBITMQ_MNESIA_BASE=$rmq/mnesia RABBITMQ_LOG_BASE=$rmq/log RABBITMQ_PID_FILE=$rmq/rabbit.pid
   export RABBITMQ_DIST_PORT=$((MGMT_AMQP_PORT + 20000)) ERL_EPMD_ADDRESS=127.0.0.1 HOME=$rmq
+  # A private epmd per instance, so that stopping one instance never strands another.
+  export ERL_EPMD_PORT=$((MGMT_AMQP_PORT + 10000))
 }
 as_postgres() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
