@@ -1,0 +1,119 @@
+import Foundation
+
+public enum ConfigurationError: Error, CustomStringConvertible {
+    case missing(String)
+    case invalid(String, value: String, expected: String)
+
+    public var description: String {
+        switch self {
+        case .missing(let name): return "configuration: \(name) is not set"
+        case .invalid(let name, let value, let expected): return "configuration: \(name)=\(value) is not \(expected)"
+        }
+    }
+}
+
+/// Queue names: one durable quorum queue per stage, each with a dead-letter queue `<name>.dead`.
+public struct QueueNames: Sendable, Equatable {
+    public var studies: String
+    public var segment: String
+    public var classify: String
+    public var report: String
+
+    public init(studies: String = "studies", segment: String = "segment", classify: String = "classify",
+                report: String = "report") {
+        self.studies = studies
+        self.segment = segment
+        self.classify = classify
+        self.report = report
+    }
+
+    public var all: [String] { [studies, segment, classify, report] }
+
+    public static func deadLetter(of queue: String) -> String { queue + ".dead" }
+}
+
+/// The one configuration every executable reads from its environment (12-factor). README "Configuration" lists it.
+public struct FleetConfiguration: Sendable {
+    /// MGMT_AMQP_URL: the broker, `amqp://user:password@host:port/vhost`.
+    public var amqpURL: String?
+    /// MGMT_PG_CONNINFO: the reporter's database (libpq conninfo).
+    public var postgresConninfo: String?
+    /// MGMT_STORE: the artifact store's root directory (a volume all workers share).
+    public var storeRoot: String
+    /// MGMT_MODELS: the model directory (segmentation.safetensors, classifier-<type>.safetensors).
+    public var modelsDirectory: String
+    /// MGMT_PREFETCH: unacknowledged deliveries per worker (basic.qos); default 1 (model workers run one job).
+    public var prefetch: Int
+    /// MGMT_THREADS: compute threads for a model worker; default the machine's cores.
+    public var threads: Int
+    /// MGMT_METRICS_PORT: port of `/metrics` and `/healthz`; 0 picks a free port (logged); `off` disables.
+    public var metricsPort: Int?
+    /// MGMT_EXCHANGE: the exchange every stage queue is bound to (direct, routing key = queue name).
+    public var exchange: String
+    /// MGMT_QUEUE_STUDIES / _SEGMENT / _CLASSIFY / _REPORT: queue names.
+    public var queues: QueueNames
+    /// MGMT_DELIVERY_LIMIT: deliveries before the broker dead-letters a message (crashes count too).
+    public var deliveryLimit: Int
+    /// MGMT_HEARTBEAT: AMQP heartbeat seconds.
+    public var heartbeatSeconds: Int
+    /// MGMT_RETRIES: in-process retries of a transient failure before the message goes back to the queue.
+    public var transientRetries: Int
+    /// MGMT_RETRY_BACKOFF: first backoff in seconds (doubles per retry, also used for reconnects).
+    public var retryBackoffSeconds: Double
+    /// MGMT_WATCH_QUIET: seconds a study folder must be unchanged before `ingest enqueue --watch` enqueues it.
+    public var watchQuietSeconds: Double
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) {
+        func text(_ name: String, _ fallback: String) -> String {
+            let value = environment[name] ?? ""
+            return value.isEmpty ? fallback : value
+        }
+        func integer(_ name: String, _ fallback: Int, minimum: Int) throws(ConfigurationError) -> Int {
+            guard let raw = environment[name], !raw.isEmpty else { return fallback }
+            guard let value = Int(raw), value >= minimum else {
+                throw .invalid(name, value: raw, expected: "an integer ≥ \(minimum)")
+            }
+            return value
+        }
+        func seconds(_ name: String, _ fallback: Double) throws(ConfigurationError) -> Double {
+            guard let raw = environment[name], !raw.isEmpty else { return fallback }
+            guard let value = Double(raw), value >= 0, value.isFinite else {
+                throw .invalid(name, value: raw, expected: "a number of seconds ≥ 0")
+            }
+            return value
+        }
+        amqpURL = environment["MGMT_AMQP_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        postgresConninfo = environment["MGMT_PG_CONNINFO"].flatMap { $0.isEmpty ? nil : $0 }
+        storeRoot = text("MGMT_STORE", ".local/store")
+        modelsDirectory = text("MGMT_MODELS", ".local/models")
+        prefetch = try integer("MGMT_PREFETCH", 1, minimum: 1)
+        threads = try integer("MGMT_THREADS", ProcessInfo.processInfo.activeProcessorCount, minimum: 1)
+        if environment["MGMT_METRICS_PORT"] == "off" {
+            metricsPort = nil
+        } else {
+            metricsPort = try integer("MGMT_METRICS_PORT", 9100, minimum: 0)
+            if let port = metricsPort, port > 65535 {
+                throw .invalid("MGMT_METRICS_PORT", value: String(port), expected: "a TCP port, 0 or off")
+            }
+        }
+        exchange = text("MGMT_EXCHANGE", "mgmt")
+        queues = QueueNames(
+            studies: text("MGMT_QUEUE_STUDIES", "studies"), segment: text("MGMT_QUEUE_SEGMENT", "segment"),
+            classify: text("MGMT_QUEUE_CLASSIFY", "classify"), report: text("MGMT_QUEUE_REPORT", "report"))
+        deliveryLimit = try integer("MGMT_DELIVERY_LIMIT", 5, minimum: 1)
+        heartbeatSeconds = try integer("MGMT_HEARTBEAT", 30, minimum: 0)
+        transientRetries = try integer("MGMT_RETRIES", 3, minimum: 0)
+        retryBackoffSeconds = try seconds("MGMT_RETRY_BACKOFF", 1)
+        watchQuietSeconds = try seconds("MGMT_WATCH_QUIET", 30)
+    }
+
+    public func requireAMQPURL() throws(ConfigurationError) -> String {
+        guard let amqpURL else { throw .missing("MGMT_AMQP_URL") }
+        return amqpURL
+    }
+
+    public func requirePostgresConninfo() throws(ConfigurationError) -> String {
+        guard let postgresConninfo else { throw .missing("MGMT_PG_CONNINFO") }
+        return postgresConninfo
+    }
+}

@@ -1,0 +1,34 @@
+import Fleet
+import XCTest
+
+final class ConfigurationTests: XCTestCase {
+    func testDefaults() throws {
+        let configuration = try FleetConfiguration(environment: [:])
+        XCTAssertNil(configuration.amqpURL)
+        XCTAssertEqual(configuration.prefetch, 1)
+        XCTAssertEqual(configuration.metricsPort, 9100)
+        XCTAssertEqual(configuration.queues, QueueNames(studies: "studies", segment: "segment", classify: "classify", report: "report"))
+        XCTAssertEqual(configuration.deliveryLimit, 5)
+        XCTAssertEqual(QueueNames.deadLetter(of: "segment"), "segment.dead")
+        XCTAssertThrowsError(try configuration.requireAMQPURL()) { error in
+            XCTAssertEqual("\(error)", "configuration: MGMT_AMQP_URL is not set")
+        }
+    }
+
+    func testValuesAndErrors() throws {
+        let configuration = try FleetConfiguration(environment: [
+            "MGMT_AMQP_URL": "amqp://u:p@h:1/%2f", "MGMT_PREFETCH": "4", "MGMT_METRICS_PORT": "off",
+            "MGMT_QUEUE_SEGMENT": "seg-x", "MGMT_DELIVERY_LIMIT": "2", "MGMT_WATCH_QUIET": "0.5",
+        ])
+        XCTAssertEqual(try configuration.requireAMQPURL(), "amqp://u:p@h:1/%2f")
+        XCTAssertEqual(configuration.prefetch, 4)
+        XCTAssertNil(configuration.metricsPort)
+        XCTAssertEqual(configuration.queues.segment, "seg-x")
+        XCTAssertEqual(configuration.deliveryLimit, 2)
+        XCTAssertEqual(configuration.watchQuietSeconds, 0.5)
+        XCTAssertThrowsError(try FleetConfiguration(environment: ["MGMT_PREFETCH": "0"])) { error in
+            XCTAssertEqual("\(error)", "configuration: MGMT_PREFETCH=0 is not an integer ≥ 1")
+        }
+        XCTAssertThrowsError(try FleetConfiguration(environment: ["MGMT_METRICS_PORT": "70000"]))
+    }
+}

@@ -1,0 +1,83 @@
+import Fleet
+import Foundation
+import XCTest
+
+final class MessagesTests: XCTestCase {
+    private let series = SeriesIdentity(
+        patientId: "00042", studyInstanceUid: "1.2.3", seriesInstanceUid: "1.2.3.4", mriType: "FLAIR")
+
+    func testRoundTripKeepsEveryField() throws {
+        let job = ClassifyJob(
+            series: series, inputs: ["masks.npy": ArtifactRef(key: "segment/abc/masks.npy", sha256: "ff")],
+            segmentationWeightsSha256: "aa")
+        let decoded = try MessageCodec.decode(ClassifyJob.self, from: MessageCodec.encode(job))
+        XCTAssertEqual(decoded, job)
+        let json = String(decoding: MessageCodec.encode(job), as: UTF8.self)
+        XCTAssertTrue(json.contains("\"segmentation_weights_sha256\":\"aa\""), json)
+        XCTAssertTrue(json.contains("\"schema\":1"), json)
+        XCTAssertTrue(json.contains("\"kind\":\"classify\""), json)
+    }
+
+    func testJobIdsAreDeterministicPerSeriesStageAndWeights() {
+        let a = ClassifyJob(series: series, inputs: [:], segmentationWeightsSha256: "w1")
+        let b = ClassifyJob(series: series, inputs: ["x": ArtifactRef(key: "k", sha256: "s")], segmentationWeightsSha256: "w1")
+        let c = ClassifyJob(series: series, inputs: [:], segmentationWeightsSha256: "w2")
+        XCTAssertEqual(a.jobId, b.jobId)
+        XCTAssertNotEqual(a.jobId, c.jobId)
+        XCTAssertNotEqual(a.jobId, SegmentJob(series: series, inputs: [:]).jobId)
+        XCTAssertEqual(a.jobId.count, 64)
+        // The derivation is part of the contract between versions: pin one value.
+        XCTAssertEqual(JobID.derive(stage: "segment", subject: "1.2.3.4"),
+                       JobID.derive(stage: "segment", subject: "1.2.3.4", weights: []))
+        XCTAssertEqual(StudyJob(studyPath: "/export/00042").jobId, StudyJob(studyPath: "/export/00042").jobId)
+    }
+
+    func testUnknownSchemaIsRejected() {
+        let body = Data(#"{"schema":2,"kind":"study","job_id":"x","study_path":"/a","enqueued_at":"t"}"#.utf8)
+        XCTAssertThrowsError(try MessageCodec.decode(StudyJob.self, from: body)) { error in
+            XCTAssertEqual(error as? MessageError, .unknownSchema(2))
+        }
+    }
+
+    func testMissingFieldIsNamed() {
+        let body = Data(#"{"schema":1,"kind":"study","job_id":"x","enqueued_at":"t"}"#.utf8)
+        XCTAssertThrowsError(try MessageCodec.decode(StudyJob.self, from: body)) { error in
+            XCTAssertEqual(error as? MessageError, .missingField("study_path"))
+            XCTAssertEqual("\(error)", "message field 'study_path' is missing")
+        }
+        let nested = Data(#"{"schema":1,"kind":"segment","job_id":"x","inputs":{},"series":{"patient_id":"1","study_instance_uid":"2","mri_type":"T1w"}}"#.utf8)
+        XCTAssertThrowsError(try MessageCodec.decode(SegmentJob.self, from: nested)) { error in
+            XCTAssertEqual(error as? MessageError, .missingField("series.series_instance_uid"))
+        }
+    }
+
+    func testWrongKindAndGarbageAreRejected() {
+        let study = MessageCodec.encode(StudyJob(studyPath: "/a"))
+        XCTAssertThrowsError(try MessageCodec.decode(SegmentJob.self, from: study)) { error in
+            XCTAssertEqual(error as? MessageError, .wrongKind(expected: "segment", found: "study"))
+        }
+        XCTAssertThrowsError(try MessageCodec.decode(StudyJob.self, from: Data("not json".utf8))) { error in
+            guard case .notJSON = error as? MessageError else { return XCTFail("\(error)") }
+        }
+    }
+
+    func testStatusEventsRequireTheirStatusFields() throws {
+        let failed = StatusEvent(jobId: "j", stage: "segment", status: .failed, series: series, error: nil)
+        XCTAssertThrowsError(try MessageCodec.decode(StatusEvent.self, from: MessageCodec.encode(failed))) { error in
+            XCTAssertEqual(error as? MessageError, .missingField("error"))
+        }
+        let classified = StatusEvent(
+            jobId: "j", stage: "classify", status: .classified, series: series,
+            classification: SeriesClassification(
+                weightsSha256: "c", segmentationWeightsSha256: "s", slicesSelected: 40,
+                chunks: [ChunkResult(index: 0, firstSlice: 0, probability: 0.25),
+                         ChunkResult(index: 1, firstSlice: 5, probability: 0.75)],
+                noChunksReason: nil))
+        let decoded = try MessageCodec.decode(StatusEvent.self, from: MessageCodec.encode(classified))
+        XCTAssertEqual(decoded, classified)
+        XCTAssertEqual(decoded.patientId, "00042")
+        var outOfRange = classified
+        outOfRange.classification?.chunks[0].probability = 1.5
+        XCTAssertThrowsError(try MessageCodec.decode(StatusEvent.self, from: MessageCodec.encode(outOfRange)))
+    }
+}

@@ -1,0 +1,84 @@
+import Fleet
+import Foundation
+import Logging
+import XCTest
+
+final class StatusServerTests: XCTestCase {
+    func testMetricsAndHealthOverHTTP() throws {
+        let metrics = FleetMetrics(stage: "status-test")
+        metrics.started()
+        metrics.finished(outcome: .done, seconds: 0.3)
+        metrics.started()
+        let healthy = LockedFlag(true)
+        let server = try StatusServer(port: 0, health: { healthy.value ? nil : "broker disconnected" },
+                                      logger: Logger(label: "test"))
+        defer { server.stop() }
+        XCTAssertGreaterThan(server.port, 0)
+
+        let (metricsStatus, metricsBody) = try httpGet(port: server.port, path: "/metrics")
+        XCTAssertEqual(metricsStatus, 200)
+        XCTAssertTrue(metricsBody.contains(#"mgmt_jobs_total{stage="status-test",outcome="done"} 1"#), metricsBody)
+        XCTAssertTrue(metricsBody.contains(#"mgmt_jobs_in_flight{stage="status-test"} 1"#), metricsBody)
+        XCTAssertTrue(metricsBody.contains(#"mgmt_stage_seconds_bucket{stage="status-test",le="0.5"} 1"#), metricsBody)
+        XCTAssertTrue(metricsBody.contains(#"mgmt_stage_seconds_bucket{stage="status-test",le="0.1"} 0"#), metricsBody)
+
+        XCTAssertEqual(try httpGet(port: server.port, path: "/healthz").status, 200)
+        healthy.value = false
+        let (status, body) = try httpGet(port: server.port, path: "/healthz")
+        XCTAssertEqual(status, 503)
+        XCTAssertEqual(body, "broker disconnected\n")
+        XCTAssertEqual(try httpGet(port: server.port, path: "/nope").status, 404)
+        // A client that connects and says nothing must not block the next scrape for long.
+        let silent = try connect(port: server.port)
+        defer { close(silent) }
+        XCTAssertEqual(try httpGet(port: server.port, path: "/healthz").status, 503)
+    }
+}
+
+final class LockedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Bool
+    init(_ value: Bool) { stored = value }
+    var value: Bool {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}
+
+struct HTTPTestError: Error { let detail: String }
+
+func connect(port: Int) throws -> Int32 {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr = in_addr(s_addr: inet_addr("127.0.0.1"))
+    let result = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+    guard result == 0 else { close(descriptor); throw HTTPTestError(detail: "connect failed: \(errno)") }
+    return descriptor
+}
+
+/// A minimal HTTP GET with a blocking socket: returns the status code and the body.
+func httpGet(port: Int, path: String) throws -> (status: Int, body: String) {
+    let descriptor = try connect(port: port)
+    defer { close(descriptor) }
+    var timeout = timeval(tv_sec: 5, tv_usec: 0)
+    setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    let request = Array("GET \(path) HTTP/1.0\r\nHost: localhost\r\n\r\n".utf8)
+    _ = request.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, 0) }
+    var response = [UInt8]()
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let count = recv(descriptor, &chunk, chunk.count, 0)
+        if count <= 0 { break }
+        response += chunk[0..<count]
+    }
+    let text = String(decoding: response, as: UTF8.self)
+    guard let headerEnd = text.range(of: "\r\n\r\n"), let code = Int(text.split(separator: " ").dropFirst().first ?? "")
+    else { throw HTTPTestError(detail: "bad response: \(text)") }
+    return (code, String(text[headerEnd.upperBound...]))
+}
