@@ -1,0 +1,314 @@
+/// The reporter's writes and the queries users and tests run, over the tables of `ResultsSchema`.
+/// Every write is an upsert keyed by natural identifiers, so replaying a message changes nothing.
+/// Call the writes inside one transaction per message (`PostgresConnection.withTransaction`).
+public struct ResultsTables {
+    public let connection: PostgresConnection
+
+    public init(_ connection: PostgresConnection) {
+        self.connection = connection
+    }
+
+    public struct SeriesFound: Sendable, Equatable {
+        public var seriesInstanceUid: String
+        public var mriType: String
+        public var slicesTotal: Int
+        public var slicesKept: Int
+
+        public init(seriesInstanceUid: String, mriType: String, slicesTotal: Int, slicesKept: Int) {
+            self.seriesInstanceUid = seriesInstanceUid
+            self.mriType = mriType
+            self.slicesTotal = slicesTotal
+            self.slicesKept = slicesKept
+        }
+    }
+
+    public struct SeriesKey: Sendable, Equatable {
+        public var seriesInstanceUid: String
+        public var studyInstanceUid: String
+        public var patientId: String
+        public var mriType: String
+
+        public init(seriesInstanceUid: String, studyInstanceUid: String, patientId: String, mriType: String) {
+            self.seriesInstanceUid = seriesInstanceUid
+            self.studyInstanceUid = studyInstanceUid
+            self.patientId = patientId
+            self.mriType = mriType
+        }
+    }
+
+    public struct Chunk: Sendable, Equatable {
+        public var index: Int
+        public var firstSlice: Int
+        public var probability: Double
+
+        public init(index: Int, firstSlice: Int, probability: Double) {
+            self.index = index
+            self.firstSlice = firstSlice
+            self.probability = probability
+        }
+    }
+
+    public enum SeriesStatus: String, Sendable {
+        case ingested, segmented, classified, failed
+    }
+
+    // MARK: writes
+
+    /// Ingest found a study and its series. With no series the study is failed with `error`.
+    public func recordStudyIngested(studyInstanceUid: String, patientId: String, source: String?,
+                                    series: [SeriesFound], warnings: String?, error: String?) throws {
+        try connection.execute("""
+            INSERT INTO studies (study_instance_uid, patient_id, source, status, n_series, warnings, error)
+            VALUES ($1, $2, $3, 'ingested', $4, $5, $6)
+            ON CONFLICT (study_instance_uid) DO UPDATE SET patient_id = EXCLUDED.patient_id,
+                source = coalesce(EXCLUDED.source, studies.source), n_series = EXCLUDED.n_series,
+                warnings = EXCLUDED.warnings, error = EXCLUDED.error, updated_at = now()
+            """, [studyInstanceUid, patientId, source, series.count, warnings, error], role: "upsert study")
+        for found in series {
+            try connection.execute("""
+                INSERT INTO series (series_instance_uid, study_instance_uid, patient_id, mri_type, slices_total,
+                                    slices_kept, status)
+                VALUES ($1, $2, $3, $4, $5, $6, 'ingested')
+                ON CONFLICT (series_instance_uid) DO UPDATE SET slices_total = EXCLUDED.slices_total,
+                    slices_kept = EXCLUDED.slices_kept, mri_type = EXCLUDED.mri_type, updated_at = now()
+                """, [found.seriesInstanceUid, studyInstanceUid, patientId, found.mriType, found.slicesTotal,
+                      found.slicesKept], role: "upsert ingested series")
+        }
+        try refreshStudy(studyInstanceUid)
+    }
+
+    /// A study-level failure before any series (e.g. no readable DICOM): recorded when its identifiers are known.
+    public func recordStudyFailed(studyInstanceUid: String, patientId: String, source: String?, error: String) throws {
+        try connection.execute("""
+            INSERT INTO studies (study_instance_uid, patient_id, source, status, error)
+            VALUES ($1, $2, $3, 'failed', $4)
+            ON CONFLICT (study_instance_uid) DO UPDATE SET status = 'failed', error = EXCLUDED.error,
+                updated_at = now()
+            """, [studyInstanceUid, patientId, source, error], role: "fail study")
+    }
+
+    /// A series moved to `status`. Status only moves forward (ingested < segmented < failed < classified), so a
+    /// late or replayed event never undoes a later one. The study row is created if the series event came first.
+    public func recordSeriesStatus(_ key: SeriesKey, status: SeriesStatus, error: String? = nil,
+                                   segmentationWeightsSha256: String? = nil, slicesSelected: Int? = nil) throws {
+        try connection.execute("""
+            INSERT INTO studies (study_instance_uid, patient_id, status) VALUES ($1, $2, 'ingested')
+            ON CONFLICT (study_instance_uid) DO NOTHING
+            """, [key.studyInstanceUid, key.patientId], role: "ensure study")
+        try connection.execute("""
+            INSERT INTO series (series_instance_uid, study_instance_uid, patient_id, mri_type, status, error,
+                                segmentation_weights_sha256, slices_selected)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            ON CONFLICT (series_instance_uid) DO UPDATE SET
+                status = CASE WHEN \(rank("EXCLUDED.status")) >= \(rank("series.status"))
+                              THEN EXCLUDED.status ELSE series.status END,
+                error = CASE WHEN \(rank("EXCLUDED.status")) >= \(rank("series.status"))
+                             THEN EXCLUDED.error ELSE series.error END,
+                segmentation_weights_sha256 = coalesce(EXCLUDED.segmentation_weights_sha256,
+                                                       series.segmentation_weights_sha256),
+                slices_selected = coalesce(EXCLUDED.slices_selected, series.slices_selected),
+                updated_at = now()
+            """, [key.seriesInstanceUid, key.studyInstanceUid, key.patientId, key.mriType, status.rawValue, error,
+                  segmentationWeightsSha256, slicesSelected], role: "upsert series status")
+        if status == .classified || status == .failed {
+            try refreshStudy(key.studyInstanceUid)
+            try refreshPatient(key.patientId)
+        }
+    }
+
+    /// A classified series: its chunks replace any earlier ones, its series prediction is the mean of its chunks
+    /// (NULL with `noChunksReason` when there are none), and the patient's prediction is recomputed.
+    public func recordSeriesClassified(_ key: SeriesKey, chunks: [Chunk], slicesSelected: Int,
+                                       weightsSha256: String, segmentationWeightsSha256: String,
+                                       noChunksReason: String?, computedAt: String) throws {
+        try recordSeriesStatus(key, status: .segmented, segmentationWeightsSha256: segmentationWeightsSha256)
+        try connection.execute("DELETE FROM chunk_predictions WHERE series_instance_uid = $1",
+                               [key.seriesInstanceUid], role: "clear chunk predictions")
+        for chunk in chunks {
+            try connection.execute("""
+                INSERT INTO chunk_predictions (series_instance_uid, chunk_index, first_slice, probability,
+                                               weights_sha256, segmentation_weights_sha256, computed_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7)
+                """, [key.seriesInstanceUid, chunk.index, chunk.firstSlice, chunk.probability, weightsSha256,
+                      segmentationWeightsSha256, computedAt], role: "insert chunk prediction")
+        }
+        try connection.execute("""
+            INSERT INTO series_predictions (series_instance_uid, patient_id, mri_type, probability, n_chunks, reason,
+                                            weights_sha256, segmentation_weights_sha256, computed_at)
+            SELECT $1, $2, $3, avg(probability), count(*), CASE WHEN count(*) = 0 THEN $4 END, $5, $6, $7
+            FROM chunk_predictions WHERE series_instance_uid = $1
+            ON CONFLICT (series_instance_uid) DO UPDATE SET probability = EXCLUDED.probability,
+                n_chunks = EXCLUDED.n_chunks, reason = EXCLUDED.reason, weights_sha256 = EXCLUDED.weights_sha256,
+                segmentation_weights_sha256 = EXCLUDED.segmentation_weights_sha256,
+                computed_at = EXCLUDED.computed_at
+            """, [key.seriesInstanceUid, key.patientId, key.mriType, noChunksReason ?? "no chunks", weightsSha256,
+                  segmentationWeightsSha256, computedAt], role: "upsert series prediction")
+        try recordSeriesStatus(key, status: .classified, slicesSelected: slicesSelected)
+    }
+
+    /// Patient probability = unweighted mean over the MRI types that produced chunks (a type's value is the mean
+    /// of its series). With no chunks anywhere the row has a NULL probability and says why, per series.
+    public func refreshPatient(_ patientId: String) throws {
+        try connection.execute("""
+            WITH per_type AS (
+                SELECT mri_type, avg(probability) AS probability, sum(n_chunks) AS n_chunks
+                FROM series_predictions WHERE patient_id = $1 AND n_chunks > 0 GROUP BY mri_type
+            ), without_chunks AS (
+                SELECT string_agg(r.mri_type || ': ' || coalesce(p.reason, r.error, 'still ' || r.status), '; '
+                                  ORDER BY r.mri_type) AS reason
+                FROM series r LEFT JOIN series_predictions p USING (series_instance_uid)
+                WHERE r.patient_id = $1 AND coalesce(p.n_chunks, 0) = 0
+            )
+            INSERT INTO patient_predictions (patient_id, probability, n_types, n_chunks, reason, weights_sha256,
+                                             computed_at)
+            SELECT $1, (SELECT avg(probability) FROM per_type), (SELECT count(*) FROM per_type),
+                   (SELECT coalesce(sum(n_chunks), 0) FROM per_type),
+                   CASE WHEN (SELECT count(*) FROM per_type) = 0
+                        THEN 'no chunks in any MRI type (' || coalesce((SELECT reason FROM without_chunks),
+                                                                       'no series') || ')' END,
+                   (SELECT coalesce(array_agg(DISTINCT weights_sha256 ORDER BY weights_sha256), '{}')
+                    FROM series_predictions WHERE patient_id = $1 AND n_chunks > 0),
+                   now()
+            ON CONFLICT (patient_id) DO UPDATE SET probability = EXCLUDED.probability, n_types = EXCLUDED.n_types,
+                n_chunks = EXCLUDED.n_chunks, reason = EXCLUDED.reason, weights_sha256 = EXCLUDED.weights_sha256,
+                computed_at = EXCLUDED.computed_at
+            """, [patientId], role: "refresh patient prediction")
+    }
+
+    /// A study is done when every series it announced is classified or failed; with no series it failed.
+    private func refreshStudy(_ studyInstanceUid: String) throws {
+        try connection.execute("""
+            UPDATE studies s SET status = CASE
+                    WHEN s.n_series = 0 AND s.error IS NOT NULL THEN 'failed'
+                    WHEN s.n_series > 0 AND (SELECT count(*) FROM series r WHERE r.study_instance_uid = s.study_instance_uid
+                                             AND r.status IN ('classified', 'failed')) >= s.n_series THEN 'done'
+                    ELSE 'ingested' END,
+                updated_at = now()
+            WHERE s.study_instance_uid = $1
+            """, [studyInstanceUid], role: "refresh study status")
+    }
+
+    /// One row per (kind, stage, job): a replayed failure updates `last_seen` and the reason.
+    public func recordFailure(kind: FailureKind, stage: String, jobId: String, patientId: String? = nil,
+                              studyInstanceUid: String? = nil, seriesInstanceUid: String? = nil,
+                              source: String? = nil, queue: String? = nil, reason: String,
+                              bodyExcerpt: String? = nil) throws {
+        try connection.execute("""
+            INSERT INTO failures (kind, stage, job_id, patient_id, study_instance_uid, series_instance_uid, source,
+                                  queue, reason, body_excerpt)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            ON CONFLICT (kind, stage, job_id) DO UPDATE SET reason = EXCLUDED.reason, last_seen = now(),
+                queue = coalesce(EXCLUDED.queue, failures.queue)
+            """, [kind.rawValue, stage, jobId, patientId, studyInstanceUid, seriesInstanceUid, source, queue, reason,
+                  bodyExcerpt], role: "record failure")
+    }
+
+    public enum FailureKind: String, Sendable {
+        /// A worker reported a permanent failure.
+        case failed
+        /// The broker dead-lettered a message (undecodable, or over the delivery limit).
+        case deadLettered = "dead-lettered"
+    }
+
+    private func rank(_ column: String) -> String {
+        "array_position(ARRAY['ingested', 'segmented', 'failed', 'classified'], \(column))"
+    }
+
+    // MARK: queries
+
+    public struct PatientPrediction: Sendable, Equatable {
+        public var patientId: String
+        public var probability: Double?
+        public var nTypes: Int
+        public var nChunks: Int
+        public var reason: String?
+        public var weightsSha256: [String]
+    }
+
+    public func patientPredictions() throws -> [PatientPrediction] {
+        try connection.execute("""
+            SELECT patient_id, probability, n_types, n_chunks, reason, array_to_string(weights_sha256, ',') AS weights
+            FROM patient_predictions ORDER BY patient_id
+            """, role: "read patient predictions").rows.map { row in
+            PatientPrediction(
+                patientId: try row.string("patient_id"), probability: try row.optionalValue("probability"),
+                nTypes: try row.int("n_types"), nChunks: try row.int("n_chunks"), reason: try row.optionalValue("reason"),
+                weightsSha256: try row.string("weights").split(separator: ",").map(String.init))
+        }
+    }
+
+    public struct ChunkPrediction: Sendable, Equatable {
+        public var seriesInstanceUid: String
+        public var mriType: String
+        public var chunk: Chunk
+        public var weightsSha256: String
+    }
+
+    public func chunkPredictions(patientId: String) throws -> [ChunkPrediction] {
+        try connection.execute("""
+            SELECT c.series_instance_uid, r.mri_type, c.chunk_index, c.first_slice, c.probability, c.weights_sha256
+            FROM chunk_predictions c JOIN series r USING (series_instance_uid)
+            WHERE r.patient_id = $1 ORDER BY r.mri_type, c.series_instance_uid, c.chunk_index
+            """, [patientId], role: "read chunk predictions").rows.map { row in
+            ChunkPrediction(
+                seriesInstanceUid: try row.string("series_instance_uid"), mriType: try row.string("mri_type"),
+                chunk: Chunk(index: try row.int("chunk_index"), firstSlice: try row.int("first_slice"),
+                             probability: try row.double("probability")),
+                weightsSha256: try row.string("weights_sha256"))
+        }
+    }
+
+    public struct SeriesState: Sendable, Equatable {
+        public var seriesInstanceUid: String
+        public var mriType: String
+        public var status: String
+        public var error: String?
+    }
+
+    public func seriesStates(studyInstanceUid: String) throws -> [SeriesState] {
+        try connection.execute("""
+            SELECT series_instance_uid, mri_type, status, error FROM series WHERE study_instance_uid = $1
+            ORDER BY mri_type, series_instance_uid
+            """, [studyInstanceUid], role: "read series").rows.map { row in
+            SeriesState(seriesInstanceUid: try row.string("series_instance_uid"), mriType: try row.string("mri_type"),
+                        status: try row.string("status"), error: try row.optionalValue("error"))
+        }
+    }
+
+    public func studyStatus(_ studyInstanceUid: String) throws -> String? {
+        try connection.execute("SELECT status FROM studies WHERE study_instance_uid = $1", [studyInstanceUid],
+                               role: "read study status").rows.first.map { try $0.string("status") }
+    }
+
+    public struct Failure: Sendable, Equatable {
+        public var kind: String
+        public var stage: String
+        public var jobId: String
+        public var queue: String?
+        public var reason: String
+    }
+
+    public func failures() throws -> [Failure] {
+        try connection.execute("SELECT kind, stage, job_id, queue, reason FROM failures ORDER BY id",
+                               role: "read failures").rows.map { row in
+            Failure(kind: try row.string("kind"), stage: try row.string("stage"), jobId: try row.string("job_id"),
+                    queue: try row.optionalValue("queue"), reason: try row.string("reason"))
+        }
+    }
+
+    /// Row counts of the result tables (for tests and progress displays).
+    public func rowCounts() throws -> [String: Int] {
+        let row = try connection.execute("""
+            SELECT (SELECT count(*) FROM studies) AS studies, (SELECT count(*) FROM series) AS series,
+                   (SELECT count(*) FROM chunk_predictions) AS chunk_predictions,
+                   (SELECT count(*) FROM series_predictions) AS series_predictions,
+                   (SELECT count(*) FROM patient_predictions) AS patient_predictions,
+                   (SELECT count(*) FROM failures) AS failures
+            """, role: "count rows").rows[0]
+        var counts: [String: Int] = [:]
+        for name in ["studies", "series", "chunk_predictions", "series_predictions", "patient_predictions", "failures"] {
+            counts[name] = try row.int(name)
+        }
+        return counts
+    }
+}
