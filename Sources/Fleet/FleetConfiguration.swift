@@ -62,6 +62,12 @@ public struct FleetConfiguration: Sendable {
     public var retryBackoffSeconds: Double
     /// MGMT_WATCH_QUIET: seconds a study folder must be unchanged before `ingest enqueue --watch` enqueues it.
     public var watchQuietSeconds: Double
+    /// MGMT_SHUTDOWN_GRACE: seconds a worker may spend finishing its job after SIGTERM; then the job is requeued.
+    public var shutdownGraceSeconds: Double
+    /// MGMT_PG_SCHEMA: the PostgreSQL schema the reporter writes (tests use their own).
+    public var postgresSchema: String
+    /// MGMT_LOG_LEVEL: trace, debug, info, notice, warning, error or critical.
+    public var logLevel: String
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) {
         func text(_ name: String, _ fallback: String) -> String {
@@ -105,6 +111,13 @@ public struct FleetConfiguration: Sendable {
         transientRetries = try integer("MGMT_RETRIES", 3, minimum: 0)
         retryBackoffSeconds = try seconds("MGMT_RETRY_BACKOFF", 1)
         watchQuietSeconds = try seconds("MGMT_WATCH_QUIET", 30)
+        shutdownGraceSeconds = try seconds("MGMT_SHUTDOWN_GRACE", 30)
+        postgresSchema = text("MGMT_PG_SCHEMA", "public")
+        logLevel = text("MGMT_LOG_LEVEL", "info")
+        let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+        guard levels.contains(logLevel) else {
+            throw .invalid("MGMT_LOG_LEVEL", value: logLevel, expected: "one of \(levels.joined(separator: ", "))")
+        }
     }
 
     public func requireAMQPURL() throws(ConfigurationError) -> String {

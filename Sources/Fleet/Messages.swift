@@ -293,13 +293,15 @@ public struct StatusEvent: FleetMessage, Equatable {
     public var warnings: [String]?
     /// Set with `failed`.
     public var error: String?
+    /// The sha256 of the weights the stage's model ran with (segment, classify).
+    public var weightsSha256: String?
     /// Set with `classified`.
     public var classification: SeriesClassification?
 
     public init(jobId: String, stage: String, status: JobStatus, occurredAt: Date = Date(), source: String? = nil,
                 patientId: String? = nil, studyInstanceUid: String? = nil, series: SeriesIdentity? = nil,
                 studySeries: [SeriesSummary]? = nil, warnings: [String]? = nil, error: String? = nil,
-                classification: SeriesClassification? = nil) {
+                weightsSha256: String? = nil, classification: SeriesClassification? = nil) {
         self.jobId = jobId
         self.stage = stage
         self.status = status
@@ -311,6 +313,7 @@ public struct StatusEvent: FleetMessage, Equatable {
         self.studySeries = studySeries
         self.warnings = warnings
         self.error = error
+        self.weightsSha256 = weightsSha256 ?? classification?.weightsSha256
         self.classification = classification
     }
 
@@ -325,6 +328,7 @@ public struct StatusEvent: FleetMessage, Equatable {
             if patientId == nil { throw .missingField("patient_id") }
         case .segmented:
             if series == nil { throw .missingField("series") }
+            if weightsSha256 == nil { throw .missingField("weights_sha256") }
         case .classified:
             if series == nil { throw .missingField("series") }
             guard let classification else { throw .missingField("classification") }

@@ -1,0 +1,214 @@
+import Foundation
+import Logging
+import ResultsStore
+
+/// What the reporter consumes: status events from `report`, and whatever the broker dead-lettered.
+public enum ReportInput: Sendable {
+    case status(StatusEvent)
+    case deadLetter(DeadLetter)
+}
+
+/// A dead-lettered message as the reporter records it. The reason is worked out again from the body with the same
+/// strict decoder the worker used, so the failures table says why (not only that) a message was refused.
+public struct DeadLetter: Sendable, Equatable {
+    /// The work queue the message was dead-lettered from.
+    public var queue: String
+    /// The stage that consumes `queue`.
+    public var stage: String
+    /// The message's job id, or `body:<sha256>` when the body has none.
+    public var jobId: String
+    public var reason: String
+    public var bodyExcerpt: String
+    public var patientId: String?
+    public var studyInstanceUid: String?
+    public var seriesInstanceUid: String?
+}
+
+/// The reporter: the only writer of the results database. One transaction per message, acked after commit (the
+/// worker loop acks once `run` returns). Database outages are transient and retried until they pass: with the
+/// database down no other message could be recorded either, and requeueing would only burn delivery limits.
+public final class ReporterStage: Stage, @unchecked Sendable {
+    public let name = "report"
+    private let conninfo: String
+    private let schema: String
+    private let queues: QueueNames
+    private let logger: Logger
+    /// Touched only by the worker thread (the loop runs one job at a time).
+    private var connection: PostgresConnection?
+
+    public init(conninfo: String, schema: String = "public", queues: QueueNames, logger: Logger) {
+        self.conninfo = conninfo
+        self.schema = schema
+        self.queues = queues
+        self.logger = logger
+    }
+
+    public var retriesTransientFailuresUntilSuccess: Bool { true }
+
+    /// Connects and applies the migrations (at start, so that a schema problem stops the reporter at once).
+    public func prepare() throws {
+        _ = try database()
+    }
+
+    public func consumedQueues(_ names: QueueNames) -> [String] {
+        [names.report] + names.all.map(QueueNames.deadLetter(of:))
+    }
+
+    public func decode(_ message: IncomingMessage) throws(MessageError) -> ReportInput {
+        if let source = queues.all.first(where: { QueueNames.deadLetter(of: $0) == message.queue }) {
+            return .deadLetter(deadLetter(message, from: source))
+        }
+        return .status(try MessageCodec.decode(StatusEvent.self, from: message.body))
+    }
+
+    public func failurePublications(for job: ReportInput, reason: String) -> [Publication] { [] }
+
+    public func run(_ job: ReportInput, context: StageContext) throws -> [Publication] {
+        let connection = try database()
+        let tables = ResultsTables(connection)
+        do {
+            try connection.withTransaction(role: "record message") { _ in
+                switch job {
+                case .status(let event): try record(event, in: tables)
+                case .deadLetter(let letter): try record(letter, in: tables)
+                }
+            }
+        } catch let error as PostgresError where error.isTransient {
+            self.connection = nil
+            throw StageFailure.transient("\(error)")
+        } catch let error as PostgresError {
+            // The database refused this message's rows (a constraint): keep the refusal, not the message.
+            context.logger.error("results rejected by the database", metadata: ["error": "\(error)"])
+            try recordRejection(job, reason: "\(error)", in: tables)
+        }
+        return []
+    }
+
+    private func database() throws -> PostgresConnection {
+        if let connection, connection.isConnected { return connection }
+        do {
+            let connection = try PostgresConnection(conninfo: conninfo, logger: logger)
+            try ResultsSchema.migrate(connection, schema: schema, logger: logger)
+            self.connection = connection
+            return connection
+        } catch let error as PostgresError where error.isTransient {
+            throw StageFailure.transient("\(error)")
+        }
+    }
+
+    private func record(_ event: StatusEvent, in tables: ResultsTables) throws {
+        let key = event.series.map {
+            ResultsTables.SeriesKey(seriesInstanceUid: $0.seriesInstanceUid, studyInstanceUid: $0.studyInstanceUid,
+                                    patientId: $0.patientId, mriType: $0.mriType)
+        }
+        switch event.status {
+        case .ingested:
+            guard let studyInstanceUid = event.studyInstanceUid, let patientId = event.patientId else { return }
+            let series = event.studySeries ?? []
+            let warnings = (event.warnings ?? []).joined(separator: "; ")
+            try tables.recordStudyIngested(
+                studyInstanceUid: studyInstanceUid, patientId: patientId, source: event.source,
+                series: series.map {
+                    .init(seriesInstanceUid: $0.seriesInstanceUid, mriType: $0.mriType, slicesTotal: $0.slicesTotal,
+                          slicesKept: $0.slicesKept)
+                },
+                warnings: warnings.isEmpty ? nil : warnings,
+                error: series.isEmpty ? "no usable series" + (warnings.isEmpty ? "" : ": \(warnings)") : nil)
+            if series.isEmpty { try tables.refreshPatient(patientId) }
+        case .segmented:
+            guard let key else { return }
+            try tables.recordSeriesStatus(key, status: .segmented, segmentationWeightsSha256: event.weightsSha256)
+        case .classified:
+            guard let key, let classification = event.classification else { return }
+            try tables.recordSeriesClassified(
+                key, chunks: classification.chunks.map {
+                    .init(index: $0.index, firstSlice: $0.firstSlice, probability: $0.probability)
+                },
+                slicesSelected: classification.slicesSelected, weightsSha256: classification.weightsSha256,
+                segmentationWeightsSha256: classification.segmentationWeightsSha256,
+                noChunksReason: classification.noChunksReason, computedAt: event.occurredAt)
+        case .failed:
+            let reason = event.error ?? "unknown"
+            if let key {
+                try tables.recordSeriesStatus(key, status: .failed, error: reason)
+            } else if let studyInstanceUid = event.studyInstanceUid, let patientId = event.patientId {
+                try tables.recordStudyFailed(studyInstanceUid: studyInstanceUid, patientId: patientId,
+                                             source: event.source, error: reason)
+                try tables.refreshPatient(patientId)
+            }
+            try tables.recordFailure(
+                kind: .failed, stage: event.stage, jobId: event.jobId, patientId: event.patientId,
+                studyInstanceUid: event.studyInstanceUid, seriesInstanceUid: event.series?.seriesInstanceUid,
+                source: event.source, reason: reason)
+        }
+    }
+
+    private func record(_ letter: DeadLetter, in tables: ResultsTables) throws {
+        try tables.recordFailure(
+            kind: .deadLettered, stage: letter.stage, jobId: letter.jobId, patientId: letter.patientId,
+            studyInstanceUid: letter.studyInstanceUid, seriesInstanceUid: letter.seriesInstanceUid,
+            queue: letter.queue, reason: letter.reason, bodyExcerpt: letter.bodyExcerpt)
+    }
+
+    private func recordRejection(_ job: ReportInput, reason: String, in tables: ResultsTables) throws {
+        try tables.connection.withTransaction(role: "record rejected message") { _ in
+            switch job {
+            case .status(let event):
+                try tables.recordFailure(kind: .failed, stage: "report", jobId: event.jobId,
+                                         patientId: event.patientId, studyInstanceUid: event.studyInstanceUid,
+                                         seriesInstanceUid: event.series?.seriesInstanceUid, source: event.source,
+                                         queue: queues.report, reason: "not recorded: \(reason)")
+            case .deadLetter(let letter):
+                try tables.recordFailure(kind: .deadLettered, stage: letter.stage, jobId: letter.jobId,
+                                         queue: letter.queue, reason: "\(letter.reason); not recorded: \(reason)")
+            }
+        }
+    }
+
+    private func deadLetter(_ message: IncomingMessage, from queue: String) -> DeadLetter {
+        let decodeProblem: MessageError?
+        let stage: String
+        switch queue {
+        case queues.studies:
+            stage = "ingest"
+            decodeProblem = problem { () throws(MessageError) in _ = try MessageCodec.decode(StudyJob.self, from: message.body) }
+        case queues.segment:
+            stage = "segment"
+            decodeProblem = problem { () throws(MessageError) in _ = try MessageCodec.decode(SegmentJob.self, from: message.body) }
+        case queues.classify:
+            stage = "classify"
+            decodeProblem = problem { () throws(MessageError) in _ = try MessageCodec.decode(ClassifyJob.self, from: message.body) }
+        default:
+            stage = "report"
+            decodeProblem = problem { () throws(MessageError) in _ = try MessageCodec.decode(StatusEvent.self, from: message.body) }
+        }
+        let brokerReason = message.headers["x-first-death-reason"] ?? "dead-lettered"
+        let reason: String
+        if let decodeProblem {
+            reason = "undecodable (\(brokerReason)): \(decodeProblem)"
+        } else if brokerReason == "delivery_limit" {
+            reason = "delivery limit reached: the job kept failing transiently or crashing its worker"
+        } else {
+            reason = "dead-lettered (\(brokerReason))"
+        }
+        let fields = (try? JSONSerialization.jsonObject(with: message.body)) as? [String: Any]
+        let series = fields?["series"] as? [String: Any]
+        let jobId = (fields?["job_id"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? "body:\(sha256Hex(message.body))"
+        // The excerpt helps find the producer; identifiers only, bodies never hold patient names or pixels.
+        let excerpt = String(decoding: message.body.prefix(512), as: UTF8.self)
+        return DeadLetter(
+            queue: queue, stage: stage, jobId: jobId, reason: reason, bodyExcerpt: excerpt,
+            patientId: (series?["patient_id"] ?? fields?["patient_id"]) as? String,
+            studyInstanceUid: (series?["study_instance_uid"] ?? fields?["study_instance_uid"]) as? String,
+            seriesInstanceUid: series?["series_instance_uid"] as? String)
+    }
+}
+
+private func problem(_ body: () throws(MessageError) -> Void) -> MessageError? {
+    do {
+        try body()
+        return nil
+    } catch {
+        return error
+    }
+}

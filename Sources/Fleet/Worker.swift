@@ -1,0 +1,236 @@
+import Broker
+import Foundation
+import Logging
+
+/// What every worker needs from the configuration.
+public struct WorkerOptions: Sendable {
+    public var amqpURL: String
+    public var exchange: String
+    public var queues: QueueNames
+    public var deliveryLimit: Int
+    public var prefetch: Int
+    public var heartbeatSeconds: Int
+    public var transientRetries: Int
+    public var retryBackoffSeconds: Double
+    public var storeRoot: String
+
+    public init(configuration: FleetConfiguration) throws(ConfigurationError) {
+        amqpURL = try configuration.requireAMQPURL()
+        exchange = configuration.exchange
+        queues = configuration.queues
+        deliveryLimit = configuration.deliveryLimit
+        prefetch = configuration.prefetch
+        heartbeatSeconds = configuration.heartbeatSeconds
+        transientRetries = configuration.transientRetries
+        retryBackoffSeconds = configuration.retryBackoffSeconds
+        storeRoot = configuration.storeRoot
+    }
+
+    /// Every worker declares the whole topology at start (idempotent), so any start order works.
+    public var topology: Topology {
+        Topology(exchange: exchange, queues: queues.all.map { QueueSpec(name: $0, deliveryLimit: deliveryLimit) })
+    }
+}
+
+/// The loop every executable runs: consume → run the stage → (the stage stores its output) → publish the next
+/// messages and wait for their confirms → ack. A `BrokerConnection` owns the socket on its own thread, so
+/// heartbeats go on while a model runs here for minutes. Failures:
+/// - undecodable message → rejected to the dead-letter queue (the reporter records it);
+/// - permanent stage failure → the stage's failure event is published, then the delivery is acked;
+/// - transient failure → retried here with exponential backoff, then requeued (the queue's delivery limit
+///   dead-letters a message that keeps failing, so nothing crash-loops);
+/// - broker connection lost → reconnect with backoff; unacked deliveries come back from the broker, and since job
+///   ids are deterministic the redone work overwrites the same artifacts and the reporter's upserts collapse.
+public final class Worker<S: Stage>: @unchecked Sendable {
+    public let stage: S
+    private let options: WorkerOptions
+    private let store: ArtifactStore
+    private let metrics: FleetMetrics
+    private let logger: Logger
+    private let state = NSCondition()
+    private var stopRequested = false
+    private var brokerProblem: String? = "not connected yet"
+    private var handled = 0
+    private var connection: BrokerConnection?
+
+    public init(stage: S, options: WorkerOptions, logger: Logger) throws {
+        self.stage = stage
+        self.options = options
+        self.logger = logger
+        store = try ArtifactStore(root: options.storeRoot)
+        metrics = FleetMetrics(stage: stage.name)
+    }
+
+    /// nil while connected and consuming; else what is wrong (served by `/healthz`).
+    public var healthProblem: String? { state.withLock { brokerProblem } }
+
+    /// Deliveries settled so far (acked, rejected or requeued).
+    public var deliveriesSettled: Int { state.withLock { handled } }
+
+    /// Stops consuming; the current job finishes (or, if the process is stopped first, is redelivered).
+    public func requestStop() {
+        state.withLock {
+            stopRequested = true
+            state.broadcast()
+        }
+    }
+
+    /// Closes the broker connection at once: unacked deliveries go back to their queue. For a shutdown whose
+    /// grace period ran out while a job was still running.
+    public func abandon() {
+        requestStop()
+        state.withLock { connection }?.close()
+    }
+
+    private var isStopping: Bool { state.withLock { stopRequested } }
+
+    /// Runs until `requestStop()`: connects (with backoff), declares the topology, consumes and handles deliveries.
+    public func run() {
+        var backoff = options.retryBackoffSeconds
+        while !isStopping {
+            let broker: BrokerConnection
+            do {
+                broker = try connect()
+                backoff = options.retryBackoffSeconds
+            } catch {
+                setProblem("broker: \(error)")
+                logger.warning("cannot connect to the broker; retrying", metadata: [
+                    "error": "\(error)", "retry_in_s": "\(backoff)"])
+                pause(seconds: backoff)
+                backoff = min(max(backoff * 2, 0.5), 30)
+                continue
+            }
+            do {
+                while !isStopping {
+                    guard let delivery = try broker.nextDelivery(timeout: 0.25) else { continue }
+                    try handle(delivery, on: broker)
+                }
+                try? broker.stopConsuming()
+            } catch {
+                setProblem("broker: \(error)")
+                logger.warning("broker connection lost; reconnecting", metadata: ["error": "\(error)"])
+                pause(seconds: backoff)
+            }
+            broker.close()
+            state.withLock { connection = nil }
+        }
+        setProblem("stopped")
+        logger.info("worker stopped", metadata: ["stage": "\(stage.name)"])
+    }
+
+    private func connect() throws -> BrokerConnection {
+        let broker = try BrokerConnection(
+            url: options.amqpURL, options: BrokerOptions(heartbeat: options.heartbeatSeconds), logger: logger)
+        do {
+            try broker.declare(options.topology)
+            for queue in stage.consumedQueues(options.queues) {
+                try broker.startConsuming(queue: queue, prefetch: options.prefetch)
+            }
+        } catch {
+            broker.close()
+            throw error
+        }
+        state.withLock {
+            connection = broker
+            brokerProblem = nil
+        }
+        logger.info("consuming", metadata: [
+            "stage": "\(stage.name)", "queues": "\(stage.consumedQueues(options.queues))",
+            "prefetch": "\(options.prefetch)"])
+        return broker
+    }
+
+    private func handle(_ delivery: Delivery, on broker: BrokerConnection) throws {
+        let incoming = IncomingMessage(body: delivery.body, queue: delivery.queue, headers: delivery.headers,
+                                       redelivered: delivery.redelivered)
+        var log = logger
+        log[metadataKey: "queue"] = "\(delivery.queue)"
+        if let count = delivery.deliveryCount { log[metadataKey: "delivery_count"] = "\(count)" }
+        let job: S.Job
+        do {
+            job = try stage.decode(incoming)
+        } catch {
+            log.error("undecodable message: dead-lettering it", metadata: ["reason": "\(error)"])
+            try broker.reject(delivery, requeue: false)
+            metrics.finished(outcome: .deadLettered, seconds: 0)
+            settled()
+            return
+        }
+        if let id = delivery.messageID { log[metadataKey: "job_id"] = "\(id)" }
+
+        metrics.started()
+        let started = Date()
+        var attempt = 0
+        var publications: [Publication] = []
+        var outcome = JobOutcome.done
+        retrying: while true {
+            do {
+                publications = try runInWorkspace(job, logger: log)
+                break retrying
+            } catch {
+                switch StageFailure.classify(error) {
+                case .permanent(let reason):
+                    log.error("job failed permanently", metadata: ["reason": "\(reason)"])
+                    publications = stage.failurePublications(for: job, reason: reason)
+                    outcome = .failed
+                    break retrying
+                case .transient(let reason):
+                    attempt += 1
+                    let exhausted = !stage.retriesTransientFailuresUntilSuccess && attempt > options.transientRetries
+                    if exhausted || isStopping {
+                        log.warning("transient failure: returning the message to the queue", metadata: [
+                            "reason": "\(reason)", "attempts": "\(attempt)"])
+                        pause(seconds: options.retryBackoffSeconds)
+                        try broker.reject(delivery, requeue: true)
+                        metrics.finished(outcome: .requeued, seconds: Date().timeIntervalSince(started))
+                        settled()
+                        return
+                    }
+                    let delay = min(options.retryBackoffSeconds * pow(2, Double(min(attempt - 1, 10))), 30)
+                    log.warning("transient failure: retrying", metadata: [
+                        "reason": "\(reason)", "attempt": "\(attempt)", "retry_in_s": "\(delay)"])
+                    setProblem("stage: \(reason)")
+                    pause(seconds: delay)
+                    setProblem(nil)
+                }
+            }
+        }
+        try broker.publish(publications.map {
+            OutgoingMessage(routingKey: options.queues.name(of: $0.destination), body: $0.body, messageID: $0.messageId)
+        }, to: options.exchange)
+        try broker.ack(delivery)
+        let seconds = Date().timeIntervalSince(started)
+        metrics.finished(outcome: outcome, seconds: seconds)
+        settled()
+        log.info("job finished", metadata: [
+            "outcome": "\(outcome.rawValue)", "seconds": "\(String(format: "%.3f", seconds))",
+            "published": "\(publications.count)"])
+    }
+
+    private func runInWorkspace(_ job: S.Job, logger: Logger) throws -> [Publication] {
+        let workspace = store.root.appendingPathComponent(".work/\(stage.name)-\(getpid())-\(UUID().uuidString)")
+        do {
+            try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
+        } catch {
+            throw StageFailure.transient("cannot create the job workspace \(workspace.path): \(error)")
+        }
+        defer { try? FileManager.default.removeItem(at: workspace) }
+        return try stage.run(job, context: StageContext(store: store, workspace: workspace, logger: logger))
+    }
+
+    private func settled() {
+        state.withLock { handled += 1 }
+    }
+
+    private func setProblem(_ problem: String?) {
+        state.withLock { brokerProblem = problem }
+    }
+
+    /// Sleeps, waking early on `requestStop()`.
+    private func pause(seconds: Double) {
+        let deadline = Date().addingTimeInterval(seconds)
+        state.withLock {
+            while !stopRequested, state.wait(until: deadline) {}
+        }
+    }
+}

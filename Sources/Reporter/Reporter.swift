@@ -1,0 +1,54 @@
+import ArgumentParser
+import Fleet
+import Foundation
+import Logging
+
+@main
+struct Reporter: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reporter",
+        abstract: "The only writer of the results database: records status events and dead letters in PostgreSQL.",
+        discussion: "Configuration comes from the MGMT_* environment variables (see the README).",
+        subcommands: [Work.self, Export.self],
+        defaultSubcommand: Work.self)
+
+    struct Work: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Apply the schema migrations, then consume `report` and the dead-letter queues until SIGTERM.")
+
+        func run() throws {
+            let configuration = try FleetConfiguration()
+            WorkerProcess.bootstrapLogging(level: configuration.logLevel)
+            let logger = Logger(label: "reporter")
+            let stage = ReporterStage(conninfo: try configuration.requirePostgresConninfo(),
+                                      schema: configuration.postgresSchema, queues: configuration.queues,
+                                      logger: logger)
+            try stage.prepare()
+            try WorkerProcess.run(stage, configuration: configuration, logger: logger)
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the patient predictions in the reference's submission format (BraTS21ID,MGMT_value).")
+
+        @Flag(name: .long, help: "CSV on standard output (the only format).")
+        var csv = false
+
+        @Option(name: .long, help: "Value for patients without a probability (default: left empty).")
+        var fillMissing: Double?
+
+        func run() throws {
+            let configuration = try FleetConfiguration()
+            WorkerProcess.bootstrapLogging(level: configuration.logLevel)
+            let rows = try SubmissionExport.rows(conninfo: try configuration.requirePostgresConninfo(),
+                                                 schema: configuration.postgresSchema)
+            print(SubmissionExport.csv(rows, fillMissing: fillMissing), terminator: "")
+            let missing = rows.filter { $0.probability == nil }
+            if !missing.isEmpty, fillMissing == nil {
+                FileHandle.standardError.write(Data(
+                    "reporter export: \(missing.count) patient(s) without a probability left empty (see patient_predictions.reason)\n".utf8))
+            }
+        }
+    }
+}

@@ -1,2 +1,0 @@
-import Fleet
-print("Reporter: not built yet")

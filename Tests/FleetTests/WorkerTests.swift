@@ -1,0 +1,195 @@
+import Broker
+import Fleet
+import Foundation
+import Logging
+import XCTest
+
+/// A stage whose behaviour each test chooses; the broker it talks to is the real RabbitMQ.
+struct ScriptedSegmentStage: Stage {
+    typealias Job = SegmentJob
+    let name = "segment"
+    let behaviour: @Sendable (SegmentJob, StageContext) throws -> Void
+
+    func consumedQueues(_ names: QueueNames) -> [String] { [names.segment] }
+
+    func run(_ job: SegmentJob, context: StageContext) throws -> [Publication] {
+        try behaviour(job, context)
+        let marker = try context.store.put(Data(job.jobId.utf8), key: "segment/\(job.jobId)/done")
+        return [Publication(.report, StatusEvent(jobId: job.jobId, stage: name, status: .segmented, series: job.series,
+                                                 weightsSha256: marker.sha256))]
+    }
+
+    func failurePublications(for job: SegmentJob, reason: String) -> [Publication] {
+        [Publication(.report, StatusEvent(jobId: job.jobId, stage: name, status: .failed, series: job.series,
+                                          error: reason))]
+    }
+}
+
+/// A private topology (unique names) on the shared RabbitMQ, a store directory, and a running worker.
+final class WorkerHarness: @unchecked Sendable {
+    let configuration: FleetConfiguration
+    let broker: BrokerConnection
+    let storeRoot: URL
+    private var threads: [(Thread, () -> Void)] = []
+
+    init(extra: [String: String] = [:]) throws {
+        let prefix = TestServers.uniqueName("t")
+        storeRoot = FileManager.default.temporaryDirectory.appendingPathComponent("mgmt-\(prefix)")
+        var environment = [
+            "MGMT_AMQP_URL": try TestServers.amqpURL(), "MGMT_EXCHANGE": "\(prefix).x",
+            "MGMT_QUEUE_STUDIES": "\(prefix).studies", "MGMT_QUEUE_SEGMENT": "\(prefix).segment",
+            "MGMT_QUEUE_CLASSIFY": "\(prefix).classify", "MGMT_QUEUE_REPORT": "\(prefix).report",
+            "MGMT_STORE": storeRoot.path, "MGMT_RETRY_BACKOFF": "0.05", "MGMT_METRICS_PORT": "off",
+        ]
+        environment.merge(extra) { _, new in new }
+        configuration = try FleetConfiguration(environment: environment)
+        let options = try WorkerOptions(configuration: configuration)
+        broker = try BrokerConnection(url: options.amqpURL)
+        try broker.declare(options.topology)
+    }
+
+    var queues: QueueNames { configuration.queues }
+
+    /// Starts a worker for `stage` on its own thread; `stop()` ends it.
+    @discardableResult
+    func start<S: Stage>(_ stage: S) throws -> Worker<S> {
+        let worker = try Worker(stage: stage, options: try WorkerOptions(configuration: configuration),
+                                logger: Logger(label: "test-worker"))
+        let finished = NSCondition()
+        nonisolated(unsafe) var done = false
+        let thread = Thread {
+            worker.run()
+            finished.withLock { done = true; finished.broadcast() }
+        }
+        threads.append((thread, {
+            worker.requestStop()
+            finished.withLock { while !done { finished.wait() } }
+        }))
+        thread.start()
+        return worker
+    }
+
+    func publish<M: FleetMessage>(_ message: M, to role: QueueRole) throws {
+        try publish(MessageCodec.encode(message), to: role)
+    }
+
+    func publish(_ body: Data, to role: QueueRole) throws {
+        try broker.publish(OutgoingMessage(routingKey: queues.name(of: role), body: body), to: configuration.exchange)
+    }
+
+    /// Takes up to `count` messages from `queue`, waiting up to `timeout` seconds for them.
+    func take(_ count: Int, from queue: String, timeout: Double = 20) throws -> [Delivery] {
+        var taken: [Delivery] = []
+        let deadline = Date().addingTimeInterval(timeout)
+        while taken.count < count, Date() < deadline {
+            if let delivery = try broker.get(queue: queue) {
+                try broker.ack(delivery)
+                taken.append(delivery)
+            } else {
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
+        return taken
+    }
+
+    func stop() {
+        threads.forEach { $0.1() }
+        threads.removeAll()
+        try? broker.delete(try WorkerOptions(configuration: configuration).topology)
+        broker.close()
+        try? FileManager.default.removeItem(at: storeRoot)
+    }
+}
+
+final class WorkerTests: XCTestCase {
+    private var harness: WorkerHarness?
+
+    override func tearDown() {
+        harness?.stop()
+    }
+
+    private let series = SeriesIdentity(patientId: "00007", studyInstanceUid: "1.9", seriesInstanceUid: "1.9.1",
+                                        mriType: "T1w")
+
+    func testJobIsProcessedPublishedAndAcked() throws {
+        let harness = try WorkerHarness()
+        self.harness = harness
+        let worker = try harness.start(ScriptedSegmentStage { _, _ in })
+        let job = SegmentJob(series: series, inputs: [:])
+        try harness.publish(job, to: .segment)
+        let events = try harness.take(1, from: harness.queues.report)
+        XCTAssertEqual(events.count, 1)
+        let event = try MessageCodec.decode(StatusEvent.self, from: XCTUnwrap(events.first).body)
+        XCTAssertEqual(event.status, .segmented)
+        XCTAssertEqual(event.jobId, job.jobId)
+        XCTAssertEqual(events.first?.messageID, job.jobId)
+        XCTAssertEqual(worker.deliveriesSettled, 1)
+        XCTAssertEqual(try harness.broker.messageCount(queue: harness.queues.segment), 0)
+        // The stage's output is in the store under its job id.
+        let marker = try XCTUnwrap(event.weightsSha256)
+        XCTAssertEqual(try ArtifactStore(root: harness.storeRoot.path)
+                        .read(ArtifactRef(key: "segment/\(job.jobId)/done", sha256: marker)), Data(job.jobId.utf8))
+    }
+
+    func testMalformedMessageIsDeadLetteredAndTheWorkerGoesOn() throws {
+        let harness = try WorkerHarness()
+        self.harness = harness
+        try harness.start(ScriptedSegmentStage { _, _ in })
+        try harness.publish(Data(#"{"schema":1,"kind":"segment","job_id":"x"}"#.utf8), to: .segment)
+        try harness.publish(SegmentJob(series: series, inputs: [:]), to: .segment)
+        let dead = try harness.take(1, from: QueueNames.deadLetter(of: harness.queues.segment))
+        XCTAssertEqual(dead.count, 1)
+        XCTAssertEqual(dead.first?.headers["x-first-death-reason"], "rejected")
+        XCTAssertEqual(try harness.take(1, from: harness.queues.report).count, 1, "the next job still runs")
+    }
+
+    func testPermanentFailurePublishesAFailedEventAndAcks() throws {
+        let harness = try WorkerHarness()
+        self.harness = harness
+        try harness.start(ScriptedSegmentStage { _, _ in throw StageFailure.permanent("model error: NaN in output") })
+        try harness.publish(SegmentJob(series: series, inputs: [:]), to: .segment)
+        let events = try harness.take(1, from: harness.queues.report)
+        let event = try MessageCodec.decode(StatusEvent.self, from: XCTUnwrap(events.first).body)
+        XCTAssertEqual(event.status, .failed)
+        XCTAssertEqual(event.error, "model error: NaN in output")
+        XCTAssertEqual(try harness.broker.messageCount(queue: QueueNames.deadLetter(of: harness.queues.segment)), 0)
+    }
+
+    func testTransientFailuresAreRetriedThenDeadLetteredAtTheDeliveryLimit() throws {
+        let harness = try WorkerHarness(extra: ["MGMT_RETRIES": "1", "MGMT_DELIVERY_LIMIT": "2"])
+        self.harness = harness
+        let attempts = Counter()
+        try harness.start(ScriptedSegmentStage { _, _ in
+            attempts.increment()
+            throw StageFailure.transient("store unavailable")
+        })
+        try harness.publish(SegmentJob(series: series, inputs: [:]), to: .segment)
+        let dead = try harness.take(1, from: QueueNames.deadLetter(of: harness.queues.segment), timeout: 30)
+        XCTAssertEqual(dead.count, 1)
+        XCTAssertEqual(dead.first?.headers["x-first-death-reason"], "delivery_limit")
+        // Delivery limit 2 lets the message be delivered 3 times (the limit counts redeliveries), 2 attempts each.
+        XCTAssertEqual(attempts.value, 6)
+        XCTAssertEqual(try harness.broker.messageCount(queue: harness.queues.report), 0)
+    }
+
+    func testHeartbeatsContinueWhileAStageRunsLongerThanTheHeartbeatTimeout() throws {
+        // Heartbeat 1 s: RabbitMQ drops a connection after about two missed heartbeats. The stage holds the worker
+        // thread for 5 s; the job must still be published and acked on the same connection.
+        let harness = try WorkerHarness(extra: ["MGMT_HEARTBEAT": "1"])
+        self.harness = harness
+        let worker = try harness.start(ScriptedSegmentStage { _, _ in Thread.sleep(forTimeInterval: 5) })
+        try harness.publish(SegmentJob(series: series, inputs: [:]), to: .segment)
+        let events = try harness.take(1, from: harness.queues.report, timeout: 30)
+        XCTAssertEqual(events.count, 1)
+        XCTAssertFalse(events.first?.redelivered ?? true)
+        XCTAssertNil(worker.healthProblem, "the connection stayed up")
+        XCTAssertEqual(worker.deliveriesSettled, 1)
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func increment() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
+}
