@@ -238,4 +238,48 @@ final class BrokerConnectionTests: XCTestCase {
         }
         try admin.declare(topology)  // for the teardown's delete
     }
+
+    /// A connection through a relay the test controls, to break the network under a live connection.
+    private func connectThroughRelay(_ options: BrokerOptions) throws -> (BrokerConnection, TCPRelay) {
+        let url = try brokerURL()
+        let relay = try TCPRelay(targetHost: url.host, targetPort: url.port)
+        addTeardownBlock { relay.stop() }
+        var relayed = url
+        relayed.port = relay.port
+        let connection = try BrokerConnection(url: relayed, options: options)
+        addTeardownBlock { connection.close() }
+        return (connection, relay)
+    }
+
+    func testDroppedConnectionIsReportedAsConnectionLost() throws {
+        let topology = try makeTopology(queues: ["work"])
+        let (broker, relay) = try connectThroughRelay(BrokerOptions())
+        try broker.startConsuming(queue: topology.queues[0].name, prefetch: 1)
+        relay.cut()
+        let started = Date()
+        XCTAssertThrowsError(try broker.nextDelivery(timeout: 10)) { error in
+            guard case BrokerError.connectionLost = error else { return XCTFail("unexpected \(error)") }
+            XCTAssertEqual((error as? BrokerError)?.requiresReconnect, true)
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 3)
+        // Every later call reports the same loss instead of hanging.
+        XCTAssertThrowsError(try broker.publish(jsonMessage(1, routingKey: topology.queues[0].name),
+                                                to: topology.exchange)) { error in
+            XCTAssertEqual(error as? BrokerError, broker.failure)
+        }
+    }
+
+    func testSilentNetworkIsDetectedByMissedHeartbeats() throws {
+        let topology = try makeTopology(queues: ["work"])
+        let (broker, relay) = try connectThroughRelay(BrokerOptions(heartbeat: 1))
+        try broker.startConsuming(queue: topology.queues[0].name, prefetch: 1)
+        relay.freeze()
+        let started = Date()
+        XCTAssertThrowsError(try broker.nextDelivery(timeout: 20)) { error in
+            guard case BrokerError.connectionLost(let reason) = error else { return XCTFail("unexpected \(error)") }
+            XCTAssertTrue(reason.contains("heartbeat"), reason)
+        }
+        // rabbitmq-c gives up after two silent heartbeat intervals.
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+    }
 }
