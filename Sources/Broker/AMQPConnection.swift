@@ -344,6 +344,7 @@ final class AMQPConnection {
             _ = poll(&descriptors, nfds_t(descriptors.count), Int32(timeout * 1000))
         }
         while try readFrame(timeout: 0) {}
+        amqp_maybe_release_buffers(state)  // also frees what management calls left in the pools
     }
 
     /// Reads and handles one frame, waiting at most `timeout` seconds; false when none arrived in time.

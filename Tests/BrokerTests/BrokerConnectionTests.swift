@@ -61,6 +61,7 @@ final class BrokerConnectionTests: XCTestCase {
 
         // The worker pattern: consume, publish the next job (confirmed), then ack.
         try broker.startConsuming(queue: input, prefetch: 10)
+        var lastDelivery: Delivery?
         for index in 0..<100 {
             let delivery = try XCTUnwrap(broker.nextDelivery(timeout: 10), "delivery \(index)")
             XCTAssertEqual(String(decoding: delivery.body, as: UTF8.self), "{\"schema\":1,\"index\":\(index)}")
@@ -72,6 +73,7 @@ final class BrokerConnectionTests: XCTestCase {
             XCTAssertFalse(delivery.redelivered)
             try broker.publish(jsonMessage(index, routingKey: output), to: topology.exchange)
             try broker.ack(delivery)
+            lastDelivery = delivery
         }
         XCTAssertNil(try broker.nextDelivery(timeout: 0.2))
         broker.close()
@@ -79,6 +81,9 @@ final class BrokerConnectionTests: XCTestCase {
 
         // Acks took effect: after the consumer's connection is gone nothing came back to the input queue.
         let checker = try connect()
+        XCTAssertThrowsError(try checker.ack(XCTUnwrap(lastDelivery))) { error in
+            XCTAssertEqual(error as? BrokerError, .staleDelivery)  // a tag means nothing on another connection
+        }
         XCTAssertEqual(try checker.messageCount(queue: input), 0)
         XCTAssertEqual(try checker.messageCount(queue: output), 100)
         let first = try XCTUnwrap(checker.get(queue: output))

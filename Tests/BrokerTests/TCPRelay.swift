@@ -109,7 +109,7 @@ final class TCPRelay: @unchecked Sendable {
             if frozen { continue }
             for (from, to) in [(0, server), (1, client)] where descriptors[from].revents != 0 {
                 let count = read(descriptors[from].fd, &buffer, buffer.count)
-                guard count > 0, write(to, buffer, count) == count else { return }
+                guard count > 0, send(to, buffer, count, Int32(MSG_NOSIGNAL)) == count else { return }
             }
         }
     }
