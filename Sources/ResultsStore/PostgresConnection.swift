@@ -99,8 +99,26 @@ public final class PostgresConnection {
             rollBackAfterFailure(role: role)
             throw error
         }
+        // After a failed statement whose error the body caught, COMMIT would quietly roll back: say so instead.
+        if let connection, PQtransactionStatus(connection) == PQTRANS_INERROR {
+            rollBackAfterFailure(role: role)
+            throw PostgresError(kind: .statementFailed, sqlState: SQLState.inFailedTransaction,
+                                message: "a statement failed inside the transaction, so nothing was committed",
+                                role: "\(role): commit")
+        }
         try execute("COMMIT", role: "\(role): commit")
         return value
+    }
+
+    /// Runs several parameterless statements separated by semicolons in one round trip (e.g. a migration),
+    /// as one implicit transaction unless the script itself says otherwise.
+    public func executeScript(_ sql: String, role: String) throws {
+        guard let connection else {
+            throw PostgresError(kind: .invalidUse, message: "connection was never opened", role: role)
+        }
+        let result = PQexec(connection, sql)
+        defer { PQclear(result) }
+        _ = try decodeResult(result, connection: connection, role: role)
     }
 
     private func rollBackAfterFailure(role: String) {

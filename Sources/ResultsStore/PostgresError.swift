@@ -61,6 +61,7 @@ public enum SQLState {
     public static let notNullViolation = "23502"
     public static let serializationFailure = "40001"
     public static let deadlockDetected = "40P01"
+    public static let inFailedTransaction = "25P02"
     public static let undefinedTable = "42P01"
     public static let adminShutdown = "57P01"
     public static let crashShutdown = "57P02"

@@ -172,4 +172,35 @@ final class PostgresConnectionTests: XCTestCase {
             }
         }
     }
+
+    func testCaughtStatementFailureInsideTransactionIsNotSilentlyRolledBack() throws {
+        let connection = try PostgresConnection(conninfo: conninfo())
+        let table = try makeTable(connection)
+        XCTAssertThrowsError(
+            try connection.withTransaction(role: "store results") { tx in
+                try tx.execute("INSERT INTO \(table) (id) VALUES ($1)", ["first"])
+                _ = try? tx.execute("INSERT INTO \(table) (id) VALUES ($1)", ["first"])  // unique violation, swallowed
+            }
+        ) { error in
+            XCTAssertEqual((error as? PostgresError)?.sqlState, SQLState.inFailedTransaction, "\(error)")
+            XCTAssertEqual((error as? PostgresError)?.role, "store results: commit")
+        }
+        XCTAssertEqual(try connection.execute("SELECT count(*) AS c FROM \(table)").rows[0].int("c"), 0)
+    }
+
+    func testScriptRunsSeveralStatements() throws {
+        let connection = try PostgresConnection(conninfo: conninfo())
+        let table = try makeTable(connection)
+        try connection.executeScript("""
+            INSERT INTO \(table) (id, n) VALUES ('a', 1);
+            INSERT INTO \(table) (id, n) VALUES ('b', 2);
+            UPDATE \(table) SET n = n * 10;
+            """, role: "migration 1")
+        let sum = try connection.execute("SELECT sum(n)::int AS s FROM \(table)").rows[0].int("s")
+        XCTAssertEqual(sum, 30)
+        XCTAssertThrowsError(try connection.executeScript("SELECT 1; SELEC 2;", role: "migration 2")) { error in
+            XCTAssertEqual((error as? PostgresError)?.sqlState, "42601")  // syntax_error
+            XCTAssertEqual((error as? PostgresError)?.role, "migration 2")
+        }
+    }
 }
