@@ -210,7 +210,8 @@ public struct StudyIngestor: Sendable {
         }
         let sizes = Dictionary(grouping: files) { [$0.header.rows, $0.header.columns] }
         guard sizes.count == 1, let size = sizes.keys.first else {
-            let counts = sizes.map { "\($0.value.count) × \($0.key[0])x\($0.key[1])" }.sorted()
+            let counts = sizes.sorted { ($0.value.count, $1.key[0]) > ($1.value.count, $0.key[0]) }
+                .map { "\($0.value.count) × \($0.key[0])x\($0.key[1])" }
             return rejected("mixed_sizes", "slices differ in size: " + counts.joined(separator: ", "))
         }
         let (rows, columns) = (size[0], size[1])

@@ -1,5 +1,4 @@
 import DICOM
-import Synchronization
 import Foundation
 import XCTest
 
@@ -119,11 +118,18 @@ final class DicomDecodingTests: XCTestCase {
         let expected = try littleEndian("MR_small_pixel_array.i16", as: Int16.self).map(Float.init)
         let names = ["MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_jpeg_lossless.dcm",
                      "MR_small_deflated.dcm"]
-        let mismatches = Mutex(0)
+        let mismatches = Counter()
         DispatchQueue.concurrentPerform(iterations: 64) { index in
             let pixels = try? DicomFile(path: fixture(names[index % names.count])).rescaledPixels()
-            if pixels != expected { mismatches.withLock { $0 += 1 } }
+            if pixels != expected { mismatches.increment() }
         }
-        XCTAssertEqual(mismatches.withLock { $0 }, 0)
+        XCTAssertEqual(mismatches.value, 0)
     }
+}
+
+private final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func increment() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
 }

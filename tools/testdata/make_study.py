@@ -19,10 +19,12 @@ usage: make_study.py --out DIR [--patient 00042] [--slices 64] [--size 128] [--s
                      [--traps] [--seed 7]
 """
 import argparse
+import hashlib
 import pathlib
 import shutil
 import subprocess
 import tempfile
+import zlib
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -79,12 +81,13 @@ def phantom(mri_type, x, y, z, field, extent):
 
 
 class Series:
-    def __init__(self, study, mri_type, slices, size, sagittal, rng, description=None):
+    def __init__(self, study, mri_type, slices, size, sagittal, seed, description=None):
         self.study, self.mri_type, self.slices, self.size = study, mri_type, slices, size
         self.sagittal = sagittal
         self.uid = generate_uid(entropy_srcs=[study.uid, mri_type, str(slices), str(sagittal), str(description)])
         self.description = description or DESCRIPTIONS[mri_type].replace("AX", "SAG" if sagittal else "AX")
-        self.field = texture(rng)
+        # Each series' texture has its own seed, so a series' pixels do not depend on the traps chosen.
+        self.field = texture(np.random.default_rng([seed, zlib.crc32(self.description.encode())]))
         self.spacing = 240.0 / size  # 240 mm field of view
         self.thickness = 200.0 / slices
 
@@ -149,7 +152,8 @@ def write_series(series, folder, rng, shuffled_names, syntax_tools, scratch):
     order = rng.permutation(series.slices) if shuffled_names else np.arange(series.slices)
     for position, index in enumerate(order):
         if shuffled_names:
-            name = f"IM{rng.integers(1 << 30):09d}" + (".dcm" if position % 3 else "")
+            digest = hashlib.sha1(f"{series.uid}/{index}".encode()).hexdigest()[:12]
+            name = f"IM{digest}" + (".dcm" if position % 3 else "")
         else:
             name = f"Image-{index + 1}.dcm"
         target = folder / name
@@ -181,12 +185,12 @@ def main():
     with tempfile.TemporaryDirectory() as scratch:
         for mri_type in args.series.split(","):
             sagittal = args.traps and mri_type == "T2w"
-            series = Series(study, mri_type, args.slices, args.size, sagittal, rng)
+            series = Series(study, mri_type, args.slices, args.size, sagittal, args.seed)
             folder_name = "series_7" if args.traps and mri_type == "T1wCE" else mri_type
             tools = TRANSFER_SYNTAX_TOOLS if args.traps and mri_type == "T1w" else None
             write_series(series, root / folder_name, rng, args.traps, tools, pathlib.Path(scratch))
             if args.traps and mri_type == "FLAIR":
-                localizer = Series(study, "T1w", 3, 64, False, rng, description="LOCALIZER")
+                localizer = Series(study, "T1w", 3, 64, False, args.seed, description="LOCALIZER")
                 write_series(localizer, root / folder_name, rng, True, None, pathlib.Path(scratch))
     if args.traps:
         (root / "README.txt").write_text("Exported by a synthetic scanner. Not an image.\n")
