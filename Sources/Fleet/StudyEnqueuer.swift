@@ -1,0 +1,82 @@
+import Broker
+import Foundation
+import Logging
+
+/// `ingest enqueue`: one `studies` job per study folder of a scanner export.
+public struct StudyEnqueuer {
+    private let broker: BrokerConnection
+    private let options: WorkerOptions
+
+    public init(options: WorkerOptions, logger: Logger) throws {
+        self.options = options
+        broker = try BrokerConnection(url: options.amqpURL, logger: logger)
+        try broker.declare(options.topology)
+    }
+
+    /// The study folders of an export: its visible sub-directories, by name.
+    public static func studyFolders(in export: URL) throws -> [URL] {
+        try FileManager.default.contentsOfDirectory(at: export, includingPropertiesForKeys: [.isDirectoryKey],
+                                                    options: [.skipsHiddenFiles])
+            .filter { (try? $0.resourceValues(forKeys: [.isDirectoryKey]).isDirectory) == true }
+            .map(\.standardizedFileURL)
+            .sorted { $0.path < $1.path }
+    }
+
+    /// Publishes one job per folder (confirmed); returns the jobs.
+    @discardableResult
+    public func enqueue(_ folders: [URL]) throws -> [StudyJob] {
+        let jobs = folders.map { StudyJob(studyPath: $0.path) }
+        try broker.publish(jobs.map {
+            OutgoingMessage(routingKey: options.queues.studies, body: MessageCodec.encode($0), messageID: $0.jobId)
+        }, to: options.exchange)
+        return jobs
+    }
+
+    public func close() {
+        broker.close()
+    }
+}
+
+/// The "stable study" rule of `ingest enqueue --watch`: a study folder is ready once nothing in it (names, sizes,
+/// modification times) has changed for `quietSeconds`; each folder is reported once.
+public final class StudyWatcher {
+    public let export: URL
+    public let quietSeconds: Double
+    private var lastSeen: [String: (fingerprint: String, since: Date)] = [:]
+    private var reported: Set<String> = []
+
+    public init(export: URL, quietSeconds: Double) {
+        self.export = export
+        self.quietSeconds = quietSeconds
+    }
+
+    /// The folders that became ready since the last call.
+    public func poll(now: Date = Date()) throws -> [URL] {
+        var ready: [URL] = []
+        for folder in try StudyEnqueuer.studyFolders(in: export) where !reported.contains(folder.path) {
+            let fingerprint = Self.fingerprint(of: folder)
+            if let seen = lastSeen[folder.path], seen.fingerprint == fingerprint {
+                if now.timeIntervalSince(seen.since) >= quietSeconds {
+                    reported.insert(folder.path)
+                    lastSeen[folder.path] = nil
+                    ready.append(folder)
+                }
+            } else {
+                lastSeen[folder.path] = (fingerprint, now)
+            }
+        }
+        return ready
+    }
+
+    private static func fingerprint(of folder: URL) -> String {
+        let keys: [URLResourceKey] = [.fileSizeKey, .contentModificationDateKey]
+        var entries: [String] = []
+        if let walker = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: keys) {
+            for case let file as URL in walker {
+                let values = try? file.resourceValues(forKeys: Set(keys))
+                entries.append("\(file.path)|\(values?.fileSize ?? -1)|\(values?.contentModificationDate?.timeIntervalSince1970 ?? 0)")
+            }
+        }
+        return entries.sorted().joined(separator: "\n")
+    }
+}
