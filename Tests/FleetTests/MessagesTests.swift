@@ -68,7 +68,7 @@ final class MessagesTests: XCTestCase {
         }
         let classified = StatusEvent(
             jobId: "j", stage: "classify", status: .classified, series: series,
-            classification: SeriesClassification(
+            classification: SeriesResult(
                 weightsSha256: "c", segmentationWeightsSha256: "s", slicesSelected: 40,
                 chunks: [ChunkResult(index: 0, firstSlice: 0, probability: 0.25),
                          ChunkResult(index: 1, firstSlice: 5, probability: 0.75)],

@@ -34,7 +34,7 @@ final class ReporterTests: XCTestCase {
             to: .report)
         let classified = StatusEvent(
             jobId: "classify-job", stage: "classify", status: .classified, series: flair,
-            classification: SeriesClassification(
+            classification: SeriesResult(
                 weightsSha256: "cls", segmentationWeightsSha256: "seg", slicesSelected: 12,
                 chunks: [ChunkResult(index: 0, firstSlice: 0, probability: 0.625)], noChunksReason: nil))
         try harness.publish(classified, to: .report)
