@@ -258,7 +258,10 @@ final class AMQPConnection {
         let status: Int32
         switch disposition {
         case .ack: status = amqp_basic_ack(state, origin.channel, delivery.deliveryTag, 0)
-        case .reject(let requeue): status = amqp_basic_reject(state, origin.channel, delivery.deliveryTag, requeue ? 1 : 0)
+        case .reject(let requeue):
+            status = amqp_basic_reject(state, origin.channel, delivery.deliveryTag, requeue ? 1 : 0)
+        case .nack(let multiple, let requeue):
+            status = amqp_basic_nack(state, origin.channel, delivery.deliveryTag, multiple ? 1 : 0, requeue ? 1 : 0)
         }
         guard status == AMQP_STATUS_OK.rawValue else { throw fail(.connectionLost("ack/reject: \(errorText(status))")) }
     }

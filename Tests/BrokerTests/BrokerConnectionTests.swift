@@ -130,6 +130,19 @@ final class BrokerConnectionTests: XCTestCase {
         try broker.ack(dead)
     }
 
+    func testNackMultipleDeadLettersEveryEarlierDelivery() throws {
+        let topology = try makeTopology(queues: ["batch"])
+        let queue = topology.queues[0]
+        let broker = try connect()
+        try broker.publish((0..<3).map { jsonMessage($0, routingKey: queue.name) }, to: topology.exchange)
+        try broker.startConsuming(queue: queue.name, prefetch: 3)
+        var deliveries: [Delivery] = []
+        for _ in 0..<3 { deliveries.append(try XCTUnwrap(broker.nextDelivery(timeout: 10))) }
+        try broker.nack(deliveries[2], multiple: true, requeue: false)
+        XCTAssertEqual(try waitForCount(3, in: queue.deadLetterQueue, on: broker), 3)
+        XCTAssertNil(try broker.nextDelivery(timeout: 0.2))
+    }
+
     func testMessageRequeuedPastTheDeliveryLimitEndsInTheDeadLetterQueue() throws {
         let limit = 2
         let topology = try makeTopology(queues: ["flaky"], deliveryLimit: limit)
@@ -195,6 +208,19 @@ final class BrokerConnectionTests: XCTestCase {
             }
             XCTAssertEqual(endpoint, "\(url.host):1")
             XCTAssertEqual((error as? BrokerError)?.isTransient, true)
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 4)
+    }
+
+    func testUnroutableHostFailsWithinTheConnectTimeout() throws {
+        // 192.0.2.0/24 is reserved for documentation: refused at once by the network, or silent until the timeout.
+        let started = Date()
+        XCTAssertThrowsError(try BrokerConnection(url: AMQPURL(host: "192.0.2.1"),
+                                                  options: BrokerOptions(connectTimeout: 2))) { error in
+            guard case BrokerError.connectionFailed(let endpoint, _) = error else {
+                return XCTFail("unexpected \(error)")
+            }
+            XCTAssertEqual(endpoint, "192.0.2.1:5672")
         }
         XCTAssertLessThan(Date().timeIntervalSince(started), 4)
     }
@@ -271,6 +297,36 @@ final class BrokerConnectionTests: XCTestCase {
         XCTAssertThrowsError(try broker.publish(jsonMessage(1, routingKey: topology.queues[0].name),
                                                 to: topology.exchange)) { error in
             XCTAssertEqual(error as? BrokerError, broker.failure)
+        }
+    }
+
+    func testConcurrentCallersAllSeeTheLossInsteadOfHanging() throws {
+        final class Outcomes: @unchecked Sendable {
+            private let lock = NSLock()
+            private(set) var errors: [Error] = []
+            func append(_ error: Error) { lock.lock(); errors.append(error); lock.unlock() }
+        }
+        let topology = try makeTopology(queues: ["work"])
+        let (broker, relay) = try connectThroughRelay(BrokerOptions())
+        let message = jsonMessage(1, routingKey: topology.queues[0].name)
+        let exchange = topology.exchange
+        let outcomes = Outcomes()
+        let group = DispatchGroup()
+        for _ in 0..<4 {
+            DispatchQueue.global().async(group: group) {
+                do {
+                    while true { try broker.publish(message, to: exchange) }
+                } catch {
+                    outcomes.append(error)
+                }
+            }
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        relay.cut()
+        XCTAssertEqual(group.wait(timeout: .now() + 10), .success, "a caller is still blocked")
+        XCTAssertEqual(outcomes.errors.count, 4)
+        for error in outcomes.errors {
+            guard case BrokerError.connectionLost = error else { return XCTFail("unexpected \(error)") }
         }
     }
 
