@@ -89,14 +89,12 @@ final class AMQPConnection {
             }
             throw BrokerError.connectionFailed(endpoint: endpoint, reason: "login: \(code) \(text)")
         default:
+            // RabbitMQ reports bad credentials as a server close (403, above) since rabbitmq-c announces
+            // authentication_failure_close; a bare socket close means an old broker or no AMQP server at all.
             let status = login.library_error
-            if status == AMQP_STATUS_CONNECTION_CLOSED.rawValue || status == AMQP_STATUS_SOCKET_ERROR.rawValue {
-                // Brokers without authentication_failure_close just drop the socket on bad credentials.
-                throw BrokerError.authenticationFailed(
-                    endpoint: endpoint,
-                    reason: "the server closed the connection during login (wrong user, password or vhost?)")
-            }
-            throw BrokerError.connectionFailed(endpoint: endpoint, reason: "login: \(errorText(status))")
+            let hint = status == AMQP_STATUS_CONNECTION_CLOSED.rawValue || status == AMQP_STATUS_SOCKET_ERROR.rawValue
+                ? " (is this an AMQP 0-9-1 server? an old broker may also close like this on a refused login)" : ""
+            throw BrokerError.connectionFailed(endpoint: endpoint, reason: "AMQP handshake: \(errorText(status))\(hint)")
         }
 
         amqp_channel_open(state, Self.workChannel)

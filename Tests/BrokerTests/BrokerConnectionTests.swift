@@ -212,6 +212,20 @@ final class BrokerConnectionTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 4)
     }
 
+    func testServerThatIsNotRabbitMQFailsTheHandshakeClearly() throws {
+        // A listening socket that never speaks AMQP: the relay to a port nobody answers on the far side is
+        // closed at once, so the handshake sees the connection close.
+        let relay = try TCPRelay(targetHost: "127.0.0.1", targetPort: 1)
+        addTeardownBlock { relay.stop() }
+        let started = Date()
+        XCTAssertThrowsError(try BrokerConnection(url: AMQPURL(host: "127.0.0.1", port: relay.port),
+                                                  options: BrokerOptions(connectTimeout: 3))) { error in
+            guard case BrokerError.connectionFailed(_, let reason) = error else { return XCTFail("unexpected \(error)") }
+            XCTAssertTrue(reason.hasPrefix("AMQP handshake: "), reason)
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+    }
+
     func testUnroutableHostFailsWithinTheConnectTimeout() throws {
         // 192.0.2.0/24 is reserved for documentation: refused at once by the network, or silent until the timeout.
         let started = Date()
