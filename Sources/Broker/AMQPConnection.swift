@@ -108,11 +108,12 @@ final class AMQPConnection {
         ])
     }
 
-    /// Closes the channels and the connection politely (best effort), then frees rabbitmq-c's state.
+    /// Closes the connection politely (best effort, waiting at most 2 s for the server's close-ok; the broker
+    /// requeues unsettled deliveries), then frees rabbitmq-c's state.
     func close() {
         if brokenError == nil && !destroyed {
-            amqp_channel_close(state, Self.adminChannel, AMQP_REPLY_SUCCESS)
-            amqp_channel_close(state, Self.workChannel, AMQP_REPLY_SUCCESS)
+            var closeTimeout = timeval(seconds: 2)
+            amqp_set_rpc_timeout(state, &closeTimeout)
             amqp_connection_close(state, AMQP_REPLY_SUCCESS)
             brokenError = .closed
         }

@@ -130,6 +130,28 @@ final class BrokerConnectionTests: XCTestCase {
         try broker.ack(dead)
     }
 
+    func testGracefulStopFinishesTheCurrentJobAndReturnsThePrefetchedOnes() throws {
+        let topology = try makeTopology(queues: ["work"])
+        let queue = topology.queues[0].name
+        let broker = try connect()
+        try broker.publish((0..<3).map { jsonMessage($0, routingKey: queue) }, to: topology.exchange)
+        try broker.startConsuming(queue: queue, prefetch: 3)
+        let current = try XCTUnwrap(broker.nextDelivery(timeout: 10))
+        // SIGTERM: stop consuming, finish and ack the current job, close; the prefetched rest goes back.
+        try broker.stopConsuming()
+        try broker.ack(current)
+        broker.close()
+        XCTAssertThrowsError(try broker.nextDelivery(timeout: 1)) { error in
+            XCTAssertEqual(error as? BrokerError, .closed)
+        }
+        let checker = try connect()
+        XCTAssertEqual(try waitForCount(2, in: queue, on: checker), 2)
+        let next = try XCTUnwrap(checker.get(queue: queue))
+        XCTAssertEqual(next.messageID, "job-1")
+        XCTAssertTrue(next.redelivered)
+        try checker.reject(next, requeue: true)
+    }
+
     func testNackMultipleDeadLettersEveryEarlierDelivery() throws {
         let topology = try makeTopology(queues: ["batch"])
         let queue = topology.queues[0]
