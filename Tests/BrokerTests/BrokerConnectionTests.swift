@@ -242,7 +242,9 @@ final class BrokerConnectionTests: XCTestCase {
         let started = Date()
         XCTAssertThrowsError(try BrokerConnection(url: AMQPURL(host: "127.0.0.1", port: relay.port),
                                                   options: BrokerOptions(connectTimeout: 3))) { error in
-            guard case BrokerError.connectionFailed(_, let reason) = error else { return XCTFail("unexpected \(error)") }
+            guard case BrokerError.connectionFailed(_, let reason) = error else {
+                return XCTFail("unexpected \(error)")
+            }
             XCTAssertTrue(reason.hasPrefix("AMQP handshake: "), reason)
         }
         XCTAssertLessThan(Date().timeIntervalSince(started), 5)
@@ -275,7 +277,9 @@ final class BrokerConnectionTests: XCTestCase {
             XCTAssertTrue(text.contains("PRECONDITION_FAILED"), text)
         }
         XCTAssertThrowsError(try broker.messageCount(queue: topology.queues[0].name + ".missing")) { error in
-            guard case BrokerError.operationFailed(_, let code, _) = error else { return XCTFail("unexpected \(error)") }
+            guard case BrokerError.operationFailed(_, let code, _) = error else {
+                return XCTFail("unexpected \(error)")
+            }
             XCTAssertEqual(code, 404)
         }
         XCTAssertNil(broker.failure)
