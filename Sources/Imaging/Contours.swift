@@ -57,6 +57,8 @@ public func contourArea(_ points: [ContourPoint]) -> Double {
 
 /// cv2.findContours(image, cv2.RETR_TREE, cv2.CHAIN_APPROX_NONE) on the mask "pixel != 0":
 /// every outer and hole border, nested ones included, in OpenCV's order, with OpenCV's hierarchy.
+@_specialize(where Pixel == UInt8)
+@_specialize(where Pixel == Float)
 public func findContours<Pixel: PixelValue>(_ image: Image<Pixel>) -> [Contour] {
     var tracer = BorderTracer(image)
     return tracer.run()
@@ -75,6 +77,8 @@ private struct BorderTracer {
 
     var found: [(points: [ContourPoint], isHole: Bool, parent: Int)] = []  // parent: -1 = frame
 
+    @_specialize(where Pixel == UInt8)
+    @_specialize(where Pixel == Float)
     init<Pixel: PixelValue>(_ image: Image<Pixel>) {
         let width = image.width, height = image.height, s = width + 2
         var labels = [Int32](repeating: 0, count: s * (height + 2))

@@ -37,6 +37,8 @@ func reflect101(_ position: Int, _ length: Int) -> Int {
 
 extension Image {
     /// The sub-image of `width`×`height` at (`x`, `y`); throws unless it lies inside the image.
+    @_specialize(where Pixel == UInt8)
+    @_specialize(where Pixel == Float)
     public func cropped(x: Int, y: Int, width cropWidth: Int, height cropHeight: Int) throws -> Image {
         guard cropWidth > 0, cropHeight > 0, x >= 0, y >= 0,
               x + cropWidth <= width, y + cropHeight <= height else {
@@ -53,6 +55,8 @@ extension Image {
 
     /// albumentations 1.1.0 `CenterCrop(height, width)`: offsets (H - h) // 2 and (W - w) // 2;
     /// throws if the crop is larger than the image (as albumentations raises).
+    @_specialize(where Pixel == UInt8)
+    @_specialize(where Pixel == Float)
     public func centreCropped(width cropWidth: Int, height cropHeight: Int) throws -> Image {
         guard cropWidth <= width, cropHeight <= height else {
             throw ImagingError.cropOutOfBounds(x: (width - cropWidth) / 2, y: (height - cropHeight) / 2,
@@ -64,6 +68,8 @@ extension Image {
     }
 
     /// cv2.copyMakeBorder(self, top, bottom, left, right, cv2.BORDER_REFLECT_101).
+    @_specialize(where Pixel == UInt8)
+    @_specialize(where Pixel == Float)
     public func paddedReflect101(_ padding: Padding) throws -> Image {
         guard padding.top >= 0, padding.bottom >= 0, padding.left >= 0, padding.right >= 0 else {
             throw ImagingError.invalidArgument("padding must not be negative: \(padding)")
@@ -85,6 +91,8 @@ extension Image {
     }
 
     /// albumentations 1.1.0 `PadIfNeeded(minHeight, minWidth, border_mode=BORDER_REFLECT_101)`.
+    @_specialize(where Pixel == UInt8)
+    @_specialize(where Pixel == Float)
     public func paddedReflect101(minWidth: Int, minHeight: Int) throws -> Image {
         try paddedReflect101(.padIfNeeded(width: width, height: height, minWidth: minWidth, minHeight: minHeight))
     }

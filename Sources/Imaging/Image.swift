@@ -45,6 +45,8 @@ public struct Image<Pixel: PixelValue>: Sendable, Equatable {
     }
 
     /// Splits an interleaved H×W×C buffer (OpenCV/NumPy HWC layout) into C planes.
+    @_specialize(where Pixel == UInt8)
+    @_specialize(where Pixel == Float)
     public static func planes(interleaved: [Pixel], width: Int, height: Int, channels: Int) throws -> [Image] {
         guard width > 0, height > 0 else { throw ImagingError.invalidSize(width: width, height: height) }
         guard channels > 0 else { throw ImagingError.invalidArgument("channels must be positive, got \(channels)") }
@@ -64,6 +66,8 @@ public struct Image<Pixel: PixelValue>: Sendable, Equatable {
     }
 
     /// Interleaves equally sized planes into one H×W×C buffer (HWC layout).
+    @_specialize(where Pixel == UInt8)
+    @_specialize(where Pixel == Float)
     public static func interleave(_ planes: [Image]) throws -> [Pixel] {
         guard let first = planes.first else { throw ImagingError.invalidArgument("no planes to interleave") }
         for plane in planes where plane.width != first.width || plane.height != first.height {

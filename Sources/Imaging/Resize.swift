@@ -10,10 +10,11 @@
 //   then (+2) >> 2. It applies to every column (the scalar formula gives ±1 elsewhere). Vertical
 //   weights are not clamped at the borders (rows are), horizontal ones are. An exact 2× downscale
 //   in both axes is INTER_AREA's fast path instead: (a + b + c + d + 2) >> 2.
-// - Float: IPP's linear resize (OpenCV hands float images to IPP). Its fraction is computed in
-//   double and rounded once to float (w1 = Float(f), w0 = 1 - w1), out-of-range coordinates clamp
-//   to the edge pixel, horizontal pass then vertical. IPP's own SIMD summation order is not
-//   reproduced: results agree within a few float ulps (≤ 5e-5 on 0–255 data).
+// - Float: IPP's linear resize (OpenCV hands float images to IPP). Its fraction f is computed in
+//   double and rounded once to float; out-of-range coordinates clamp to the edge pixel; horizontal
+//   pass, then vertical, each as a fused a + f·(b − a) (IPP's AVX-512/FMA kernel; emulated here in
+//   double, which is exact for a float product). Bit-exact with IPP on downscales; on upscales all
+//   but ≤ 2 columns next to the right edge, which differ by 1 float ulp (IPP's tail handling).
 
 /// Per-axis source indices and weights for one resize, computed once per call.
 struct LinearAxisTable {
@@ -68,6 +69,12 @@ struct LinearAxisTable {
         weight1.append(w1)
     }
 
+    /// Runs `body` with unchecked views of the two index arrays (for the per-pixel loops).
+    @inline(__always)
+    func withIndices<R>(_ body: (UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Int32>) -> R) -> R {
+        first.withUnsafeBufferPointer { f in second.withUnsafeBufferPointer { s in body(f, s) } }
+    }
+
     /// Weights as OpenCV's 11-bit fixed point: saturate_cast<short>(w * 2048), round half to even.
     func fixedPointWeights() -> (w0: [Int32], w1: [Int32]) {
         func fixed(_ w: Float) -> Int32 { Int32((w * 2048).rounded(.toNearestOrEven)) }
@@ -88,36 +95,25 @@ extension Image where Pixel == UInt8 {
         let (yw0, yw1) = yTable.fixedPointWeights()
         let sourceWidth = width
 
-        // Horizontal pass over every source row: exact integers (sample * weight, weights sum to 2048).
-        var rows = [Int32](repeating: 0, count: height * newWidth)
-        rows.withUnsafeMutableBufferPointer { rowBuffer in
-            pixels.withUnsafeBufferPointer { source in
-                for y in 0..<height {
-                    let sourceRow = source.baseAddress! + y * sourceWidth
-                    let target = rowBuffer.baseAddress! + y * newWidth
-                    for x in 0..<newWidth {
-                        let a = Int32(sourceRow[Int(xTable.first[x])])
-                        let b = Int32(sourceRow[Int(xTable.second[x])])
-                        target[x] = a &* xw0[x] &+ b &* xw1[x]
-                    }
-                }
-            }
-        }
-
-        // Vertical pass: OpenCV's SIMD arithmetic (16-bit multiply-high on values shifted right by 4).
-        var output = [UInt8](repeating: 0, count: newWidth * newHeight)
-        output.withUnsafeMutableBufferPointer { out in
-            rows.withUnsafeBufferPointer { rowBuffer in
-                for y in 0..<newHeight {
-                    let row0 = rowBuffer.baseAddress! + Int(yTable.first[y]) * newWidth
-                    let row1 = rowBuffer.baseAddress! + Int(yTable.second[y]) * newWidth
-                    let b0 = yw0[y], b1 = yw1[y]
-                    let target = out.baseAddress! + y * newWidth
-                    for x in 0..<newWidth {
-                        let t0 = ((row0[x] >> 4) &* b0) >> 16
-                        let t1 = ((row1[x] >> 4) &* b1) >> 16
-                        let value = (t0 &+ t1 &+ 2) >> 2
-                        target[x] = UInt8(clamping: value)
+        let output = pixels.withUnsafeBufferPointer { source in
+            xTable.withIndices { first, second in
+                xw0.withUnsafeBufferPointer { w0 in
+                    xw1.withUnsafeBufferPointer { w1 in
+                        separableResize(width: newWidth, height: newHeight, rows: yTable,
+                                        horizontal: { (y: Int, target: UnsafeMutablePointer<Int32>) in
+                            // Exact integers: sample × weight, the weights summing to 2048.
+                            let sourceRow = source.baseAddress! + y * sourceWidth
+                            for x in 0..<newWidth {
+                                target[x] = Int32(sourceRow[Int(first[x])]) &* w0[x] &+ Int32(sourceRow[Int(second[x])]) &* w1[x]
+                            }
+                        }, vertical: { (y: Int, row0: UnsafePointer<Int32>, row1: UnsafePointer<Int32>, target: UnsafeMutablePointer<UInt8>) in
+                            // OpenCV's SIMD arithmetic: 16-bit multiply-high on values shifted right by 4.
+                            let b0 = yw0[y], b1 = yw1[y]
+                            for x in 0..<newWidth {
+                                let value = ((((row0[x] >> 4) &* b0) >> 16) &+ (((row1[x] >> 4) &* b1) >> 16) &+ 2) >> 2
+                                target[x] = UInt8(clamping: value)
+                            }
+                        })
                     }
                 }
             }
@@ -145,9 +141,16 @@ extension Image where Pixel == UInt8 {
     }
 }
 
+/// a + f·(b − a) with one rounding of the product-sum, as an FMA computes it. The float product is
+/// exact in double, so only the final conversion rounds (a double-rounding tie is vanishingly rare).
+@inline(__always)
+private func fusedLerp(_ a: Float, _ b: Float, _ fraction: Float) -> Float {
+    Float(Double(a) + Double(fraction) * Double(b - a))
+}
+
 extension Image where Pixel == Float {
     /// cv2.resize(self, (width, height), interpolation=cv2.INTER_LINEAR) on a float32 image
-    /// (IPP's linear resize, as OpenCV 4.8.1 with IPP runs it), within a few float ulps.
+    /// (IPP's linear resize, as OpenCV 4.8.1 with IPP runs it), within a float ulp.
     public func resized(width newWidth: Int, height newHeight: Int) throws -> Image<Float> {
         guard newWidth > 0, newHeight > 0 else { throw ImagingError.invalidSize(width: newWidth, height: newHeight) }
         if newWidth == width && newHeight == height { return self }
@@ -155,37 +158,60 @@ extension Image where Pixel == Float {
         let yTable = LinearAxisTable.ipp(source: height, destination: newHeight)
         let sourceWidth = width
 
-        var rows = [Float](repeating: 0, count: height * newWidth)
-        rows.withUnsafeMutableBufferPointer { rowBuffer in
-            pixels.withUnsafeBufferPointer { source in
-                for y in 0..<height {
-                    let sourceRow = source.baseAddress! + y * sourceWidth
-                    let target = rowBuffer.baseAddress! + y * newWidth
-                    for x in 0..<newWidth {
-                        let a = sourceRow[Int(xTable.first[x])] * xTable.weight0[x]
-                        let b = sourceRow[Int(xTable.second[x])] * xTable.weight1[x]
-                        target[x] = a + b
-                    }
-                }
-            }
-        }
-
-        var output = [Float](repeating: 0, count: newWidth * newHeight)
-        output.withUnsafeMutableBufferPointer { out in
-            rows.withUnsafeBufferPointer { rowBuffer in
-                for y in 0..<newHeight {
-                    let row0 = rowBuffer.baseAddress! + Int(yTable.first[y]) * newWidth
-                    let row1 = rowBuffer.baseAddress! + Int(yTable.second[y]) * newWidth
-                    let b0 = yTable.weight0[y], b1 = yTable.weight1[y]
-                    let target = out.baseAddress! + y * newWidth
-                    for x in 0..<newWidth {
-                        let a = row0[x] * b0
-                        let b = row1[x] * b1
-                        target[x] = a + b
-                    }
+        let output = pixels.withUnsafeBufferPointer { source in
+            xTable.withIndices { first, second in
+                xTable.weight1.withUnsafeBufferPointer { fraction in
+                    separableResize(width: newWidth, height: newHeight, rows: yTable,
+                                    horizontal: { (y: Int, target: UnsafeMutablePointer<Float>) in
+                        let sourceRow = source.baseAddress! + y * sourceWidth
+                        for x in 0..<newWidth {
+                            target[x] = fusedLerp(sourceRow[Int(first[x])], sourceRow[Int(second[x])], fraction[x])
+                        }
+                    }, vertical: { (y: Int, row0: UnsafePointer<Float>, row1: UnsafePointer<Float>, target: UnsafeMutablePointer<Float>) in
+                        let f = yTable.weight1[y]
+                        for x in 0..<newWidth { target[x] = fusedLerp(row0[x], row1[x], f) }
+                    })
                 }
             }
         }
         return Image(validWidth: newWidth, height: newHeight, pixels: output)
+    }
+}
+
+/// The separable resize loop shared by both depths, OpenCV's strategy: for each output row, the
+/// two source rows it blends are passed through `horizontal` on demand and kept in a two-row cache
+/// (each source row is filtered at most once, unused ones never), then `vertical` blends them.
+@inline(__always)
+private func separableResize<Intermediate, Output>(
+    width: Int, height: Int, rows: LinearAxisTable,
+    horizontal: (Int, UnsafeMutablePointer<Intermediate>) -> Void,
+    vertical: (Int, UnsafePointer<Intermediate>, UnsafePointer<Intermediate>, UnsafeMutablePointer<Output>) -> Void
+) -> [Output] {
+    let cache = UnsafeMutablePointer<Intermediate>.allocate(capacity: 2 * width)
+    defer { cache.deallocate() }
+    var cachedRow = (-1, -1)  // source row held by slot 0 and slot 1
+
+    /// The slot holding source row `row`, filling the slot that does not hold `keep` if needed.
+    func slot(for row: Int, keeping keep: Int) -> UnsafeMutablePointer<Intermediate> {
+        if cachedRow.0 == row { return cache }
+        if cachedRow.1 == row { return cache + width }
+        if cachedRow.0 == keep {
+            horizontal(row, cache + width)
+            cachedRow.1 = row
+            return cache + width
+        }
+        horizontal(row, cache)
+        cachedRow.0 = row
+        return cache
+    }
+
+    return [Output](unsafeUninitializedCapacity: width * height) { out, initialised in
+        for y in 0..<height {
+            let top = Int(rows.first[y]), bottom = Int(rows.second[y])
+            let row0 = slot(for: top, keeping: bottom)
+            let row1 = slot(for: bottom, keeping: top)
+            vertical(y, row0, row1, out.baseAddress! + y * width)
+        }
+        initialised = width * height
     }
 }
