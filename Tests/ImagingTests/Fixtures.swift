@@ -52,6 +52,11 @@ func assertIdentical(_ actual: Image<UInt8>, _ expected: Image<UInt8>, _ label: 
     }
 }
 
+/// The top `rows` rows of `image` (some float fixtures store only the top rows of a big output).
+func topRows(_ image: Image<Float>, _ rows: Int) throws -> Image<Float> {
+    try image.cropped(x: 0, y: 0, width: image.width, height: min(rows, image.height))
+}
+
 /// Asserts equal sizes and max |Δ| ≤ tolerance; returns the max |Δ|.
 @discardableResult
 func assertClose(_ actual: Image<Float>, _ expected: Image<Float>, tolerance: Float, _ label: String,

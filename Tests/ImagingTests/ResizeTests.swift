@@ -5,7 +5,6 @@ final class ResizeTests: XCTestCase {
     /// (fixture case, input fixture, output width, output height, has float output)
     static let cases: [(String, String, Int, Int, Bool)] = [
         ("brain240_to268", "brain240_u8", 268, 268, true),
-        ("brain240_to224", "brain240_u8", 224, 224, false),
         ("smooth155x190_to224", "smooth155x190_u8", 224, 224, true),
         ("random256_to224", "random256_u8", 224, 224, false),
         ("tiny5x7_to224", "tiny5x7_u8", 224, 224, false),
@@ -32,17 +31,17 @@ final class ResizeTests: XCTestCase {
     func testFloatResizeMatchesOpenCVWithin1e4() throws {
         for (name, input, width, height, hasFloat) in Self.cases where hasFloat {
             let source = try Fixture.floatVersion(try Fixture.byteImage(input))
-            let expected = try Fixture.floatImage("resize_\(name)_f32")
-            assertClose(try source.resized(width: width, height: height), expected, tolerance: 1e-4, name)
+            let expected = try Fixture.floatImage("resize_\(name)_f32")  // may hold only the top rows
+            assertClose(try topRows(source.resized(width: width, height: height), expected.height), expected,
+                        tolerance: 1e-4, name)
         }
     }
 
     func testFloatDownscaleFrom268MatchesOpenCV() throws {
         let up = try Fixture.floatImage("resize_brain240_to268_f32")
-        let expectedRows = try Fixture.floatImage("resize_brain268_to240_f32_rows0to63")
-        let down = try up.resized(width: 240, height: 240)
-        let firstRows = try down.cropped(x: 0, y: 0, width: 240, height: expectedRows.height)
-        assertClose(firstRows, expectedRows, tolerance: 1e-4, "268→240 float")
+        let expectedRows = try Fixture.floatImage("resize_brain268_to240_f32")  // the top 64 rows
+        XCTAssertEqual(expectedRows.height, 64)
+        assertClose(try topRows(up.resized(width: 240, height: 240), 64), expectedRows, tolerance: 1e-4, "268→240 float")
     }
 
     func testChannelsResizeIndependently() throws {
