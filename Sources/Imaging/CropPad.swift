@@ -41,7 +41,7 @@ extension Image {
     @_specialize(where Pixel == Float)
     public func cropped(x: Int, y: Int, width cropWidth: Int, height cropHeight: Int) throws -> Image {
         guard cropWidth > 0, cropHeight > 0, x >= 0, y >= 0,
-              x + cropWidth <= width, y + cropHeight <= height else {
+              cropWidth <= width - x, cropHeight <= height - y else {
             throw ImagingError.cropOutOfBounds(x: x, y: y, width: cropWidth, height: cropHeight,
                                                imageWidth: width, imageHeight: height)
         }
@@ -74,8 +74,13 @@ extension Image {
         guard padding.top >= 0, padding.bottom >= 0, padding.left >= 0, padding.right >= 0 else {
             throw ImagingError.invalidArgument("padding must not be negative: \(padding)")
         }
-        let newWidth = width + padding.left + padding.right
-        let newHeight = height + padding.top + padding.bottom
+        let (horizontal, overflowH) = padding.left.addingReportingOverflow(padding.right)
+        let (vertical, overflowV) = padding.top.addingReportingOverflow(padding.bottom)
+        guard !overflowH, !overflowV, horizontal <= Int(Int32.max) - width, vertical <= Int(Int32.max) - height else {
+            throw ImagingError.invalidArgument("padding \(padding) is too large")
+        }
+        let newWidth = width + horizontal, newHeight = height + vertical
+        try Self.validate(width: newWidth, height: newHeight)
         let columns = (0..<newWidth).map { reflect101($0 - padding.left, width) }
         var output = [Pixel](repeating: .zero, count: newWidth * newHeight)
         output.withUnsafeMutableBufferPointer { out in

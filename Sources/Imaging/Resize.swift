@@ -85,7 +85,7 @@ struct LinearAxisTable {
 extension Image where Pixel == UInt8 {
     /// cv2.resize(self, (width, height), interpolation=cv2.INTER_LINEAR) on a uint8 image, bit-exact.
     public func resized(width newWidth: Int, height newHeight: Int) throws -> Image<UInt8> {
-        guard newWidth > 0, newHeight > 0 else { throw ImagingError.invalidSize(width: newWidth, height: newHeight) }
+        try Self.validate(width: newWidth, height: newHeight)
         if newWidth == width && newHeight == height { return self }
         if width == 2 * newWidth && height == 2 * newHeight { return halvedByAreaAverage() }
 
@@ -152,7 +152,7 @@ extension Image where Pixel == Float {
     /// cv2.resize(self, (width, height), interpolation=cv2.INTER_LINEAR) on a float32 image
     /// (IPP's linear resize, as OpenCV 4.8.1 with IPP runs it), within a float ulp.
     public func resized(width newWidth: Int, height newHeight: Int) throws -> Image<Float> {
-        guard newWidth > 0, newHeight > 0 else { throw ImagingError.invalidSize(width: newWidth, height: newHeight) }
+        try Self.validate(width: newWidth, height: newHeight)
         if newWidth == width && newHeight == height { return self }
         let xTable = LinearAxisTable.ipp(source: width, destination: newWidth)
         let yTable = LinearAxisTable.ipp(source: height, destination: newHeight)

@@ -156,7 +156,7 @@ extension Image where Pixel == UInt8 {
     public func warpedAffine(_ matrix: AffineMatrix, width: Int? = nil, height: Int? = nil,
                              inverseMap: Bool = false) throws -> Image<UInt8> {
         let outWidth = width ?? self.width, outHeight = height ?? self.height
-        guard outWidth > 0, outHeight > 0 else { throw ImagingError.invalidSize(width: outWidth, height: outHeight) }
+        try Self.validate(width: outWidth, height: outHeight)
         let inverse = inverseMap ? matrix : matrix.inverted()
         return bilinearFixedTable.withUnsafeBufferPointer { table in
             warpAffineKernel(source: self, inverse: inverse, width: outWidth, height: outHeight) { v00, v01, v10, v11, t in
@@ -179,7 +179,7 @@ extension Image where Pixel == Float {
     public func warpedAffine(_ matrix: AffineMatrix, width: Int? = nil, height: Int? = nil,
                              inverseMap: Bool = false) throws -> Image<Float> {
         let outWidth = width ?? self.width, outHeight = height ?? self.height
-        guard outWidth > 0, outHeight > 0 else { throw ImagingError.invalidSize(width: outWidth, height: outHeight) }
+        try Self.validate(width: outWidth, height: outHeight)
         let inverse = inverseMap ? matrix : matrix.inverted()
         return bilinearFloatTable.withUnsafeBufferPointer { table in
             warpAffineKernel(source: self, inverse: inverse, width: outWidth, height: outHeight) { v00, v01, v10, v11, t in

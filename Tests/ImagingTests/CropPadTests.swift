@@ -44,5 +44,17 @@ final class CropPadTests: XCTestCase {
         XCTAssertEqual(try Image.interleave(planes), interleaved)
         XCTAssertThrowsError(try Image.planes(interleaved: interleaved, width: 2, height: 2, channels: 4))
         XCTAssertThrowsError(try Image<UInt8>(width: 2, height: 2, pixels: [1, 2, 3]))
+        XCTAssertThrowsError(try Image<UInt8>(width: 1 << 20, height: 1 << 20))
+        XCTAssertThrowsError(try Image<UInt8>(width: 0, height: 3))
+    }
+
+    func testMapAndInPlaceAccess() throws {
+        var image = try Image<UInt8>(width: 3, height: 1, pixels: [0, 2, 200])
+        XCTAssertEqual(image.map { $0 > 1 ? UInt8(1) : 0 }.pixels, [0, 1, 1])
+        XCTAssertEqual(image.map { Float($0) / 2 }.pixels, [0, 1, 100])
+        image.withUnsafeMutablePixels { $0[0] = 7 }
+        XCTAssertEqual(image[0, 0], 7)
+        XCTAssertThrowsError(try image.paddedReflect101(Padding(top: 0, bottom: 0, left: Int.max, right: 1)))
+        XCTAssertThrowsError(try image.resized(width: 1 << 20, height: 1 << 20))
     }
 }
