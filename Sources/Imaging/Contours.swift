@@ -118,28 +118,36 @@ private final class BorderTracer {
         stepY.deallocate()
     }
 
+    /// The raster scan as OpenCV runs it (icvFindNextContour): only value changes along a row matter.
+    /// A 0 → 1 change starts an outer border at the 1; a change from a foreground pixel not marked as
+    /// a right edge to 0 starts a hole border at that foreground pixel. After a border is traced the
+    /// scan resumes at the next pixel, re-reading the (now marked) pixel it started from.
     func run() -> [Contour] {
         for y in 1...height {
+            let row = marks.baseAddress! + y &* stride
             var lastLabel: Int32 = 1  // LNBD: the frame at the start of each row
-            for x in 1...width {
-                let p = y &* stride &+ x
-                let value = marks[p]
-                if value == 0 { continue }
-                var isHole = false
-                if value == 1 && marks[p - 1] == 0 {
-                    isHole = false
-                } else if value >= 1 && marks[p + 1] == 0 {
-                    isHole = true
-                    if value > 1 { lastLabel = labels[p] }
+            var previous: Int8 = 0
+            var x = 1
+            while x <= width {
+                let value = row[x]
+                if value == previous { x &+= 1; continue }
+                let isOuter = previous == 0 && value == 1
+                let isHole = !isOuter && value == 0 && previous >= 1
+                if isOuter || isHole {
+                    let origin = y &* stride &+ x &- (isHole ? 1 : 0)
+                    if isHole && previous == Self.visited { lastLabel = labels[origin] }
+                    let parent = parentOfNewBorder(isHole: isHole, lastLabel: lastLabel)
+                    let label = Int32(found.count + 2)
+                    let points = follow(from: origin, origin: ContourPoint(x: x - 1 - (isHole ? 1 : 0), y: y - 1),
+                                        isHole: isHole, label: label)
+                    found.append((points, isHole, parent))
+                    lastLabel = labels[origin]
+                    previous = row[x]
                 } else {
-                    if value != 1 { lastLabel = labels[p] }
-                    continue
+                    previous = value
+                    if value != 0 && value != 1 { lastLabel = labels[y &* stride &+ x] }
                 }
-                let parent = parentOfNewBorder(isHole: isHole, lastLabel: lastLabel)
-                let label = Int32(found.count + 2)
-                let points = follow(from: p, origin: ContourPoint(x: x - 1, y: y - 1), isHole: isHole, label: label)
-                found.append((points, isHole, parent))
-                if marks[p] != 1 { lastLabel = labels[p] }
+                x &+= 1
             }
         }
         return ordered()

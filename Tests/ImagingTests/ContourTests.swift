@@ -1,12 +1,15 @@
+import Foundation
 import Imaging
 import XCTest
 
 final class ContourTests: XCTestCase {
     /// Compares findContours/contourArea on every mask against cv2's tables.
-    func check(masks: [Image<UInt8>], tag: String) throws {
-        let table = try Fixture.array("contours_\(tag)_table")
-        guard case .int16(let rows) = table.values, case .float64(let areas) = try Fixture.array("contours_\(tag)_areas").values,
-              case .int16(let points) = try Fixture.array("contours_\(tag)_points").values else {
+    func check(masks: [Image<UInt8>], tag: String, directory: URL = Fixture.directory) throws {
+        func array(_ name: String) throws -> NpyArray {
+            try NpyArray(contentsOf: directory.appendingPathComponent("contours_\(tag)_\(name).npy"))
+        }
+        guard case .int16(let rows) = try array("table").values, case .float64(let areas) = try array("areas").values,
+              case .int16(let points) = try array("points").values else {
             return XCTFail("unexpected fixture dtypes")
         }
         var expectedByMask = [[(count: Int, links: ContourLinks, area: Double, points: [ContourPoint])]](repeating: [], count: masks.count)
@@ -37,6 +40,16 @@ final class ContourTests: XCTestCase {
 
     func testGeneratedShapesMatchOpenCV() throws {
         try check(masks: try Fixture.array("contours_small_masks").byteImages(), tag: "small")
+    }
+
+    /// Optional: a larger random set from tools/reference/contour_stress.py (IMAGING_CONTOUR_STRESS=DIR).
+    func testStressSetIfGiven() throws {
+        guard let path = ProcessInfo.processInfo.environment["IMAGING_CONTOUR_STRESS"] else {
+            throw XCTSkip("set IMAGING_CONTOUR_STRESS to a directory written by tools/reference/contour_stress.py")
+        }
+        let directory = URL(fileURLWithPath: path)
+        let masks = try NpyArray(contentsOf: directory.appendingPathComponent("contours_small_masks.npy")).byteImages()
+        try check(masks: masks, tag: "small", directory: directory)
     }
 
     func testBrainAndTumourMasksMatchOpenCV() throws {
