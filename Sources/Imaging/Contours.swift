@@ -92,8 +92,9 @@ private final class BorderTracer {
         marks.initialize(repeating: 0)
         image.pixels.withUnsafeBufferPointer { source in
             for y in 0..<height {
-                let row = marks.baseAddress! + (y + 1) * s + 1
-                for x in 0..<width { row[x] = source[y * width + x] != .zero ? 1 : 0 }
+                let sourceRow = source.baseAddress! + (y &* width)
+                let row = marks.baseAddress! + ((y &+ 1) &* s &+ 1)
+                for x in 0..<width { row[x] = sourceRow[x] != .zero ? 1 : 0 }
             }
         }
         self.width = width
