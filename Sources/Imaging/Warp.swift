@@ -23,7 +23,10 @@ public struct AffineMatrix: Sendable, Equatable {
 
     /// albumentations 1.1.0 `Affine(scale=s)` for an image of this size (no rotation, shear or
     /// translation): scale about the pixel-centre point (w/2 - 0.5, h/2 - 0.5). This is the forward
-    /// map that albumentations passes to cv2.warpAffine (without WARP_INVERSE_MAP).
+    /// map that albumentations passes to cv2.warpAffine (without WARP_INVERSE_MAP). albumentations
+    /// builds it as a product of skimage transforms (with ±90° rotations cancelling), so its
+    /// translation can differ from this one in the last bit; the 1/1024 quantisation hides that
+    /// (for scale 1.2 the products land on thirds, never on a rounding tie).
     public static func albumentationsZoom(scale: Double, width: Int, height: Int) -> AffineMatrix {
         let shiftX = Double(width) / 2 - 0.5
         let shiftY = Double(height) / 2 - 0.5
