@@ -26,11 +26,34 @@ public enum NpyFile {
         // Magic (6) + version (2) + header length (2) + header + '\n' must be a multiple of 64.
         let unpadded = 10 + header.utf8.count + 1
         header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
-        var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
-        data.append(contentsOf: [UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)])
-        data.append(contentsOf: Array(header.utf8))
-        volume.values.withUnsafeBytes { data.append(contentsOf: $0) }  // x86-64 and arm64 are little endian
-        try data.write(to: url, options: .atomic)
+        var prefix = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
+        prefix.append(contentsOf: [UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)])
+        prefix.append(contentsOf: Array(header.utf8))
+        // Written to a temporary name and renamed, so a reader never sees half an array; the payload goes
+        // straight from the array's storage (x86-64 and arm64 are little endian).
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial")
+        guard FileManager.default.createFile(atPath: temporary.path, contents: prefix) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary.path])
+        }
+        let handle = try FileHandle(forWritingTo: temporary)
+        do {
+            try handle.seekToEnd()
+            try volume.values.withUnsafeBytes { bytes in
+                guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+                try handle.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: bytes.count,
+                                                  deallocator: .none))
+            }
+            try handle.close()
+        } catch {
+            try? handle.close()
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
+        }
+        guard rename(temporary.path, url.path) == 0 else {
+            let code = POSIXErrorCode(rawValue: errno) ?? .EIO
+            try? FileManager.default.removeItem(at: temporary)
+            throw POSIXError(code, userInfo: [NSFilePathErrorKey: url.path])
+        }
     }
 
     public static func read<T: NpyElement>(_ type: T.Type, from url: URL) throws -> SeriesVolume<T> {
