@@ -1,5 +1,6 @@
 import DICOM
 import Foundation
+import Imaging
 
 /// One recorded problem: a file that could not be used, or a series that was rejected or needs attention.
 /// `path` is relative to the study folder.
@@ -108,8 +109,10 @@ public struct IngestedSeries: Sendable {
 
     public func write(to directory: URL) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try NpyFile.write(image, to: directory.appendingPathComponent(Self.floatImageFileName))
-        try NpyFile.write(imageUInt8, to: directory.appendingPathComponent(Self.uint8ImageFileName))
+        try NpyArray(shape: image.shape, values: .float32(image.values))
+            .write(to: directory.appendingPathComponent(Self.floatImageFileName))
+        try NpyArray(shape: imageUInt8.shape, values: .uint8(imageUInt8.values))
+            .write(to: directory.appendingPathComponent(Self.uint8ImageFileName))
         // Metadata last: its presence means the arrays beside it are complete.
         try writeJSON(metadata, to: directory.appendingPathComponent(Self.metadataFileName))
     }
@@ -121,13 +124,40 @@ public struct IngestedSeries: Sendable {
 
     public static func read(from directory: URL) throws -> IngestedSeries {
         let metadata = try readMetadata(from: directory)
-        let image = try NpyFile.read(Float.self, from: directory.appendingPathComponent(floatImageFileName))
-        let imageUInt8 = try NpyFile.read(UInt8.self, from: directory.appendingPathComponent(uint8ImageFileName))
-        let expected = [metadata.slices, metadata.rows, metadata.columns]
-        guard image.shape == expected, imageUInt8.shape == expected else {
-            throw NpyError.malformed(path: directory.path, reason: "array shapes disagree with series.json \(expected)")
+        let shape = [metadata.slices, metadata.rows, metadata.columns]
+        func array(_ name: String) throws -> NpyArray {
+            let array = try NpyArray(contentsOf: directory.appendingPathComponent(name))
+            guard array.shape == shape else {
+                throw SeriesDirectoryError.shapeMismatch(path: directory.appendingPathComponent(name).path,
+                                                         shape: array.shape, expected: shape)
+            }
+            return array
         }
-        return IngestedSeries(metadata: metadata, image: image, imageUInt8: imageUInt8)
+        guard let floatValues = try array(floatImageFileName).float32Values else {
+            throw SeriesDirectoryError.wrongType(path: directory.appendingPathComponent(floatImageFileName).path,
+                                                 expected: "float32")
+        }
+        guard let byteValues = try array(uint8ImageFileName).uint8Values else {
+            throw SeriesDirectoryError.wrongType(path: directory.appendingPathComponent(uint8ImageFileName).path,
+                                                 expected: "uint8")
+        }
+        return IngestedSeries(
+            metadata: metadata,
+            image: SeriesVolume(slices: shape[0], rows: shape[1], columns: shape[2], values: floatValues),
+            imageUInt8: SeriesVolume(slices: shape[0], rows: shape[1], columns: shape[2], values: byteValues))
+    }
+}
+
+public enum SeriesDirectoryError: Error, Equatable, Sendable, CustomStringConvertible {
+    case shapeMismatch(path: String, shape: [Int], expected: [Int])
+    case wrongType(path: String, expected: String)
+
+    public var description: String {
+        switch self {
+        case .wrongType(let path, let expected): "\(path): not a \(expected) array"
+        case .shapeMismatch(let path, let shape, let expected):
+            "\(path): array shape \(shape) disagrees with series.json \(expected)"
+        }
     }
 }
 
