@@ -193,7 +193,7 @@ public struct StudyMetadata: Codable, Sendable, Equatable {
     }
 }
 
-/// The ingest stage's output for one study.
+/// The ingest stage's output for one study (written by `StudyIngestor.ingest(study:into:)`).
 public struct IngestedStudy: Sendable {
     public static let metadataFileName = "study.json"
 
@@ -204,15 +204,6 @@ public struct IngestedStudy: Sendable {
     public init(metadata: StudyMetadata, series: [IngestedSeries]) {
         self.metadata = metadata
         self.series = series
-    }
-
-    /// Writes each series directory, then study.json.
-    public func write(to directory: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        for (entry, series) in zip(metadata.series, series) {
-            try series.write(to: directory.appendingPathComponent(entry.dir))
-        }
-        try writeJSON(metadata, to: directory.appendingPathComponent(Self.metadataFileName))
     }
 
     public static func readMetadata(from directory: URL) throws -> StudyMetadata {

@@ -38,55 +38,95 @@ public struct StudyIngestor: Sendable {
         self.logger = logger
     }
 
-    public func ingest(study: URL) throws(IngestError) -> IngestedStudy {
+    /// Ingests a study in memory (for inspection and tests). Throws `IngestError` if `study` is not a folder;
+    /// every per-file and per-series problem is recorded in the result instead.
+    public func ingest(study: URL) throws -> IngestedStudy {
+        var series = [IngestedSeries]()
+        let metadata = try ingest(study: study) { _, built in series.append(built) }
+        return IngestedStudy(metadata: metadata, series: series)
+    }
+
+    /// Ingests a study into `output` (study.json plus one directory per series), writing each series as soon as
+    /// it is built so that only one series' arrays are in memory at a time.
+    @discardableResult
+    public func ingest(study: URL, into output: URL) throws -> StudyMetadata {
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        let metadata = try ingest(study: study) { dir, series in
+            try series.write(to: output.appendingPathComponent(dir))
+        }
+        try writeJSON(metadata, to: output.appendingPathComponent(IngestedStudy.metadataFileName))
+        return metadata
+    }
+
+    /// The stage: scans every file's header, groups and types the series, then decodes, orders and normalises one
+    /// series at a time and hands it to `emit` with its directory name. Returns the study's metadata.
+    public func ingest(study: URL, emit: (_ directory: String, _ series: IngestedSeries) throws -> Void) throws
+        -> StudyMetadata
+    {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: study.path, isDirectory: &isDirectory), isDirectory.boolValue
-        else { throw .notADirectory(study.path) }
+        else { throw IngestError.notADirectory(study.path) }
         var errors = [IngestIssue]()
         var warnings = [IngestIssue]()
         let files = listFiles(in: study, errors: &errors)
         if files.isEmpty {
             errors.append(IngestIssue(kind: "empty_study", message: "no files in the study folder"))
         }
-        let decoded = parallelMap(files.count, threads: options.decodeThreads) { decode(files[$0], study: study) }
+        let scanned = parallelMap(files.count, threads: options.decodeThreads) { scan(files[$0], study: study) }
 
-        var groups = [GroupKey: [DecodedFile]]()
-        for result in decoded {
+        var groups = [GroupKey: [ScannedFile]]()
+        for result in scanned {
             switch result {
-            case .success(let file): groups[GroupKey(folder: file.folder, seriesUID: file.header.seriesInstanceUID), default: []].append(file)
+            case .success(let file):
+                groups[GroupKey(folder: file.folder, seriesUID: file.header.seriesInstanceUID), default: []].append(file)
             case .failure(let issue): errors.append(issue)
             }
         }
-        let assignments = assignTypes(groups, warnings: &warnings, errors: &errors)
-        let identity = studyIdentity(groups.values.flatMap { $0 }, study: study, warnings: &warnings)
+        let assignments = assignTypes(groups, warnings: &warnings)
+        let identity = studyIdentity(groups.values.flatMap { $0.map(\.header) }, study: study, warnings: &warnings)
 
         var entries = [StudyMetadata.SeriesEntry]()
-        var outputs = [IngestedSeries]()
         var usedNames = Set<String>()
         for (key, assignment) in assignments.sorted(by: { seriesOrder($0, $1) }) {
-            guard let files = groups.removeValue(forKey: key) else { continue }
-            let seriesErrors = errors.filter { $0.seriesInstanceUID == key.seriesUID && $0.path.map(folder(of:)) == key.folder }
-            switch buildSeries(files, key: key, type: assignment, identity: identity, fileErrors: seriesErrors) {
+            guard let members = groups.removeValue(forKey: key) else { continue }
+            guard case .type(let mriType, let typeSource) = assignment else {
+                if case .unknown(let reason) = assignment {
+                    errors.append(seriesIssue(key, kind: "no_mri_type", "no MRI type: \(reason)"))
+                }
+                continue
+            }
+            var decoded = [DecodedFile]()
+            var fileErrors = [IngestIssue]()
+            for result in parallelMap(members.count, threads: options.decodeThreads, { decode(members[$0]) }) {
+                switch result {
+                case .success(let file): decoded.append(file)
+                case .failure(let issue): fileErrors.append(issue)
+                }
+            }
+            errors += fileErrors
+            guard !decoded.isEmpty else { continue }  // every file already has its error
+            let built = buildSeries(decoded, key: key, type: mriType, typeSource: typeSource, identity: identity,
+                                    fileErrors: fileErrors)
+            decoded.removeAll()  // the decoded slices are not needed while the series is written
+            switch built {
             case .success(let series):
                 if series.metadata.orderCheck.status != .consistent {
-                    warnings.append(IngestIssue(
-                        kind: "order_check_\(series.metadata.orderCheck.status.rawValue)",
-                        message: "\(key.folder.isEmpty ? "." : key.folder): "
-                            + (series.metadata.orderCheck.detail ?? series.metadata.orderCheck.status.rawValue),
-                        seriesInstanceUID: key.seriesUID))
+                    warnings.append(seriesIssue(
+                        key, kind: "order_check_\(series.metadata.orderCheck.status.rawValue)",
+                        series.metadata.orderCheck.detail ?? series.metadata.orderCheck.status.rawValue))
                 }
-                var name = series.metadata.mriType.rawValue
+                var name = mriType.rawValue
                 var suffix = 2
                 while usedNames.contains(name) {
-                    name = "\(series.metadata.mriType.rawValue)-\(suffix)"
+                    name = "\(mriType.rawValue)-\(suffix)"
                     suffix += 1
                 }
                 usedNames.insert(name)
-                entries.append(StudyMetadata.SeriesEntry(dir: name, mriType: series.metadata.mriType,
-                                                         seriesInstanceUID: key.seriesUID, slices: series.metadata.slices))
-                outputs.append(series)
+                try emit(name, series)
+                entries.append(StudyMetadata.SeriesEntry(dir: name, mriType: mriType, seriesInstanceUID: key.seriesUID,
+                                                         slices: series.metadata.slices))
                 logger.info("series ingested", metadata: [
-                    "series_instance_uid": "\(key.seriesUID)", "mri_type": "\(name)",
+                    "series_instance_uid": "\(key.seriesUID)", "dir": "\(name)",
                     "slices_total": "\(series.metadata.slicesTotal)", "slices_kept": "\(series.metadata.slices)",
                     "order_check": "\(series.metadata.orderCheck.status.rawValue)",
                 ])
@@ -95,12 +135,16 @@ public struct StudyIngestor: Sendable {
                 logger.warning("series rejected", metadata: ["series_instance_uid": "\(key.seriesUID)", "kind": "\(issue.kind)"])
             }
         }
-        if outputs.isEmpty && !files.isEmpty {
+        if entries.isEmpty && !files.isEmpty {
             errors.append(IngestIssue(kind: "no_series", message: "no recognisable series in the study"))
         }
-        let metadata = StudyMetadata(patientID: identity.patientID, studyInstanceUID: identity.studyUID,
-                                     series: entries, errors: errors, warnings: warnings)
-        return IngestedStudy(metadata: metadata, series: outputs)
+        return StudyMetadata(patientID: identity.patientID, studyInstanceUID: identity.studyUID,
+                             series: entries, errors: errors, warnings: warnings)
+    }
+
+    private func seriesIssue(_ key: GroupKey, kind: String, _ message: String) -> IngestIssue {
+        IngestIssue(kind: kind, message: "\(key.folder.isEmpty ? "." : key.folder): series \(key.seriesUID): \(message)",
+                    seriesInstanceUID: key.seriesUID)
     }
 
     // MARK: Discovery and decoding
@@ -123,18 +167,30 @@ public struct StudyIngestor: Sendable {
         return files.sorted()
     }
 
-    private func decode(_ path: String, study: URL) -> Result<DecodedFile, IngestIssue> {
+    /// Header only: the pixel data stays on disk until the file's series is built. Files whose header already
+    /// shows they cannot be decoded are rejected here, so they are reported whatever happens to their series.
+    private func scan(_ path: String, study: URL) -> Result<ScannedFile, IngestIssue> {
         let name = relative(path, to: study)
+        let file: DicomFile
         do throws(DicomError) {
-            let file = try DicomFile(path: path)
-            do throws(DicomError) {
-                let frames = try file.rescaledFrames()
-                return .success(DecodedFile(path: name, folder: folder(of: name), header: file.header, frames: frames))
-            } catch {
-                return .failure(issue(error, name: name, series: file.header.seriesInstanceUID))
-            }
+            file = try DicomFile(path: path, deferringPixelData: true)
         } catch {
             return .failure(issue(error, name: name, series: nil))
+        }
+        do throws(DicomError) {
+            try file.checkDecodable()
+            return .success(ScannedFile(absolutePath: path, path: name, folder: folder(of: name), header: file.header))
+        } catch {
+            return .failure(issue(error, name: name, series: file.header.seriesInstanceUID))
+        }
+    }
+
+    private func decode(_ scanned: ScannedFile) -> Result<DecodedFile, IngestIssue> {
+        do throws(DicomError) {
+            let frames = try DicomFile(path: scanned.absolutePath).rescaledFrames()
+            return .success(DecodedFile(path: scanned.path, header: scanned.header, frames: frames))
+        } catch {
+            return .failure(issue(error, name: scanned.path, series: scanned.header.seriesInstanceUID))
         }
     }
 
@@ -154,8 +210,9 @@ public struct StudyIngestor: Sendable {
 
     /// The largest series of a folder named after an MRI type takes that type; every other series gets its type
     /// from SeriesDescription. Returns groups in a stable order (folder, then UID).
-    private func assignTypes(_ groups: [GroupKey: [DecodedFile]], warnings: inout [IngestIssue],
-                             errors: inout [IngestIssue]) -> [(GroupKey, TypeAssignment)] {
+    private func assignTypes(_ groups: [GroupKey: [ScannedFile]], warnings: inout [IngestIssue])
+        -> [(GroupKey, TypeAssignment)]
+    {
         var result = [(GroupKey, TypeAssignment)]()
         let byFolder = Dictionary(grouping: groups.keys, by: \.folder)
         for folder in byFolder.keys.sorted() {
@@ -195,18 +252,12 @@ public struct StudyIngestor: Sendable {
         return (rank(a.1), a.0.folder, a.0.seriesUID) < (rank(b.1), b.0.folder, b.0.seriesUID)
     }
 
-    private func description(_ files: [DecodedFile]?) -> String { files?.first?.header.seriesDescription ?? "" }
+    private func description(_ files: [ScannedFile]?) -> String { files?.first?.header.seriesDescription ?? "" }
 
-    private func buildSeries(_ files: [DecodedFile], key: GroupKey, type: TypeAssignment, identity: StudyIdentity,
-                             fileErrors: [IngestIssue]) -> Result<IngestedSeries, IngestIssue> {
-        let place = key.folder.isEmpty ? "." : key.folder
+    private func buildSeries(_ files: [DecodedFile], key: GroupKey, type mriType: MRIType, typeSource: String,
+                             identity: StudyIdentity, fileErrors: [IngestIssue]) -> Result<IngestedSeries, IngestIssue> {
         func rejected(_ kind: String, _ message: String) -> Result<IngestedSeries, IngestIssue> {
-            .failure(IngestIssue(kind: kind, message: "\(place): series \(key.seriesUID): \(message)",
-                                 seriesInstanceUID: key.seriesUID))
-        }
-        guard case .type(let mriType, let typeSource) = type else {
-            guard case .unknown(let reason) = type else { return rejected("no_mri_type", "no MRI type") }
-            return rejected("no_mri_type", "no MRI type: \(reason)")
+            .failure(seriesIssue(key, kind: kind, message))
         }
         let sizes = Dictionary(grouping: files) { [$0.header.rows, $0.header.columns] }
         guard sizes.count == 1, let size = sizes.keys.first else {
@@ -272,7 +323,7 @@ public struct StudyIngestor: Sendable {
 
     /// The most common PatientID and StudyInstanceUID among the files (the folder name when PatientID is empty);
     /// a study folder mixing patients or studies gets a warning.
-    private func studyIdentity(_ files: [DecodedFile], study: URL, warnings: inout [IngestIssue]) -> StudyIdentity {
+    private func studyIdentity(_ headers: [DicomHeader], study: URL, warnings: inout [IngestIssue]) -> StudyIdentity {
         func mostCommon(_ values: [String], field: String) -> String {
             let counts = Dictionary(grouping: values.filter { !$0.isEmpty }, by: { $0 }).mapValues(\.count)
             if counts.count > 1 {
@@ -280,8 +331,8 @@ public struct StudyIngestor: Sendable {
             }
             return counts.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key ?? ""
         }
-        let patient = mostCommon(files.map(\.header.patientID), field: "patient_id")
-        let studyUID = mostCommon(files.map(\.header.studyInstanceUID), field: "study_instance_uid")
+        let patient = mostCommon(headers.map(\.patientID), field: "patient_id")
+        let studyUID = mostCommon(headers.map(\.studyInstanceUID), field: "study_instance_uid")
         return StudyIdentity(patientID: patient.isEmpty ? study.lastPathComponent : patient, studyUID: studyUID)
     }
 }
@@ -291,9 +342,16 @@ private struct GroupKey: Hashable {
     var seriesUID: String
 }
 
-private struct DecodedFile: Sendable {
+private struct ScannedFile: Sendable {
+    var absolutePath: String
+    /// Relative to the study folder.
     var path: String
     var folder: String
+    var header: DicomHeader
+}
+
+private struct DecodedFile: Sendable {
+    var path: String
     var header: DicomHeader
     var frames: [[Float]]
 }

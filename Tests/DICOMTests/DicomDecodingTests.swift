@@ -133,3 +133,39 @@ private final class Counter: @unchecked Sendable {
     func increment() { lock.withLock { count += 1 } }
     var value: Int { lock.withLock { count } }
 }
+
+final class DeferredPixelDataTests: XCTestCase {
+    func testDeferredLoadingDecodesTheSamePixelsAndStillReportsBadFiles() throws {
+        let expected = try DicomFile(path: fixture("MR_small.dcm")).storedValues()
+        for name in ["MR_small.dcm", "MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_bigendian.dcm"] {
+            let file = try DicomFile(path: fixture(name), deferringPixelData: true)
+            XCTAssertEqual(file.header.rows, 64, name)
+            XCTAssertEqual(try file.storedValues(), expected, name)
+        }
+        for (name, kind) in [("bad_truncated.dcm", "truncated"), ("bad_text.dcm", "not_dicom"),
+                             ("MR_small_jp2klossless.dcm", "unsupported_transfer_syntax")] {
+            do {
+                _ = try DicomFile(path: fixture(name), deferringPixelData: true).storedValues()
+                XCTFail("\(name) decoded")
+            } catch {
+                XCTAssertEqual(error.kind, kind, "\(name): \(error)")
+            }
+        }
+    }
+}
+
+final class HeaderCheckTests: XCTestCase {
+    func testCheckDecodableNamesHeaderLevelProblemsWithoutDecoding() throws {
+        for (name, kind) in [("bad_no_pixel_data.dcm", "no_pixel_data"), ("bad_absurd_rows.dcm", "absurd_dimensions"),
+                             ("MR_small_jp2klossless.dcm", "unsupported_transfer_syntax")] {
+            let file = try DicomFile(path: fixture(name), deferringPixelData: true)
+            XCTAssertThrowsError(try file.checkDecodable(), name) { error in
+                XCTAssertEqual((error as? DicomError)?.kind, kind, name)
+            }
+        }
+        for name in ["MR_small_RLE.dcm", "MR_small_jpeg_lossless.dcm", "MR_small_jpeg_ls_lossless.dcm",
+                     "MR_small_deflated.dcm", "ramp12_bigendian.dcm"] {
+            XCTAssertNoThrow(try DicomFile(path: fixture(name), deferringPixelData: true).checkDecodable(), name)
+        }
+    }
+}

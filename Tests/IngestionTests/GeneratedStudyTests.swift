@@ -58,9 +58,11 @@ final class GeneratedStudyTests: XCTestCase {
     /// readable back through the Swift types and by NumPy.
     func testWrittenStudyReadsBackAndLoadsInNumPy() throws {
         let scratch = try temporaryDirectory(self)
-        let study = try StudyIngestor().ingest(study: try makeStudy(traps: false, in: scratch.appendingPathComponent("in")))
+        let input = try makeStudy(traps: false, in: scratch.appendingPathComponent("in"))
+        let study = try StudyIngestor().ingest(study: input)
         let out = scratch.appendingPathComponent("out")
-        try study.write(to: out)
+        let written = try StudyIngestor().ingest(study: input, into: out)
+        XCTAssertEqual(written, study.metadata)
         let back = try IngestedStudy.read(from: out)
         XCTAssertEqual(back.metadata, study.metadata)
         for (a, b) in zip(back.series, study.series) {
