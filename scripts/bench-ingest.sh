@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark of `ingest run` against pydicom + NumPy doing the same work on the same files, in one run.
-# usage: scripts/bench-ingest.sh [slices=400] [size=256] [repeats=3]
+# usage: scripts/bench-ingest.sh [slices=400] [size=256] [repeats=5]
 # Generates a one-series study (make_study.py), then alternates the two sides `repeats` times and reports the
 # best wall time of each (slices/s), their ratio, and peak RSS (from /usr/bin/time -v). Needs Debian's
 # python3-numpy, python3-pydicom and the `time` package.
@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
 slices=${1:-400}
 size=${2:-256}
-repeats=${3:-3}
+repeats=${3:-5}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
