@@ -74,6 +74,23 @@ final class DicomDecodingTests: XCTestCase {
         }
     }
 
+    /// Lossy JPEG baseline (8-bit) and extended (12-bit) at quality 100 decode to within 1 grey level of the
+    /// source (the codec is lossy; the uncompressed source decodes exactly).
+    func testLossyJPEGDecodesCloseToTheSource() throws {
+        for (bits, name, uid) in [(8, "smooth8_jpeg_baseline.dcm", "1.2.840.10008.1.2.4.50"),
+                                  (12, "smooth12_jpeg_extended.dcm", "1.2.840.10008.1.2.4.51")] {
+            let expected = try littleEndian("smooth_expected_\(bits).i32", as: Int32.self)
+            XCTAssertEqual(try DicomFile(path: fixture("smooth\(bits).dcm")).storedValues(), expected)
+            let file = try DicomFile(path: fixture(name))
+            XCTAssertEqual(file.header.transferSyntax.uid, uid)
+            XCTAssertEqual(file.header.bitsStored, bits)
+            let decoded = try file.storedValues()
+            XCTAssertEqual(decoded.count, 32 * 32)
+            XCTAssertLessThanOrEqual(zip(decoded, expected).map { abs($0 - $1) }.max() ?? .max, 1, name)
+            XCTAssertEqual(decoded.max(), (1 << bits) - 1, name)
+        }
+    }
+
     func testJPEG2000GivesAClearUnsupportedSyntaxError() throws {
         let path = fixture("MR_small_jp2klossless.dcm")
         let file = try DicomFile(path: path)
