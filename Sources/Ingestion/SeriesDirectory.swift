@@ -122,29 +122,36 @@ public struct IngestedSeries: Sendable {
                                  from: Data(contentsOf: directory.appendingPathComponent(metadataFileName)))
     }
 
+    /// Reads series.json and both arrays, checking their shapes against it.
     public static func read(from directory: URL) throws -> IngestedSeries {
         let metadata = try readMetadata(from: directory)
+        return IngestedSeries(metadata: metadata, image: try readFloatImage(from: directory, metadata: metadata),
+                              imageUInt8: try readUInt8Image(from: directory, metadata: metadata))
+    }
+
+    /// image_float.npy alone (what segmentation needs), checked against `metadata`'s shape.
+    public static func readFloatImage(from directory: URL, metadata: SeriesMetadata) throws -> SeriesVolume<Float> {
+        try readVolume(directory.appendingPathComponent(floatImageFileName), metadata: metadata, type: "float32") {
+            $0.float32Values
+        }
+    }
+
+    /// image_uint8.npy alone (what classification needs), checked against `metadata`'s shape.
+    public static func readUInt8Image(from directory: URL, metadata: SeriesMetadata) throws -> SeriesVolume<UInt8> {
+        try readVolume(directory.appendingPathComponent(uint8ImageFileName), metadata: metadata, type: "uint8") {
+            $0.uint8Values
+        }
+    }
+
+    private static func readVolume<T>(_ url: URL, metadata: SeriesMetadata, type: String,
+                                      values: (NpyArray) -> [T]?) throws -> SeriesVolume<T> {
         let shape = [metadata.slices, metadata.rows, metadata.columns]
-        func array(_ name: String) throws -> NpyArray {
-            let array = try NpyArray(contentsOf: directory.appendingPathComponent(name))
-            guard array.shape == shape else {
-                throw SeriesDirectoryError.shapeMismatch(path: directory.appendingPathComponent(name).path,
-                                                         shape: array.shape, expected: shape)
-            }
-            return array
+        let array = try NpyArray(contentsOf: url)
+        guard array.shape == shape else {
+            throw SeriesDirectoryError.shapeMismatch(path: url.path, shape: array.shape, expected: shape)
         }
-        guard let floatValues = try array(floatImageFileName).float32Values else {
-            throw SeriesDirectoryError.wrongType(path: directory.appendingPathComponent(floatImageFileName).path,
-                                                 expected: "float32")
-        }
-        guard let byteValues = try array(uint8ImageFileName).uint8Values else {
-            throw SeriesDirectoryError.wrongType(path: directory.appendingPathComponent(uint8ImageFileName).path,
-                                                 expected: "uint8")
-        }
-        return IngestedSeries(
-            metadata: metadata,
-            image: SeriesVolume(slices: shape[0], rows: shape[1], columns: shape[2], values: floatValues),
-            imageUInt8: SeriesVolume(slices: shape[0], rows: shape[1], columns: shape[2], values: byteValues))
+        guard let values = values(array) else { throw SeriesDirectoryError.wrongType(path: url.path, expected: type) }
+        return SeriesVolume(slices: shape[0], rows: shape[1], columns: shape[2], values: values)
     }
 }
 
