@@ -185,6 +185,18 @@ public final class DicomFile {
         try read { mgmt_dicom_read_rescaled(handle, $0.baseAddress, $0.count, &$1) }
     }
 
+    /// `rescaledPixels()` written into the first `valueCount` elements of `buffer` (e.g. a file's slot in a
+    /// series' buffer), without allocating.
+    public func readRescaledPixels(into buffer: UnsafeMutableBufferPointer<Float>) throws(DicomError) {
+        var error = mgmt_dicom_error()
+        guard mgmt_dicom_read_rescaled(handle, buffer.baseAddress, buffer.count, &error) == MGMT_DICOM_OK else {
+            throw DicomError(path: path, error, header: mgmt_dicom_get_header(handle)?.pointee)
+        }
+    }
+
+    /// Values in all frames: rows × columns × frames.
+    public var valueCount: Int { frameValueCount * header.numberOfFrames }
+
     /// `rescaledPixels()` split into frames (a multi-frame file gives one array per frame).
     public func rescaledFrames() throws(DicomError) -> [[Float]] {
         let all = try rescaledPixels()

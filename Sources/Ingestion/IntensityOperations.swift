@@ -2,7 +2,7 @@
 // its uint8 truncation, and Borovec's projection crop.
 
 /// T4E's `check_empty`: a slice is kept when more than `minimumFraction` of its pixels are > 0.
-public func isNonEmptySlice(_ pixels: [Float], minimumFraction: Double = 0.1) -> Bool {
+public func isNonEmptySlice(_ pixels: some Collection<Float>, minimumFraction: Double = 0.1) -> Bool {
     var positive = 0
     for value in pixels where value > 0 { positive += 1 }
     return Double(positive) > minimumFraction * Double(pixels.count)
@@ -19,14 +19,12 @@ public struct IntensityRange: Codable, Sendable, Equatable {
     }
 
     /// The range over every value of every slice; nil when there are no values (or only NaN).
-    public init?(of slices: [[Float]]) {
+    public init?<Slice: Collection<Float>>(of slices: [Slice]) {
         var low = Float.infinity, high = -Float.infinity
         for slice in slices {
-            slice.withUnsafeBufferPointer { values in
-                for value in values {
-                    low = value < low ? value : low
-                    high = value > high ? value : high
-                }
+            for value in slice {
+                low = value < low ? value : low
+                high = value > high ? value : high
             }
         }
         guard low <= high else { return nil }
@@ -36,18 +34,17 @@ public struct IntensityRange: Codable, Sendable, Equatable {
 
 /// Stacks `slices` (each rows×columns) into one volume mapped by `(v − min) / (max − min) · 255`, in Float.
 /// A constant series (max == min) maps to all zeros rather than dividing by zero.
-public func normalisedVolume(slices: [[Float]], rows: Int, columns: Int, range: IntensityRange) -> SeriesVolume<Float> {
+public func normalisedVolume<Slice: Collection<Float>>(slices: [Slice], rows: Int, columns: Int,
+                                                       range: IntensityRange) -> SeriesVolume<Float> {
     let span = range.max - range.min
     let count = slices.count * rows * columns
     let values = [Float](unsafeUninitializedCapacity: count) { out, initialized in
         var offset = 0
         for slice in slices {
-            slice.withUnsafeBufferPointer { input in
-                // NumPy's order of operations ((v − min) / span, then · 255), so results agree to the last bits.
-                for i in 0..<min(input.count, count - offset) {
-                    out[offset + i] = span > 0 ? (input[i] - range.min) / span * 255 : 0
-                }
-                offset += input.count
+            // NumPy's order of operations ((v − min) / span, then · 255), so results agree to the last bits.
+            for value in slice.prefix(count - offset) {
+                out[offset] = span > 0 ? (value - range.min) / span * 255 : 0
+                offset += 1
             }
         }
         if offset < count { out.baseAddress.map { ($0 + offset).initialize(repeating: 0, count: count - offset) } }

@@ -95,20 +95,10 @@ public struct StudyIngestor: Sendable {
                 }
                 continue
             }
-            var decoded = [DecodedFile]()
-            var fileErrors = [IngestIssue]()
-            for result in parallelMap(members.count, threads: options.decodeThreads, { decode(members[$0]) }) {
-                switch result {
-                case .success(let file): decoded.append(file)
-                case .failure(let issue): fileErrors.append(issue)
-                }
-            }
-            errors += fileErrors
-            guard !decoded.isEmpty else { continue }  // every file already has its error
-            let built = buildSeries(decoded, key: key, type: mriType, typeSource: typeSource, identity: identity,
-                                    fileErrors: fileErrors)
-            decoded.removeAll()  // the decoded slices are not needed while the series is written
-            switch built {
+            let built = buildSeries(members, key: key, type: mriType, typeSource: typeSource, identity: identity)
+            errors += built.fileErrors
+            switch built.series {
+            case .none: continue  // every file failed and already has its error
             case .success(let series):
                 if series.metadata.orderCheck.status != .consistent {
                     warnings.append(seriesIssue(
@@ -185,13 +175,34 @@ public struct StudyIngestor: Sendable {
         }
     }
 
-    private func decode(_ scanned: ScannedFile) -> Result<DecodedFile, IngestIssue> {
-        do throws(DicomError) {
-            let frames = try DicomFile(path: scanned.absolutePath).rescaledFrames()
-            return .success(DecodedFile(path: scanned.path, header: scanned.header, frames: frames))
-        } catch {
-            return .failure(issue(error, name: scanned.path, series: scanned.header.seriesInstanceUID))
+    /// Decodes every file of a series into one buffer, each file at its own offset (no per-slice allocations).
+    /// Files that fail keep zeros in their slot and are left out of `slices`.
+    private func decodeStack(_ files: [ScannedFile], sliceValueCount: Int) -> DecodedStack {
+        let frameOffsets = files.reduce(into: [0]) { $0.append($0[$0.count - 1] + $1.header.numberOfFrames) }
+        var pixels = [Float](repeating: 0, count: (frameOffsets.last ?? 0) * sliceValueCount)
+        let results = pixels.withUnsafeMutableBufferPointer { buffer in
+            let shared = SharedBuffer(buffer)
+            return parallelMap(files.count, threads: options.decodeThreads) { index -> IngestIssue? in
+                let file = files[index]
+                let slot = shared.slice(from: frameOffsets[index] * sliceValueCount,
+                                        count: file.header.numberOfFrames * sliceValueCount)
+                do throws(DicomError) {
+                    try DicomFile(path: file.absolutePath).readRescaledPixels(into: slot)
+                    return nil
+                } catch {
+                    return issue(error, name: file.path, series: file.header.seriesInstanceUID)
+                }
+            }
         }
+        var stack = DecodedStack(pixels: [], slices: [], fileErrors: results.compactMap { $0 })
+        for (index, file) in files.enumerated() where results[index] == nil {
+            for frame in 0..<file.header.numberOfFrames {
+                stack.slices.append(DecodedSlice(file: index, frame: frame,
+                                                 start: (frameOffsets[index] + frame) * sliceValueCount))
+            }
+        }
+        stack.pixels = pixels
+        return stack
     }
 
     private func issue(_ error: DicomError, name: String, series: String?) -> IngestIssue {
@@ -254,11 +265,14 @@ public struct StudyIngestor: Sendable {
 
     private func description(_ files: [ScannedFile]?) -> String { files?.first?.header.seriesDescription ?? "" }
 
-    private func buildSeries(_ files: [DecodedFile], key: GroupKey, type mriType: MRIType, typeSource: String,
-                             identity: StudyIdentity, fileErrors: [IngestIssue]) -> Result<IngestedSeries, IngestIssue> {
-        func rejected(_ kind: String, _ message: String) -> Result<IngestedSeries, IngestIssue> {
-            .failure(seriesIssue(key, kind: kind, message))
+    private func buildSeries(_ files: [ScannedFile], key: GroupKey, type mriType: MRIType, typeSource: String,
+                             identity: StudyIdentity) -> (series: Result<IngestedSeries, IngestIssue>?, fileErrors: [IngestIssue]) {
+        func rejected(_ kind: String, _ message: String, _ fileErrors: [IngestIssue] = [])
+            -> (Result<IngestedSeries, IngestIssue>?, [IngestIssue])
+        {
+            (.failure(seriesIssue(key, kind: kind, message)), fileErrors)
         }
+        // Sizes must agree before anything is decoded.
         let sizes = Dictionary(grouping: files) { [$0.header.rows, $0.header.columns] }
         guard sizes.count == 1, let size = sizes.keys.first else {
             let counts = sizes.sorted { ($0.value.count, $1.key[0]) > ($1.value.count, $0.key[0]) }
@@ -266,29 +280,26 @@ public struct StudyIngestor: Sendable {
             return rejected("mixed_sizes", "slices differ in size: " + counts.joined(separator: ", "))
         }
         let (rows, columns) = (size[0], size[1])
-
-        var placements = [SlicePlacement]()
-        var pixels = [[Float]]()
-        var positions = [[Double]?]()
-        for file in files {
-            for (frame, values) in file.frames.enumerated() {
-                placements.append(SlicePlacement(
-                    instanceNumber: file.header.instanceNumber, frame: frame, isMultiFrame: file.frames.count > 1,
-                    position: file.header.imagePositionPatient, orientation: file.header.imageOrientationPatient))
-                pixels.append(values)
-                positions.append(file.header.imagePositionPatient)
-            }
+        let stack = decodeStack(files, sliceValueCount: rows * columns)
+        guard !stack.slices.isEmpty else { return (nil, stack.fileErrors) }
+        let placements = stack.slices.map { slice in
+            let header = files[slice.file].header
+            return SlicePlacement(instanceNumber: header.instanceNumber, frame: slice.frame,
+                                  isMultiFrame: header.numberOfFrames > 1, position: header.imagePositionPatient,
+                                  orientation: header.imageOrientationPatient)
         }
+        let pixels = stack.slices.map { stack.pixels[$0.start..<($0.start + rows * columns)] }
         let order: [Int], check: OrderCheck
         do throws(SliceOrderingError) {
             (order, check) = try orderSlices(placements)
         } catch {
-            return rejected("unordered", error.description)
+            return rejected("unordered", error.description, stack.fileErrors)
         }
         let kept = order.filter { isNonEmptySlice(pixels[$0], minimumFraction: options.nonEmptyFraction) }
         let keptPixels = kept.map { pixels[$0] }
         guard let range = IntensityRange(of: keptPixels) else {
-            return rejected("all_slices_empty", "all \(order.count) slices are empty (≤ \(Int(options.nonEmptyFraction * 100)) % of pixels > 0)")
+            return rejected("all_slices_empty", "all \(order.count) slices are empty "
+                            + "(≤ \(Int(options.nonEmptyFraction * 100)) % of pixels > 0)", stack.fileErrors)
         }
         let normalised = normalisedVolume(slices: keptPixels, rows: rows, columns: columns, range: range)
         var crop = ProjectionCrop(of: normalised, threshold: options.cropThreshold)
@@ -298,8 +309,9 @@ public struct StudyIngestor: Sendable {
             rows: options.cropInPlane ? crop.rows.range : 0..<rows,
             columns: options.cropInPlane ? crop.columns.range : 0..<columns)
         let stored = crop.slices.range.map { kept[$0] }
-        let first = files[0].header
-        let syntaxes = Set(files.map(\.header.transferSyntax)).sorted { $0.uid < $1.uid }
+        let decodedFiles = Set(stack.slices.map(\.file)).sorted().map { files[$0] }
+        let first = decodedFiles[0].header
+        let syntaxes = Set(decodedFiles.map(\.header.transferSyntax)).sorted { $0.uid < $1.uid }
         let metadata = SeriesMetadata(
             patientID: identity.patientID, studyInstanceUID: identity.studyUID, seriesInstanceUID: key.seriesUID,
             seriesDescription: first.seriesDescription, mriType: mriType, mriTypeSource: typeSource,
@@ -309,9 +321,10 @@ public struct StudyIngestor: Sendable {
             orderCheck: check, intensity: range, crop: crop,
             geometry: SeriesGeometry(imageOrientationPatient: first.imageOrientationPatient,
                                      pixelSpacing: first.pixelSpacing, sliceThickness: first.sliceThickness,
-                                     imagePositionPatient: stored.map { positions[$0] }),
-            errors: fileErrors)
-        return .success(IngestedSeries(metadata: metadata, image: image, imageUInt8: truncatedToUInt8(image)))
+                                     imagePositionPatient: stored.map { placements[$0].position }),
+            errors: stack.fileErrors)
+        return (.success(IngestedSeries(metadata: metadata, image: image, imageUInt8: truncatedToUInt8(image))),
+                stack.fileErrors)
     }
 
     // MARK: Study identity
@@ -350,10 +363,18 @@ private struct ScannedFile: Sendable {
     var header: DicomHeader
 }
 
-private struct DecodedFile: Sendable {
-    var path: String
-    var header: DicomHeader
-    var frames: [[Float]]
+/// A series' decoded pixels: every slice of every decoded file in one buffer, in file order.
+private struct DecodedStack {
+    var pixels: [Float]
+    var slices: [DecodedSlice]
+    var fileErrors: [IngestIssue]
+}
+
+private struct DecodedSlice {
+    /// Index into the series' files, frame within that file, and first value in `DecodedStack.pixels`.
+    var file: Int
+    var frame: Int
+    var start: Int
 }
 
 private func relative(_ path: String, to study: URL) -> String {
@@ -376,6 +397,17 @@ private func parallelMap<T: Sendable>(_ count: Int, threads: Int, _ body: @Senda
         while let index = slots.claim() { slots.store(body(index), at: index) }
     }
     return slots.results()
+}
+
+/// A buffer that several threads fill in disjoint slices.
+private struct SharedBuffer: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<Float>
+
+    init(_ buffer: UnsafeMutableBufferPointer<Float>) { self.buffer = buffer }
+
+    func slice(from start: Int, count: Int) -> UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(rebasing: buffer[start..<(start + count)])
+    }
 }
 
 /// Result slots written by distinct indices from several threads; the lock only guards the work counter.
