@@ -45,7 +45,7 @@ struct InspectCommand: ParsableCommand {
             print("  order by \(order.method.rawValue): \(order.status.rawValue)\(spacing)"
                   + (order.detail.map { " (\($0))" } ?? ""))
             print("  intensity \(series.intensity.min) … \(series.intensity.max)")
-            print("  transfer syntax \(series.transferSyntaxes.map(\.name).joined(separator: ", "))")
+            print("  transfer syntax \(series.transferSyntaxes.map(\.name).joined(separator: "; "))")
         }
         if !studyMetadata.errors.isEmpty {
             print("errors (\(studyMetadata.errors.count)):")
