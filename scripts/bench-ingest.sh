@@ -2,8 +2,8 @@
 # Benchmark of `ingest run` against pydicom + NumPy doing the same work on the same files, in one run.
 # usage: scripts/bench-ingest.sh [slices=400] [size=256] [repeats=5]
 # Generates a one-series study (make_study.py), then alternates the two sides `repeats` times and reports the
-# best wall time of each (slices/s), their ratio, and peak RSS (from /usr/bin/time -v). Needs Debian's
-# python3-numpy, python3-pydicom and the `time` package.
+# best wall time of each (slices/s), their ratio, and peak RSS (getrusage). Needs Debian's python3-numpy and
+# python3-pydicom.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
@@ -18,13 +18,15 @@ swift build -c release --product ingest >/dev/null
 study="$work/in/00042"
 echo "study: $slices slices of ${size}x${size}, $(du -sh "$study" | cut -f1); $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# measure NAME COMMAND...: prints "<seconds> <peak RSS in MB>" for one run
+# measure COMMAND...: prints "<wall seconds> <peak RSS in MB>" of one run (getrusage of the child)
 measure() {
-  local log="$work/time.log"
-  /usr/bin/time -v -o "$log" "$@" >/dev/null
-  awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i] }
-              /Maximum resident set size/ { rss = $2 / 1024 }
-              END { printf "%.3f %.0f\n", s, rss }' "$log"
+  /usr/bin/python3 - "$@" <<'PY'
+import resource, subprocess, sys, time
+start = time.perf_counter()
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+seconds = time.perf_counter() - start
+print(f"{seconds:.3f} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f}")
+PY
 }
 
 declare -A best rss
