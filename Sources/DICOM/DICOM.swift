@@ -39,7 +39,7 @@ public enum DicomError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .unreadable(let path, let reason): "\(path): unreadable: \(reason)"
+        case .unreadable(let path, let reason): "\(path): \(reason)"
         case .notDicom(let path, let reason): "\(path): \(reason)"
         case .truncated(let path, let reason): "\(path): \(reason)"
         case .noPixelData(let path): "\(path): DICOM without pixel data"

@@ -4,15 +4,24 @@ import XCTest
 
 /// The `ingest` executable, built beside the test bundle (swift build --build-tests builds every product).
 final class CommandLineTests: XCTestCase {
-    private func ingest(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+    /// Runs `ingest arguments`; with `asUser`, through setpriv with that uid/gid (root can drop privileges
+    /// this way, which is the only way a root test run meets a permission error).
+    private func ingest(_ arguments: [String], asUser uid: Int? = nil) throws
+        -> (status: Int32, output: String, error: String)
+    {
         let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let executable = directory.appendingPathComponent("ingest")
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
             throw XCTSkip("no ingest executable beside the tests at \(executable.path)")
         }
         let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
+        if let uid {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", executable.path] + arguments
+        } else {
+            process.executableURL = executable
+            process.arguments = arguments
+        }
         let output = Pipe(), error = Pipe()
         process.standardOutput = output
         process.standardError = error
@@ -56,5 +65,34 @@ final class CommandLineTests: XCTestCase {
             error: no_series: no recognisable series in the study
 
             """)
+    }
+
+    /// Unreadable files and folders are recorded and the rest of the study proceeds. Tests run as root, who reads
+    /// everything, so the stage runs as `nobody` there.
+    func testPermissionDenialIsRecordedPerFileAndFolder() throws {
+        let study = try temporaryDirectory(self).appendingPathComponent("study")
+        let good = ingestionFixtures.appendingPathComponent("study/00007/FLAIR")
+        for name in try FileManager.default.contentsOfDirectory(atPath: good.path) {
+            try copyItem(good.appendingPathComponent(name), to: study.appendingPathComponent("FLAIR/\(name)"))
+        }
+        let lockedFile = study.appendingPathComponent("FLAIR/locked")
+        try copyItem(dicomFixtures.appendingPathComponent("MR_small.dcm"), to: lockedFile)
+        let lockedFolder = study.appendingPathComponent("T2w")
+        try copyItem(dicomFixtures.appendingPathComponent("MR_small.dcm"), to: lockedFolder.appendingPathComponent("a"))
+        for path in [lockedFile.path, lockedFolder.path] {
+            try FileManager.default.setAttributes([.posixPermissions: 0], ofItemAtPath: path)
+        }
+        addTeardownBlock { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: lockedFolder.path) }
+        let nobody = getuid() == 0 ? 65534 : nil
+        if nobody != nil && !FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") {
+            throw XCTSkip("running as root without setpriv: cannot meet a permission error")
+        }
+        let result = try ingest(["inspect", study.path, "--json"], asUser: nobody)
+        XCTAssertEqual(result.status, 0, result.error)
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        let errors = try XCTUnwrap((report["study"] as? [String: Any])?["errors"] as? [[String: String]])
+        XCTAssertEqual(errors.map { $0["message"] ?? "" }.sorted(),
+                       ["FLAIR/locked: cannot open: Permission denied", "cannot list T2w"])
+        XCTAssertEqual((report["series"] as? [[String: Any]])?.first?["slices"] as? Int, 12)
     }
 }
