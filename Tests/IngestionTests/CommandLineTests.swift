@@ -87,6 +87,9 @@ final class CommandLineTests: XCTestCase {
         if nobody != nil && !FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") {
             throw XCTSkip("running as root without setpriv: cannot meet a permission error")
         }
+        if let nobody, try !ingestIsExecutable(byUser: nobody) {
+            throw XCTSkip("the checkout is not reachable by uid \(nobody): cannot run the stage unprivileged")
+        }
         let result = try ingest(["inspect", study.path, "--json"], asUser: nobody)
         XCTAssertEqual(result.status, 0, result.error)
         let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
@@ -94,5 +97,16 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(errors.map { $0["message"] ?? "" }.sorted(),
                        ["FLAIR/locked: cannot open: Permission denied", "cannot list T2w"])
         XCTAssertEqual((report["series"] as? [[String: Any]])?.first?["slices"] as? Int, 12)
+    }
+
+    private func ingestIsExecutable(byUser uid: Int) throws -> Bool {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("ingest")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        process.arguments = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "/usr/bin/test", "-x", executable.path]
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus == 0
     }
 }
