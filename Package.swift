@@ -50,7 +50,11 @@ let package = Package(
         ),
 
         // Executables: argument parsing and wiring only.
-        .executableTarget(name: "Ingest", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "Ingest",
+            dependencies: ["Fleet", "Ingestion", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(name: "SegWorker", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "ClsWorker", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "Reporter", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -58,7 +62,8 @@ let package = Package(
 
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore"]),
-        .testTarget(name: "DICOMTests", dependencies: ["DICOM"]),
+        .testTarget(name: "DICOMTests", dependencies: ["DICOM"], exclude: ["Fixtures"]),
+        .testTarget(name: "IngestionTests", dependencies: ["Ingestion"], exclude: ["Fixtures"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
     ],

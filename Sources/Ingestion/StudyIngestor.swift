@@ -1,0 +1,442 @@
+import DICOM
+import Foundation
+import Logging
+
+/// Settings of the ingest stage (DESIGN.md §1); the defaults reproduce T4E.
+public struct IngestOptions: Sendable {
+    public var seriesDescriptionRules = SeriesDescriptionRules.standard
+    /// A slice is kept when more than this fraction of its pixels are > 0.
+    public var nonEmptyFraction = 0.1
+    /// Projection-crop threshold (Borovec's 1e-6).
+    public var cropThreshold = 1e-6
+    /// Also apply the projection crop to rows and columns (changes the field of view T4E's weights saw).
+    public var cropInPlane = false
+    /// Files decoded at once.
+    public var decodeThreads = ProcessInfo.processInfo.activeProcessorCount
+
+    public init() {}
+}
+
+/// A study that cannot be ingested at all (as opposed to per-file and per-series problems, which are recorded).
+public enum IngestError: Error, Equatable, Sendable, CustomStringConvertible {
+    case notADirectory(String)
+
+    public var description: String {
+        switch self {
+        case .notADirectory(let path): "\(path): not a readable study folder"
+        }
+    }
+}
+
+/// The ingest stage: a scanner export folder in, ordered and normalised series out.
+public struct StudyIngestor: Sendable {
+    public var options: IngestOptions
+    private let logger: Logger
+
+    public init(options: IngestOptions = IngestOptions(), logger: Logger = Logger(label: "mgmt.ingest")) {
+        self.options = options
+        self.logger = logger
+    }
+
+    /// Ingests a study in memory (for inspection and tests). Throws `IngestError` if `study` is not a folder;
+    /// every per-file and per-series problem is recorded in the result instead.
+    public func ingest(study: URL) throws -> IngestedStudy {
+        var series = [IngestedSeries]()
+        let metadata = try ingest(study: study) { _, built in series.append(built) }
+        return IngestedStudy(metadata: metadata, series: series)
+    }
+
+    /// Ingests a study into `output` (study.json plus one directory per series), writing each series as soon as
+    /// it is built so that only one series' arrays are in memory at a time.
+    @discardableResult
+    public func ingest(study: URL, into output: URL) throws -> StudyMetadata {
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        let metadata = try ingest(study: study) { dir, series in
+            try series.write(to: output.appendingPathComponent(dir))
+        }
+        try writeJSON(metadata, to: output.appendingPathComponent(IngestedStudy.metadataFileName))
+        return metadata
+    }
+
+    /// The stage: scans every file's header, groups and types the series, then decodes, orders and normalises one
+    /// series at a time and hands it to `emit` with its directory name. Returns the study's metadata.
+    public func ingest(study: URL, emit: (_ directory: String, _ series: IngestedSeries) throws -> Void) throws
+        -> StudyMetadata
+    {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: study.path, isDirectory: &isDirectory), isDirectory.boolValue
+        else { throw IngestError.notADirectory(study.path) }
+        var errors = [IngestIssue]()
+        var warnings = [IngestIssue]()
+        let files = listFiles(in: study, errors: &errors)
+        if files.isEmpty {
+            errors.append(IngestIssue(kind: "empty_study", message: "no files in the study folder"))
+        }
+        let scanned = parallelMap(files.count, threads: options.decodeThreads) { scan(files[$0], study: study) }
+
+        var groups = [GroupKey: [ScannedFile]]()
+        for result in scanned {
+            switch result {
+            case .success(let file):
+                groups[GroupKey(folder: file.folder, seriesUID: file.header.seriesInstanceUID), default: []].append(file)
+            case .failure(let issue): errors.append(issue)
+            }
+        }
+        let assignments = assignTypes(groups, warnings: &warnings)
+        let identity = studyIdentity(groups.values.flatMap { $0.map(\.header) }, study: study, warnings: &warnings)
+
+        var entries = [StudyMetadata.SeriesEntry]()
+        var usedNames = Set<String>()
+        for (key, assignment) in assignments.sorted(by: { seriesOrder($0, $1) }) {
+            guard let members = groups.removeValue(forKey: key) else { continue }
+            guard case .type(let mriType, let typeSource) = assignment else {
+                if case .unknown(let reason) = assignment {
+                    errors.append(seriesIssue(key, kind: "no_mri_type", "no MRI type: \(reason)"))
+                }
+                continue
+            }
+            let built = buildSeries(members, key: key, type: mriType, typeSource: typeSource, identity: identity)
+            errors += built.fileErrors
+            switch built.series {
+            case .none: continue  // every file failed and already has its error
+            case .success(let series):
+                if series.metadata.orderCheck.status != .consistent {
+                    warnings.append(seriesIssue(
+                        key, kind: "order_check_\(series.metadata.orderCheck.status.rawValue)",
+                        series.metadata.orderCheck.detail ?? series.metadata.orderCheck.status.rawValue))
+                }
+                var name = mriType.rawValue
+                var suffix = 2
+                while usedNames.contains(name) {
+                    name = "\(mriType.rawValue)-\(suffix)"
+                    suffix += 1
+                }
+                usedNames.insert(name)
+                try emit(name, series)
+                entries.append(StudyMetadata.SeriesEntry(dir: name, mriType: mriType, seriesInstanceUID: key.seriesUID,
+                                                         slices: series.metadata.slices))
+                logger.info("series ingested", metadata: [
+                    "series_instance_uid": "\(key.seriesUID)", "dir": "\(name)",
+                    "slices_total": "\(series.metadata.slicesTotal)", "slices_kept": "\(series.metadata.slices)",
+                    "order_check": "\(series.metadata.orderCheck.status.rawValue)",
+                ])
+            case .failure(let issue):
+                errors.append(issue)
+                logger.warning("series rejected", metadata: ["series_instance_uid": "\(key.seriesUID)", "kind": "\(issue.kind)"])
+            }
+        }
+        if entries.isEmpty && !files.isEmpty {
+            errors.append(IngestIssue(kind: "no_series", message: "no recognisable series in the study"))
+        }
+        return StudyMetadata(patientID: identity.patientID, studyInstanceUID: identity.studyUID,
+                             series: entries, errors: errors, warnings: warnings)
+    }
+
+    private func seriesIssue(_ key: GroupKey, kind: String, _ message: String) -> IngestIssue {
+        IngestIssue(kind: kind, message: "\(key.folder.isEmpty ? "." : key.folder): series \(key.seriesUID): \(message)",
+                    seriesInstanceUID: key.seriesUID)
+    }
+
+    // MARK: Discovery and decoding
+
+    /// Every regular file under the study folder (hidden files skipped), by content later, never by extension.
+    private func listFiles(in study: URL, errors: inout [IngestIssue]) -> [String] {
+        var unreadable = [String]()
+        let enumerator = FileManager.default.enumerator(
+            at: study, includingPropertiesForKeys: [.isDirectoryKey], options: [.skipsHiddenFiles],
+            errorHandler: { url, _ in unreadable.append(url.path); return true })
+        var files = [String]()
+        while let url = enumerator?.nextObject() as? URL {
+            let isDirectory = (try? url.resourceValues(forKeys: [.isDirectoryKey]).isDirectory) ?? false
+            if !isDirectory { files.append(url.path) }
+        }
+        for path in unreadable {
+            errors.append(IngestIssue(kind: "unreadable", message: "cannot list \(relative(path, to: study))",
+                                      path: relative(path, to: study)))
+        }
+        return files.sorted()
+    }
+
+    /// Header only: the pixel data stays on disk until the file's series is built. Files whose header already
+    /// shows they cannot be decoded are rejected here, so they are reported whatever happens to their series.
+    private func scan(_ path: String, study: URL) -> Result<ScannedFile, IngestIssue> {
+        let name = relative(path, to: study)
+        let file: DicomFile
+        do throws(DicomError) {
+            file = try DicomFile(path: path, deferringPixelData: true)
+        } catch {
+            return .failure(issue(error, name: name, series: nil))
+        }
+        do throws(DicomError) {
+            try file.checkDecodable()
+            return .success(ScannedFile(absolutePath: path, path: name, folder: folder(of: name), header: file.header))
+        } catch {
+            return .failure(issue(error, name: name, series: file.header.seriesInstanceUID))
+        }
+    }
+
+    /// Decodes every file of a series into one buffer, each file at its own offset (no per-slice allocations).
+    /// Files that fail keep zeros in their slot and are left out of `slices`.
+    private func decodeStack(_ files: [ScannedFile], sliceValueCount: Int) -> DecodedStack {
+        let frameOffsets = files.reduce(into: [0]) { $0.append($0[$0.count - 1] + $1.header.numberOfFrames) }
+        var pixels = [Float](repeating: 0, count: (frameOffsets.last ?? 0) * sliceValueCount)
+        let results = pixels.withUnsafeMutableBufferPointer { buffer in
+            let shared = SharedBuffer(buffer)
+            return parallelMap(files.count, threads: options.decodeThreads) { index -> IngestIssue? in
+                let file = files[index]
+                let slot = shared.slice(from: frameOffsets[index] * sliceValueCount,
+                                        count: file.header.numberOfFrames * sliceValueCount)
+                do throws(DicomError) {
+                    try DicomFile(path: file.absolutePath).readRescaledPixels(into: slot)
+                    return nil
+                } catch {
+                    return issue(error, name: file.path, series: file.header.seriesInstanceUID)
+                }
+            }
+        }
+        var stack = DecodedStack(pixels: [], slices: [], fileErrors: results.compactMap { $0 })
+        for (index, file) in files.enumerated() where results[index] == nil {
+            for frame in 0..<file.header.numberOfFrames {
+                stack.slices.append(DecodedSlice(file: index, frame: frame,
+                                                 start: (frameOffsets[index] + frame) * sliceValueCount))
+            }
+        }
+        stack.pixels = pixels
+        return stack
+    }
+
+    private func issue(_ error: DicomError, name: String, series: String?) -> IngestIssue {
+        // The message names the file relative to the study, not by absolute path.
+        let message = error.description.hasPrefix(error.path + ": ")
+            ? name + String(error.description.dropFirst(error.path.count)) : error.description
+        return IngestIssue(kind: error.kind, message: message, path: name, seriesInstanceUID: series)
+    }
+
+    // MARK: Series
+
+    private enum TypeAssignment {
+        case type(MRIType, source: String)
+        case unknown(String)
+    }
+
+    /// The largest series of a folder named after an MRI type takes that type; every other series gets its type
+    /// from SeriesDescription. Returns groups in a stable order (folder, then UID).
+    private func assignTypes(_ groups: [GroupKey: [ScannedFile]], warnings: inout [IngestIssue])
+        -> [(GroupKey, TypeAssignment)]
+    {
+        var result = [(GroupKey, TypeAssignment)]()
+        let byFolder = Dictionary(grouping: groups.keys, by: \.folder)
+        for folder in byFolder.keys.sorted() {
+            let keys = (byFolder[folder] ?? []).sorted {
+                (groups[$0]?.count ?? 0, $1.seriesUID) > (groups[$1]?.count ?? 0, $0.seriesUID)
+            }
+            let folderType = MRIType(folderName: URL(fileURLWithPath: folder).lastPathComponent)
+            if keys.count > 1 {
+                let summary = keys.map { "\($0.seriesUID) (\(groups[$0]?.count ?? 0) files, '\(description(groups[$0]))')" }
+                warnings.append(IngestIssue(
+                    kind: "mixed_series_in_folder",
+                    message: "folder \(folder.isEmpty ? "." : folder) holds \(keys.count) series, separated: "
+                        + summary.joined(separator: ", ")))
+            }
+            for (index, key) in keys.enumerated() {
+                if index == 0, let folderType {
+                    result.append((key, .type(folderType, source: "folder")))
+                } else if let type = options.seriesDescriptionRules.mriType(seriesDescription: description(groups[key])) {
+                    result.append((key, .type(type, source: "series_description")))
+                } else {
+                    let folderNote = folderType.map { "folder \(folder) is the larger series' (\($0.rawValue))" }
+                        ?? "the folder name is not an MRI type"
+                    result.append((key, .unknown("\(folderNote), and SeriesDescription '\(description(groups[key]))' "
+                                                 + "matches no pattern")))
+                }
+            }
+        }
+        return result
+    }
+
+    /// Series with a type first, by type (FLAIR, T1w, T1wCE, T2w), then folder and UID: stable directory names.
+    private func seriesOrder(_ a: (GroupKey, TypeAssignment), _ b: (GroupKey, TypeAssignment)) -> Bool {
+        func rank(_ assignment: TypeAssignment) -> Int {
+            guard case .type(let type, _) = assignment else { return MRIType.allCases.count }
+            return MRIType.allCases.firstIndex(of: type) ?? 0
+        }
+        return (rank(a.1), a.0.folder, a.0.seriesUID) < (rank(b.1), b.0.folder, b.0.seriesUID)
+    }
+
+    private func description(_ files: [ScannedFile]?) -> String { files?.first?.header.seriesDescription ?? "" }
+
+    private func buildSeries(_ files: [ScannedFile], key: GroupKey, type mriType: MRIType, typeSource: String,
+                             identity: StudyIdentity) -> (series: Result<IngestedSeries, IngestIssue>?, fileErrors: [IngestIssue]) {
+        func rejected(_ kind: String, _ message: String, _ fileErrors: [IngestIssue] = [])
+            -> (Result<IngestedSeries, IngestIssue>?, [IngestIssue])
+        {
+            (.failure(seriesIssue(key, kind: kind, message)), fileErrors)
+        }
+        // Sizes must agree before anything is decoded.
+        let sizes = Dictionary(grouping: files) { [$0.header.rows, $0.header.columns] }
+        guard sizes.count == 1, let size = sizes.keys.first else {
+            let counts = sizes.sorted { ($0.value.count, $1.key[0]) > ($1.value.count, $0.key[0]) }
+                .map { "\($0.value.count) × \($0.key[0])x\($0.key[1])" }
+            return rejected("mixed_sizes", "slices differ in size: " + counts.joined(separator: ", "))
+        }
+        let (rows, columns) = (size[0], size[1])
+        let stack = decodeStack(files, sliceValueCount: rows * columns)
+        guard !stack.slices.isEmpty else { return (nil, stack.fileErrors) }
+        let placements = stack.slices.map { slice in
+            let header = files[slice.file].header
+            return SlicePlacement(instanceNumber: header.instanceNumber, frame: slice.frame,
+                                  isMultiFrame: header.numberOfFrames > 1, position: header.imagePositionPatient,
+                                  orientation: header.imageOrientationPatient)
+        }
+        let pixels = stack.slices.map { stack.pixels[$0.start..<($0.start + rows * columns)] }
+        let order: [Int], check: OrderCheck
+        do throws(SliceOrderingError) {
+            (order, check) = try orderSlices(placements)
+        } catch {
+            return rejected("unordered", error.description, stack.fileErrors)
+        }
+        let kept = order.filter { isNonEmptySlice(pixels[$0], minimumFraction: options.nonEmptyFraction) }
+        let keptPixels = kept.map { pixels[$0] }
+        guard let range = IntensityRange(of: keptPixels) else {
+            return rejected("all_slices_empty", "all \(order.count) slices are empty "
+                            + "(≤ \(Int(options.nonEmptyFraction * 100)) % of pixels > 0)", stack.fileErrors)
+        }
+        let normalised = normalisedVolume(slices: keptPixels, rows: rows, columns: columns, range: range)
+        var crop = ProjectionCrop(of: normalised, threshold: options.cropThreshold)
+        crop.applied = options.cropInPlane ? ["slices", "rows", "columns"] : ["slices"]
+        let image = normalised.cropped(
+            slices: crop.slices.range,
+            rows: options.cropInPlane ? crop.rows.range : 0..<rows,
+            columns: options.cropInPlane ? crop.columns.range : 0..<columns)
+        let stored = crop.slices.range.map { kept[$0] }
+        let decodedFiles = Set(stack.slices.map(\.file)).sorted().map { files[$0] }
+        let first = decodedFiles[0].header
+        let syntaxes = Set(decodedFiles.map(\.header.transferSyntax)).sorted { $0.uid < $1.uid }
+        let metadata = SeriesMetadata(
+            patientID: identity.patientID, studyInstanceUID: identity.studyUID, seriesInstanceUID: key.seriesUID,
+            seriesDescription: first.seriesDescription, mriType: mriType, mriTypeSource: typeSource,
+            sourceFolder: key.folder, slices: image.slices, rows: image.rows, columns: image.columns,
+            slicesTotal: order.count, slicesNonempty: kept.count,
+            instanceNumbers: stored.map { placements[$0].instanceNumber }, transferSyntaxes: syntaxes,
+            orderCheck: check, intensity: range, crop: crop,
+            geometry: SeriesGeometry(imageOrientationPatient: first.imageOrientationPatient,
+                                     pixelSpacing: first.pixelSpacing, sliceThickness: first.sliceThickness,
+                                     imagePositionPatient: stored.map { placements[$0].position }),
+            errors: stack.fileErrors)
+        return (.success(IngestedSeries(metadata: metadata, image: image, imageUInt8: truncatedToUInt8(image))),
+                stack.fileErrors)
+    }
+
+    // MARK: Study identity
+
+    private struct StudyIdentity {
+        var patientID: String
+        var studyUID: String
+    }
+
+    /// The most common PatientID and StudyInstanceUID among the files (the folder name when PatientID is empty);
+    /// a study folder mixing patients or studies gets a warning.
+    private func studyIdentity(_ headers: [DicomHeader], study: URL, warnings: inout [IngestIssue]) -> StudyIdentity {
+        func mostCommon(_ values: [String], field: String) -> String {
+            let counts = Dictionary(grouping: values.filter { !$0.isEmpty }, by: { $0 }).mapValues(\.count)
+            if counts.count > 1 {
+                warnings.append(IngestIssue(kind: "mixed_\(field)", message: "files carry \(counts.count) different \(field) values"))
+            }
+            return counts.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key ?? ""
+        }
+        let patient = mostCommon(headers.map(\.patientID), field: "patient_id")
+        let studyUID = mostCommon(headers.map(\.studyInstanceUID), field: "study_instance_uid")
+        return StudyIdentity(patientID: patient.isEmpty ? study.lastPathComponent : patient, studyUID: studyUID)
+    }
+}
+
+private struct GroupKey: Hashable {
+    var folder: String
+    var seriesUID: String
+}
+
+private struct ScannedFile: Sendable {
+    var absolutePath: String
+    /// Relative to the study folder.
+    var path: String
+    var folder: String
+    var header: DicomHeader
+}
+
+/// A series' decoded pixels: every slice of every decoded file in one buffer, in file order.
+private struct DecodedStack {
+    var pixels: [Float]
+    var slices: [DecodedSlice]
+    var fileErrors: [IngestIssue]
+}
+
+private struct DecodedSlice {
+    /// Index into the series' files, frame within that file, and first value in `DecodedStack.pixels`.
+    var file: Int
+    var frame: Int
+    var start: Int
+}
+
+private func relative(_ path: String, to study: URL) -> String {
+    let root = study.standardizedFileURL.path
+    let full = URL(fileURLWithPath: path).standardizedFileURL.path
+    guard full.hasPrefix(root + "/") else { return full }
+    return String(full.dropFirst(root.count + 1))
+}
+
+private func folder(of relativePath: String) -> String {
+    guard let slash = relativePath.lastIndex(of: "/") else { return "" }
+    return String(relativePath[..<slash])
+}
+
+/// `body(0..<count)` on `threads` threads; results in index order.
+private func parallelMap<T: Sendable>(_ count: Int, threads: Int, _ body: @Sendable (Int) -> T) -> [T] {
+    let slots = Slots<T>(count: count)
+    let workers = max(1, min(threads, count))
+    DispatchQueue.concurrentPerform(iterations: workers) { _ in
+        while let index = slots.claim() { slots.store(body(index), at: index) }
+    }
+    return slots.results()
+}
+
+/// A buffer that several threads fill in disjoint slices.
+private struct SharedBuffer: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<Float>
+
+    init(_ buffer: UnsafeMutableBufferPointer<Float>) { self.buffer = buffer }
+
+    func slice(from start: Int, count: Int) -> UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(rebasing: buffer[start..<(start + count)])
+    }
+}
+
+/// Result slots written by distinct indices from several threads; the lock only guards the work counter.
+private final class Slots<T>: @unchecked Sendable {
+    private var values: [T?]
+    private let buffer: UnsafeMutableBufferPointer<T?>
+    private var next = 0
+    private let lock = NSLock()
+
+    init(count: Int) {
+        values = []
+        buffer = .allocate(capacity: count)
+        buffer.initialize(repeating: nil)
+    }
+
+    deinit {
+        buffer.deinitialize()
+        buffer.deallocate()
+    }
+
+    func claim() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard next < buffer.count else { return nil }
+        next += 1
+        return next - 1
+    }
+
+    func store(_ value: T, at index: Int) { buffer[index] = value }
+
+    func results() -> [T] { buffer.compactMap { $0 } }
+}
