@@ -13,6 +13,8 @@ import sys
 import cv2
 import numpy as np
 
+from contour_tables import contour_tables
+
 cv2.setNumThreads(1)
 
 out = sys.argv[1]
@@ -36,16 +38,9 @@ for i in range(400):
         m = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
     masks.append(m)
 masks = np.stack(masks)
-table, areas, points = [], [], []
-for index, mask in enumerate(masks):
-    contours, hierarchy = cv2.findContours(mask.copy(), cv2.RETR_TREE, cv2.CHAIN_APPROX_NONE)
-    for c, contour in enumerate(contours):
-        hh = hierarchy[0][c]
-        table.append([index, c, len(contour), hh[0], hh[1], hh[2], hh[3]])
-        areas.append(cv2.contourArea(contour))
-        points.extend(contour.reshape(-1, 2).tolist())
+table, areas, points = contour_tables(masks)
 np.save(out + "/contours_small_masks.npy", masks)
-np.save(out + "/contours_small_table.npy", np.array(table, dtype="<i2").reshape(-1, 7))
-np.save(out + "/contours_small_areas.npy", np.array(areas, dtype="<f8"))
-np.save(out + "/contours_small_points.npy", np.array(points, dtype="<i2").reshape(-1, 2))
+np.save(out + "/contours_small_table.npy", table)
+np.save(out + "/contours_small_areas.npy", areas)
+np.save(out + "/contours_small_points.npy", points)
 print(len(table), "contours")

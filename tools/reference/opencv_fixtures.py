@@ -12,6 +12,8 @@ import albumentations as A
 import cv2
 import numpy as np
 
+from contour_tables import contour_tables
+
 cv2.setNumThreads(1)
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
     os.path.dirname(__file__), "..", "..", "Tests", "ImagingTests", "Fixtures")
@@ -183,18 +185,6 @@ def shapes64():
         masks.append(m)
     return np.stack(masks)
 
-
-def contour_tables(masks):
-    table, areas, points = [], [], []
-    for index, mask in enumerate(masks):
-        contours, hierarchy = cv2.findContours(mask.copy(), cv2.RETR_TREE, cv2.CHAIN_APPROX_NONE)
-        for c, contour in enumerate(contours):
-            h = hierarchy[0][c]
-            table.append([index, c, len(contour), h[0], h[1], h[2], h[3]])
-            areas.append(cv2.contourArea(contour))
-            points.extend(contour.reshape(-1, 2).tolist())
-    return (np.array(table, dtype="<i2").reshape(-1, 7), np.array(areas, dtype="<f8"),
-            np.array(points, dtype="<i2").reshape(-1, 2))
 
 
 small_masks = shapes64()
