@@ -60,6 +60,7 @@ let package = Package(
         .executableTarget(name: "SegWorker", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "ClsWorker", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "Reporter", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "ImagingBenchmark", dependencies: ["Imaging"]),
 
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore"]),
@@ -67,6 +68,7 @@ let package = Package(
         .testTarget(name: "IngestionTests", dependencies: ["Ingestion"], exclude: ["Fixtures"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference"]),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "Broker", "ResultsStore"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -89,14 +89,13 @@ final class AMQPConnection {
             }
             throw BrokerError.connectionFailed(endpoint: endpoint, reason: "login: \(code) \(text)")
         default:
+            // RabbitMQ reports bad credentials as a server close (403, above) since rabbitmq-c announces
+            // authentication_failure_close; a bare socket close means an old broker or no AMQP server at all.
             let status = login.library_error
-            if status == AMQP_STATUS_CONNECTION_CLOSED.rawValue || status == AMQP_STATUS_SOCKET_ERROR.rawValue {
-                // Brokers without authentication_failure_close just drop the socket on bad credentials.
-                throw BrokerError.authenticationFailed(
-                    endpoint: endpoint,
-                    reason: "the server closed the connection during login (wrong user, password or vhost?)")
-            }
-            throw BrokerError.connectionFailed(endpoint: endpoint, reason: "login: \(errorText(status))")
+            let hint = status == AMQP_STATUS_CONNECTION_CLOSED.rawValue || status == AMQP_STATUS_SOCKET_ERROR.rawValue
+                ? " (is this an AMQP 0-9-1 server? an old broker may also close like this on a refused login)" : ""
+            throw BrokerError.connectionFailed(endpoint: endpoint,
+                                               reason: "AMQP handshake: \(errorText(status))\(hint)")
         }
 
         amqp_channel_open(state, Self.workChannel)
@@ -110,11 +109,12 @@ final class AMQPConnection {
         ])
     }
 
-    /// Closes the channels and the connection politely (best effort), then frees rabbitmq-c's state.
+    /// Closes the connection politely (best effort, waiting at most 2 s for the server's close-ok; the broker
+    /// requeues unsettled deliveries), then frees rabbitmq-c's state.
     func close() {
         if brokenError == nil && !destroyed {
-            amqp_channel_close(state, Self.adminChannel, AMQP_REPLY_SUCCESS)
-            amqp_channel_close(state, Self.workChannel, AMQP_REPLY_SUCCESS)
+            var closeTimeout = timeval(seconds: 2)
+            amqp_set_rpc_timeout(state, &closeTimeout)
             amqp_connection_close(state, AMQP_REPLY_SUCCESS)
             brokenError = .closed
         }
@@ -213,7 +213,7 @@ final class AMQPConnection {
         let reply = withArena { arena in amqp_basic_get(state, Self.adminChannel, arena.bytes(queue), 0) }
         try check(reply, "get from queue \"\(queue)\"", channel: Self.adminChannel)
         guard reply.reply.id == MGMT_AMQP_BASIC_GET_OK_METHOD,
-              let getOK = reply.reply.decoded?.assumingMemoryBound(to: amqp_basic_get_ok_t.self).pointee
+              let getOK = decoded(reply.reply, as: amqp_basic_get_ok_t.self)
         else { return nil }
         let envelope = Envelope(queue: queue, exchange: string(getOK.exchange), routingKey: string(getOK.routing_key),
                                 redelivered: getOK.redelivered != 0, deliveryTag: getOK.delivery_tag)
@@ -258,7 +258,10 @@ final class AMQPConnection {
         let status: Int32
         switch disposition {
         case .ack: status = amqp_basic_ack(state, origin.channel, delivery.deliveryTag, 0)
-        case .reject(let requeue): status = amqp_basic_reject(state, origin.channel, delivery.deliveryTag, requeue ? 1 : 0)
+        case .reject(let requeue):
+            status = amqp_basic_reject(state, origin.channel, delivery.deliveryTag, requeue ? 1 : 0)
+        case .nack(let multiple, let requeue):
+            status = amqp_basic_nack(state, origin.channel, delivery.deliveryTag, multiple ? 1 : 0, requeue ? 1 : 0)
         }
         guard status == AMQP_STATUS_OK.rawValue else { throw fail(.connectionLost("ack/reject: \(errorText(status))")) }
     }
@@ -362,25 +365,26 @@ final class AMQPConnection {
 
     private func handle(_ frame: amqp_frame_t) throws {
         guard frame.frame_type == UInt8(AMQP_FRAME_METHOD) else {
-            logger.debug("ignored a stray frame", metadata: ["type": "\(frame.frame_type)", "channel": "\(frame.channel)"])
+            logger.debug("ignored a stray frame",
+                         metadata: ["type": "\(frame.frame_type)", "channel": "\(frame.channel)"])
             return
         }
         let method = frame.payload.method
         switch method.id {
         case MGMT_AMQP_BASIC_DELIVER_METHOD where frame.channel == Self.workChannel:
-            guard let deliver = method.decoded?.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee else { return }
+            guard let deliver = decoded(method, as: amqp_basic_deliver_t.self) else { return }
             let envelope = Envelope(queue: consumerQueues[string(deliver.consumer_tag)] ?? "",
                                     exchange: string(deliver.exchange), routingKey: string(deliver.routing_key),
                                     redelivered: deliver.redelivered != 0, deliveryTag: deliver.delivery_tag)
             deliveries.append(try readDelivery(envelope, channel: Self.workChannel, generation: 0))
         case MGMT_AMQP_BASIC_ACK_METHOD where frame.channel == Self.workChannel:
-            guard let ack = method.decoded?.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee else { return }
+            guard let ack = decoded(method, as: amqp_basic_ack_t.self) else { return }
             confirm(upTo: ack.delivery_tag, multiple: ack.multiple != 0, nacked: false)
         case MGMT_AMQP_BASIC_NACK_METHOD where frame.channel == Self.workChannel:
-            guard let nack = method.decoded?.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee else { return }
+            guard let nack = decoded(method, as: amqp_basic_nack_t.self) else { return }
             confirm(upTo: nack.delivery_tag, multiple: nack.multiple != 0, nacked: true)
         case MGMT_AMQP_BASIC_RETURN_METHOD where frame.channel == Self.workChannel:
-            guard let returned = method.decoded?.assumingMemoryBound(to: amqp_basic_return_t.self).pointee else { return }
+            guard let returned = decoded(method, as: amqp_basic_return_t.self) else { return }
             let exchange = string(returned.exchange), routingKey = string(returned.routing_key)
             let reason = "\(returned.reply_code) \(string(returned.reply_text))"
             let envelope = Envelope(queue: "", exchange: exchange, routingKey: routingKey, redelivered: false,
@@ -388,7 +392,7 @@ final class AMQPConnection {
             let message = try readDelivery(envelope, channel: Self.workChannel, generation: 0)
             returns.append((message.messageID ?? "", exchange, routingKey, reason))
         case MGMT_AMQP_BASIC_CANCEL_METHOD where frame.channel == Self.workChannel:
-            let tag = method.decoded.map { string($0.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee.consumer_tag) }
+            let tag = decoded(method, as: amqp_basic_cancel_t.self).map { string($0.consumer_tag) }
             throw fail(.consumerCancelled(queue: tag.flatMap { consumerQueues[$0] } ?? "?"))
         case MGMT_AMQP_CHANNEL_CLOSE_METHOD:
             let (code, text) = closeReason(method)
@@ -491,21 +495,23 @@ final class AMQPConnection {
     }
 
     private func closeReason(_ method: amqp_method_t) -> (code: Int, text: String) {
-        guard let decoded = method.decoded else { return (0, "no reason given") }
-        switch method.id {
-        case MGMT_AMQP_CONNECTION_CLOSE_METHOD:
-            let close = decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
+        if method.id == MGMT_AMQP_CONNECTION_CLOSE_METHOD,
+           let close = decoded(method, as: amqp_connection_close_t.self) {
             return (Int(close.reply_code), string(close.reply_text))
-        case MGMT_AMQP_CHANNEL_CLOSE_METHOD:
-            let close = decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
-            return (Int(close.reply_code), string(close.reply_text))
-        default:
-            return (0, "unexpected method \(method.id)")
         }
+        if method.id == MGMT_AMQP_CHANNEL_CLOSE_METHOD, let close = decoded(method, as: amqp_channel_close_t.self) {
+            return (Int(close.reply_code), string(close.reply_text))
+        }
+        return (0, "no reason given (method \(method.id))")
     }
 }
 
 // MARK: - Helpers for rabbitmq-c's types
+
+/// A method's decoded arguments (they live in the connection's pool: copy what you keep).
+private func decoded<Arguments>(_ method: amqp_method_t, as type: Arguments.Type) -> Arguments? {
+    method.decoded?.assumingMemoryBound(to: type).pointee
+}
 
 private func errorText(_ status: Int32) -> String {
     String(cString: amqp_error_string2(status))

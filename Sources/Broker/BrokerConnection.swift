@@ -133,6 +133,10 @@ public final class BrokerConnection: Sendable {
         try settle(delivery, .reject(requeue: requeue))
     }
 
+    public func nack(_ delivery: Delivery, multiple: Bool = false, requeue: Bool) throws {
+        try settle(delivery, .nack(multiple: multiple, requeue: requeue))
+    }
+
     /// One message by basic.get (for tools and tests), to be settled like a consumed one; nil if the queue is empty.
     public func get(queue: String) throws -> Delivery? {
         try owner.perform { try $0.get(queue: queue) }
@@ -266,9 +270,12 @@ final class ConnectionOwner: @unchecked Sendable {
             condition.unlock()
             if stopping && batch.isEmpty { break }
 
-            for request in batch {
+            for (index, request) in batch.enumerated() {
                 request.run(connection)
-                if let error = connection.brokenError { return end(with: error) }
+                if let error = connection.brokenError {
+                    batch[(index + 1)...].forEach { $0.cancel(error) }
+                    return end(with: error)
+                }
             }
             handOverDeliveries()
             do {

@@ -50,4 +50,6 @@ public enum Disposition: Sendable, Equatable {
     case ack
     /// Back to the queue (`requeue: true`, counted against the delivery limit) or to the dead-letter queue.
     case reject(requeue: Bool)
+    /// Like `reject`, and with `multiple: true` also every earlier unsettled delivery of the same channel.
+    case nack(multiple: Bool, requeue: Bool)
 }

@@ -1,4 +1,5 @@
 import CLibPQ
+import Foundation
 import Logging
 
 #if canImport(Glibc)
@@ -9,11 +10,13 @@ import Darwin
 
 /// One libpq connection: parameterised statements, typed rows, transactions, errors with SQLSTATE.
 ///
-/// Not thread-safe (libpq connections are not): use it from one thread at a time. After an error whose
+/// libpq connections are not thread-safe, so every call holds a lock: threads sharing one connection take
+/// turns, and a `withTransaction` body keeps the connection until it commits or rolls back. After an error whose
 /// `isConnectionLost` is true, call `reset()` (or open a new connection) before retrying.
-public final class PostgresConnection {
+public final class PostgresConnection: @unchecked Sendable {
     private var connection: OpaquePointer?
     private let logger: Logger
+    private let lock = NSRecursiveLock()
 
     /// Opens a connection from a conninfo string (`host=... dbname=...` or a `postgresql://` URI).
     ///
@@ -45,13 +48,15 @@ public final class PostgresConnection {
     }
 
     /// Whether the connection is currently usable (libpq's view: it notices a loss at the next statement).
-    public var isConnected: Bool { connection.map { PQstatus($0) == CONNECTION_OK } ?? false }
+    public var isConnected: Bool { locked { connection.map { PQstatus($0) == CONNECTION_OK } ?? false } }
 
     /// The server process serving this connection (for `pg_terminate_backend` in tests and logs).
-    public var backendProcessID: Int32 { connection.map { PQbackendPID($0) } ?? 0 }
+    public var backendProcessID: Int32 { locked { connection.map { PQbackendPID($0) } ?? 0 } }
 
     /// Reopens the connection with the same parameters after a loss.
     public func reset() throws {
+        lock.lock()
+        defer { lock.unlock() }
         guard let connection else {
             throw PostgresError(kind: .invalidUse, message: "connection was never opened", role: "reset")
         }
@@ -72,6 +77,8 @@ public final class PostgresConnection {
         -> PostgresResult
     {
         let role = role ?? Self.defaultRole(for: sql)
+        lock.lock()
+        defer { lock.unlock() }
         guard let connection else {
             throw PostgresError(kind: .invalidUse, message: "connection was never opened", role: role)
         }
@@ -87,6 +94,8 @@ public final class PostgresConnection {
     /// throws the server's error (the transaction is then rolled back by the server).
     @discardableResult
     public func withTransaction<T>(role: String = "transaction", _ body: (PostgresConnection) throws -> T) throws -> T {
+        lock.lock()
+        defer { lock.unlock() }
         if let connection, PQtransactionStatus(connection) != PQTRANS_IDLE {
             throw PostgresError(kind: .invalidUse, message: "a transaction is already open on this connection",
                                 role: role)
@@ -113,12 +122,20 @@ public final class PostgresConnection {
     /// Runs several parameterless statements separated by semicolons in one round trip (e.g. a migration),
     /// as one implicit transaction unless the script itself says otherwise.
     public func executeScript(_ sql: String, role: String) throws {
+        lock.lock()
+        defer { lock.unlock() }
         guard let connection else {
             throw PostgresError(kind: .invalidUse, message: "connection was never opened", role: role)
         }
         let result = PQexec(connection, sql)
         defer { PQclear(result) }
         _ = try decodeResult(result, connection: connection, role: role)
+    }
+
+    private func locked<T>(_ body: () -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body()
     }
 
     private func rollBackAfterFailure(role: String) {

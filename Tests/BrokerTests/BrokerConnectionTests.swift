@@ -130,6 +130,41 @@ final class BrokerConnectionTests: XCTestCase {
         try broker.ack(dead)
     }
 
+    func testGracefulStopFinishesTheCurrentJobAndReturnsThePrefetchedOnes() throws {
+        let topology = try makeTopology(queues: ["work"])
+        let queue = topology.queues[0].name
+        let broker = try connect()
+        try broker.publish((0..<3).map { jsonMessage($0, routingKey: queue) }, to: topology.exchange)
+        try broker.startConsuming(queue: queue, prefetch: 3)
+        let current = try XCTUnwrap(broker.nextDelivery(timeout: 10))
+        // SIGTERM: stop consuming, finish and ack the current job, close; the prefetched rest goes back.
+        try broker.stopConsuming()
+        try broker.ack(current)
+        broker.close()
+        XCTAssertThrowsError(try broker.nextDelivery(timeout: 1)) { error in
+            XCTAssertEqual(error as? BrokerError, .closed)
+        }
+        let checker = try connect()
+        XCTAssertEqual(try waitForCount(2, in: queue, on: checker), 2)
+        let next = try XCTUnwrap(checker.get(queue: queue))
+        XCTAssertEqual(next.messageID, "job-1")
+        XCTAssertTrue(next.redelivered)
+        try checker.reject(next, requeue: true)
+    }
+
+    func testNackMultipleDeadLettersEveryEarlierDelivery() throws {
+        let topology = try makeTopology(queues: ["batch"])
+        let queue = topology.queues[0]
+        let broker = try connect()
+        try broker.publish((0..<3).map { jsonMessage($0, routingKey: queue.name) }, to: topology.exchange)
+        try broker.startConsuming(queue: queue.name, prefetch: 3)
+        var deliveries: [Delivery] = []
+        for _ in 0..<3 { deliveries.append(try XCTUnwrap(broker.nextDelivery(timeout: 10))) }
+        try broker.nack(deliveries[2], multiple: true, requeue: false)
+        XCTAssertEqual(try waitForCount(3, in: queue.deadLetterQueue, on: broker), 3)
+        XCTAssertNil(try broker.nextDelivery(timeout: 0.2))
+    }
+
     func testMessageRequeuedPastTheDeliveryLimitEndsInTheDeadLetterQueue() throws {
         let limit = 2
         let topology = try makeTopology(queues: ["flaky"], deliveryLimit: limit)
@@ -199,6 +234,35 @@ final class BrokerConnectionTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 4)
     }
 
+    func testServerThatIsNotRabbitMQFailsTheHandshakeClearly() throws {
+        // A listening socket that never speaks AMQP: the relay to a port nobody answers on the far side is
+        // closed at once, so the handshake sees the connection close.
+        let relay = try TCPRelay(targetHost: "127.0.0.1", targetPort: 1)
+        addTeardownBlock { relay.stop() }
+        let started = Date()
+        XCTAssertThrowsError(try BrokerConnection(url: AMQPURL(host: "127.0.0.1", port: relay.port),
+                                                  options: BrokerOptions(connectTimeout: 3))) { error in
+            guard case BrokerError.connectionFailed(_, let reason) = error else {
+                return XCTFail("unexpected \(error)")
+            }
+            XCTAssertTrue(reason.hasPrefix("AMQP handshake: "), reason)
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+    }
+
+    func testUnroutableHostFailsWithinTheConnectTimeout() throws {
+        // 192.0.2.0/24 is reserved for documentation: refused at once by the network, or silent until the timeout.
+        let started = Date()
+        XCTAssertThrowsError(try BrokerConnection(url: AMQPURL(host: "192.0.2.1"),
+                                                  options: BrokerOptions(connectTimeout: 2))) { error in
+            guard case BrokerError.connectionFailed(let endpoint, _) = error else {
+                return XCTFail("unexpected \(error)")
+            }
+            XCTAssertEqual(endpoint, "192.0.2.1:5672")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 4)
+    }
+
     func testDeclareIsIdempotentAndConflictsAreClearAndNotFatal() throws {
         let topology = try makeTopology(queues: ["a", "b"])
         let broker = try connect()
@@ -213,7 +277,9 @@ final class BrokerConnectionTests: XCTestCase {
             XCTAssertTrue(text.contains("PRECONDITION_FAILED"), text)
         }
         XCTAssertThrowsError(try broker.messageCount(queue: topology.queues[0].name + ".missing")) { error in
-            guard case BrokerError.operationFailed(_, let code, _) = error else { return XCTFail("unexpected \(error)") }
+            guard case BrokerError.operationFailed(_, let code, _) = error else {
+                return XCTFail("unexpected \(error)")
+            }
             XCTAssertEqual(code, 404)
         }
         XCTAssertNil(broker.failure)
@@ -271,6 +337,36 @@ final class BrokerConnectionTests: XCTestCase {
         XCTAssertThrowsError(try broker.publish(jsonMessage(1, routingKey: topology.queues[0].name),
                                                 to: topology.exchange)) { error in
             XCTAssertEqual(error as? BrokerError, broker.failure)
+        }
+    }
+
+    func testConcurrentCallersAllSeeTheLossInsteadOfHanging() throws {
+        final class Outcomes: @unchecked Sendable {
+            private let lock = NSLock()
+            private(set) var errors: [Error] = []
+            func append(_ error: Error) { lock.lock(); errors.append(error); lock.unlock() }
+        }
+        let topology = try makeTopology(queues: ["work"])
+        let (broker, relay) = try connectThroughRelay(BrokerOptions())
+        let message = jsonMessage(1, routingKey: topology.queues[0].name)
+        let exchange = topology.exchange
+        let outcomes = Outcomes()
+        let group = DispatchGroup()
+        for _ in 0..<4 {
+            DispatchQueue.global().async(group: group) {
+                do {
+                    while true { try broker.publish(message, to: exchange) }
+                } catch {
+                    outcomes.append(error)
+                }
+            }
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        relay.cut()
+        XCTAssertEqual(group.wait(timeout: .now() + 10), .success, "a caller is still blocked")
+        XCTAssertEqual(outcomes.errors.count, 4)
+        for error in outcomes.errors {
+            guard case BrokerError.connectionLost = error else { return XCTFail("unexpected \(error)") }
         }
     }
 

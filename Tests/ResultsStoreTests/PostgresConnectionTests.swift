@@ -203,4 +203,23 @@ final class PostgresConnectionTests: XCTestCase {
             XCTAssertEqual((error as? PostgresError)?.role, "migration 2")
         }
     }
+
+    func testThreadsSharingAConnectionTakeTurnsPerTransaction() throws {
+        let connection = try PostgresConnection(conninfo: conninfo())
+        let table = try makeTable(connection)
+        DispatchQueue.concurrentPerform(iterations: 4) { worker in
+            do {
+                try connection.withTransaction { tx in
+                    for row in 0..<25 {
+                        try tx.execute("INSERT INTO \(table) (id, n) VALUES ($1, $2)", ["w\(worker)-\(row)", worker])
+                    }
+                }
+            } catch {
+                XCTFail("worker \(worker): \(error)")
+            }
+        }
+        let counts = try connection.execute("SELECT n, count(*)::int AS c FROM \(table) GROUP BY n ORDER BY n")
+        XCTAssertEqual(try counts.rows.map { try $0.int("n") }, [0, 1, 2, 3])
+        XCTAssertEqual(try counts.rows.map { try $0.int("c") }, [25, 25, 25, 25])
+    }
 }
