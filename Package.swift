@@ -58,7 +58,8 @@ let package = Package(
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore"]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference"], exclude: ["Fixtures"]),
+        .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Inference"], exclude: ["Fixtures"]),
     ],
     cxxLanguageStandard: .cxx17
 )
