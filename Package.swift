@@ -50,14 +50,19 @@ let package = Package(
         ),
 
         // Executables: argument parsing and wiring only.
-        .executableTarget(name: "Ingest", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "Ingest",
+            dependencies: ["Fleet", "Ingestion", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(name: "SegWorker", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "ClsWorker", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "Reporter", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore"]),
-        .testTarget(name: "DICOMTests", dependencies: ["DICOM"]),
+        .testTarget(name: "DICOMTests", dependencies: ["DICOM"], exclude: ["Fixtures"]),
+        .testTarget(name: "IngestionTests", dependencies: ["Ingestion"], exclude: ["Fixtures"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference"], exclude: ["Fixtures"]),
         .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Inference"], exclude: ["Fixtures"]),
     ],
