@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: [
         // C libraries, each touched by exactly one Swift wrapper.
@@ -37,7 +38,13 @@ let package = Package(
         .target(name: "Imaging"),
         .target(name: "Ingestion", dependencies: ["DICOM", "Imaging", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Inference", dependencies: ["COpenBLAS"]),
-        .target(name: "Segmentation", dependencies: ["Inference", "Imaging", "Ingestion"]),
+        .target(
+            name: "Segmentation",
+            dependencies: [
+                "Inference", "Imaging", "Ingestion",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(name: "Classification", dependencies: ["Inference", "Imaging", "Ingestion", "Segmentation"]),
         .target(
             name: "Fleet",
@@ -64,7 +71,7 @@ let package = Package(
         .testTarget(name: "DICOMTests", dependencies: ["DICOM"], exclude: ["Fixtures"]),
         .testTarget(name: "IngestionTests", dependencies: ["Ingestion"], exclude: ["Fixtures"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference"], exclude: ["Fixtures"]),
-        .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Inference"], exclude: ["Fixtures"]),
+        .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Inference", "Imaging", "Ingestion"], exclude: ["Fixtures"]),
     ],
     cxxLanguageStandard: .cxx17
 )
