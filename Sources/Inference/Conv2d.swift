@@ -95,6 +95,8 @@ public struct Conv2d: Sendable {
     public private(set) var bias: [Float]?
     /// Applied after the bias, fused into the output pass.
     public var activation: Activation
+    /// Winograd form of a 3×3 stride-1 pad-1 ungrouped convolution (nil for every other kind).
+    private var winograd: Winograd3x3?
 
     public init(
         weight: Tensor, bias: Tensor? = nil,
@@ -124,6 +126,15 @@ public struct Conv2d: Sendable {
         self.weight = weight.storage
         self.bias = bias?.storage
         self.activation = activation
+        prepareFastPath()
+    }
+
+    private var isWinogradEligible: Bool {
+        kernel == 3 && stride == 1 && padding == 1 && dilation == 1 && groups == 1
+    }
+
+    private mutating func prepareFastPath() {
+        winograd = isWinogradEligible ? Winograd3x3(weight: weight, inChannels: inChannels, outChannels: outChannels) : nil
     }
 
     /// Folds a batch norm that follows this convolution into its weights and bias (done once, at load).
@@ -139,6 +150,7 @@ public struct Conv2d: Sendable {
             newBias[o] = (bias?[o] ?? 0) * s + norm.shift[o]
         }
         bias = newBias
+        prepareFastPath()
     }
 
     public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
@@ -154,6 +166,9 @@ public struct Conv2d: Sendable {
     /// Scratch floats `apply` needs for one image of this size.
     public func scratchCount(height: Int, width: Int) -> Int {
         if isPointwise { return 0 }
+        if winograd != nil {
+            return Winograd3x3.scratchCount(inChannels: inChannels, outChannels: outChannels, height: height, width: width)
+        }
         let (oh, ow) = outputSize(height: height, width: width)
         return inChannels / groups * kernel.y * kernel.x * oh * ow
     }
@@ -165,6 +180,11 @@ public struct Conv2d: Sendable {
     ) {
         let (oh, ow) = outputSize(height: height, width: width)
         let outPlane = oh * ow
+        if let winograd {
+            winograd.apply(input: input, height: height, width: width, output: output, scratch: scratch)
+            finish(output, planeSize: outPlane)
+            return
+        }
         let inPerGroup = inChannels / groups, outPerGroup = outChannels / groups
         let k = inPerGroup * kernel.y * kernel.x
         weight.withUnsafeBufferPointer { w in
