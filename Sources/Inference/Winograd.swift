@@ -17,18 +17,24 @@ struct Winograd3x3: Sendable {
             for c in 0..<inChannels {
                 let g = (o * inChannels + c) * 9
                 // t = G g (4×3), then U = t Gᵀ (4×4), in double for a correctly rounded result.
-                var t = [Double](repeating: 0, count: 12)
-                for j in 0..<3 {
-                    let g0 = Double(weight[g + j]), g1 = Double(weight[g + 3 + j]), g2 = Double(weight[g + 6 + j])
-                    t[j] = g0
-                    t[3 + j] = 0.5 * (g0 + g1 + g2)
-                    t[6 + j] = 0.5 * (g0 - g1 + g2)
-                    t[9 + j] = g2
-                }
-                for i in 0..<4 {
-                    let t0 = t[3 * i], t1 = t[3 * i + 1], t2 = t[3 * i + 2]
-                    let row = [t0, 0.5 * (t0 + t1 + t2), 0.5 * (t0 - t1 + t2), t2]
-                    for j in 0..<4 { u[(i * 4 + j) * plane + o * inChannels + c] = Float(row[j]) }
+                var t = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+                withUnsafeMutableBytes(of: &t) { raw in
+                    let t = raw.bindMemory(to: Double.self)
+                    for j in 0..<3 {
+                        let g0 = Double(weight[g + j]), g1 = Double(weight[g + 3 + j]), g2 = Double(weight[g + 6 + j])
+                        t[j] = g0
+                        t[3 + j] = 0.5 * (g0 + g1 + g2)
+                        t[6 + j] = 0.5 * (g0 - g1 + g2)
+                        t[9 + j] = g2
+                    }
+                    for i in 0..<4 {
+                        let t0 = t[3 * i], t1 = t[3 * i + 1], t2 = t[3 * i + 2]
+                        let base = i * 4 * plane + o * inChannels + c
+                        u[base] = Float(t0)
+                        u[base + plane] = Float(0.5 * (t0 + t1 + t2))
+                        u[base + 2 * plane] = Float(0.5 * (t0 - t1 + t2))
+                        u[base + 3 * plane] = Float(t2)
+                    }
                 }
             }
         }
@@ -52,41 +58,35 @@ struct Winograd3x3: Sendable {
         let m = v + 16 * inChannels * tileCount
         let vPlane = inChannels * tileCount, mPlane = outChannels * tileCount
 
-        // Input transform: V[e][c][t] for the 4×4 tile at (2·ty − 1, 2·tx − 1), zero outside the image.
-        let d = UnsafeMutablePointer<Float>.allocate(capacity: 16)
-        defer { d.deallocate() }
+        // Input transform, one tile row at a time and vectorised along it: the tile at column tx covers padded
+        // columns 2·tx … 2·tx + 3 (padded column k is image column k − 1). Rows first (Bᵀ d), then columns (· B).
+        let paddedWidth = 2 * tileColumns + 2
+        let rowBuffer = UnsafeMutablePointer<Float>.allocate(capacity: 8 * paddedWidth)
+        defer { rowBuffer.deallocate() }
+        let padded = (0..<4).map { rowBuffer + $0 * paddedWidth }
+        let combined = (0..<4).map { rowBuffer + (4 + $0) * paddedWidth }
+        let copyWidth = min(width, paddedWidth - 1)
         for c in 0..<inChannels {
             let plane = input + c * height * width
             for ty in 0..<tileRows {
-                let y0 = 2 * ty - 1
-                for tx in 0..<tileColumns {
-                    let x0 = 2 * tx - 1
-                    if y0 >= 0 && y0 + 3 < height && x0 >= 0 && x0 + 3 < width {
-                        for i in 0..<4 {
-                            let row = plane + (y0 + i) * width + x0
-                            d[4 * i] = row[0]; d[4 * i + 1] = row[1]; d[4 * i + 2] = row[2]; d[4 * i + 3] = row[3]
-                        }
-                    } else {
-                        for i in 0..<4 {
-                            let y = y0 + i
-                            for j in 0..<4 {
-                                let x = x0 + j
-                                d[4 * i + j] = y >= 0 && y < height && x >= 0 && x < width ? plane[y * width + x] : 0
-                            }
-                        }
-                    }
-                    // Bᵀ d over columns, then (Bᵀ d) B over rows, stored per element.
-                    for j in 0..<4 {
-                        let d0 = d[j], d1 = d[4 + j], d2 = d[8 + j], d3 = d[12 + j]
-                        d[j] = d0 - d2; d[4 + j] = d1 + d2; d[8 + j] = d2 - d1; d[12 + j] = d1 - d3
-                    }
-                    let t = c * tileCount + ty * tileColumns + tx
-                    for i in 0..<4 {
-                        let d0 = d[4 * i], d1 = d[4 * i + 1], d2 = d[4 * i + 2], d3 = d[4 * i + 3]
-                        v[(4 * i) * vPlane + t] = d0 - d2
-                        v[(4 * i + 1) * vPlane + t] = d1 + d2
-                        v[(4 * i + 2) * vPlane + t] = d2 - d1
-                        v[(4 * i + 3) * vPlane + t] = d1 - d3
+                for i in 0..<4 {
+                    let y = 2 * ty - 1 + i
+                    let row = padded[i]
+                    row.update(repeating: 0, count: paddedWidth)
+                    if y >= 0 && y < height { (row + 1).update(from: plane + y * width, count: copyWidth) }
+                }
+                let (p0, p1, p2, p3) = (padded[0], padded[1], padded[2], padded[3])
+                let (r0, r1, r2, r3) = (combined[0], combined[1], combined[2], combined[3])
+                for k in 0..<paddedWidth {
+                    r0[k] = p0[k] - p2[k]; r1[k] = p1[k] + p2[k]; r2[k] = p2[k] - p1[k]; r3[k] = p1[k] - p3[k]
+                }
+                let base = c * tileCount + ty * tileColumns
+                for i in 0..<4 {
+                    let r = combined[i]
+                    let v0 = v + (4 * i) * vPlane + base, v1 = v0 + vPlane, v2 = v1 + vPlane, v3 = v2 + vPlane
+                    for tx in 0..<tileColumns {
+                        let x0 = r[2 * tx], x1 = r[2 * tx + 1], x2 = r[2 * tx + 2], x3 = r[2 * tx + 3]
+                        v0[tx] = x0 - x2; v1[tx] = x1 + x2; v2[tx] = x2 - x1; v3[tx] = x1 - x3
                     }
                 }
             }
@@ -102,28 +102,33 @@ struct Winograd3x3: Sendable {
             }
         }
 
-        // Output transform: Y = Aᵀ M A per tile (Aᵀ = [1 1 1 0; 0 1 −1 −1]), cropped at odd edges.
+        // Output transform Y = Aᵀ M A (Aᵀ = [1 1 1 0; 0 1 −1 −1]), a tile row at a time, vectorised along it:
+        // rows of Aᵀ M into `top`/`bottom` (4 columns each), then the column combination into two output rows.
+        let outputBuffer = UnsafeMutablePointer<Float>.allocate(capacity: 8 * tileColumns + 4 * tileColumns)
+        defer { outputBuffer.deallocate() }
         for o in 0..<outChannels {
             let plane = output + o * height * width
             for ty in 0..<tileRows {
-                let y = 2 * ty
-                for tx in 0..<tileColumns {
-                    let t = o * tileCount + ty * tileColumns + tx
-                    // Rows of Aᵀ M: r0 = M0 + M1 + M2, r1 = M1 − M2 − M3 (Mi = row i of the 4×4 tile).
-                    var r0 = (Float(0), Float(0), Float(0), Float(0)), r1 = r0
-                    @inline(__always) func column(_ j: Int) -> (Float, Float) {
-                        let m0 = m[j * mPlane + t], m1 = m[(4 + j) * mPlane + t]
-                        let m2 = m[(8 + j) * mPlane + t], m3 = m[(12 + j) * mPlane + t]
-                        return (m0 + m1 + m2, m1 - m2 - m3)
+                let t0 = o * tileCount + ty * tileColumns
+                for j in 0..<4 {
+                    let m0 = m + j * mPlane + t0, m1 = m0 + 4 * mPlane, m2 = m1 + 4 * mPlane, m3 = m2 + 4 * mPlane
+                    let top = outputBuffer + j * tileColumns, bottom = outputBuffer + (4 + j) * tileColumns
+                    for tx in 0..<tileColumns {
+                        top[tx] = m0[tx] + m1[tx] + m2[tx]
+                        bottom[tx] = m1[tx] - m2[tx] - m3[tx]
                     }
-                    (r0.0, r1.0) = column(0); (r0.1, r1.1) = column(1); (r0.2, r1.2) = column(2); (r0.3, r1.3) = column(3)
-                    let x = 2 * tx
-                    plane[y * width + x] = r0.0 + r0.1 + r0.2
-                    if x + 1 < width { plane[y * width + x + 1] = r0.1 - r0.2 - r0.3 }
-                    if y + 1 < height {
-                        plane[(y + 1) * width + x] = r1.0 + r1.1 + r1.2
-                        if x + 1 < width { plane[(y + 1) * width + x + 1] = r1.1 - r1.2 - r1.3 }
+                }
+                let rows = outputBuffer + 8 * tileColumns  // two output rows of 2·tileColumns
+                for half in 0..<2 {
+                    let a = outputBuffer + 4 * half * tileColumns
+                    let (a0, a1, a2, a3) = (a, a + tileColumns, a + 2 * tileColumns, a + 3 * tileColumns)
+                    let out = rows + half * 2 * tileColumns
+                    for tx in 0..<tileColumns {
+                        out[2 * tx] = a0[tx] + a1[tx] + a2[tx]
+                        out[2 * tx + 1] = a1[tx] - a2[tx] - a3[tx]
                     }
+                    let y = 2 * ty + half
+                    if y < height { (plane + y * width).update(from: out, count: width) }
                 }
             }
         }
