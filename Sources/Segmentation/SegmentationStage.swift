@@ -8,11 +8,13 @@ import Logging
 public enum SegmentationStageError: Error, CustomStringConvertible, Equatable {
     case emptySlices(rows: Int, columns: Int)
     case missingWeights(path: String)
+    case notIngestOutput(path: String)
 
     public var description: String {
         switch self {
         case let .emptySlices(rows, columns): return "segmentation input slices are \(rows)×\(columns): nothing to segment"
         case let .missingWeights(path): return "segmentation weights not found: \(path) (set --models or MGMT_MODELS)"
+        case let .notIngestOutput(path): return "\(path) is not an ingest output directory (no study.json or series.json)"
         }
     }
 }
@@ -143,6 +145,9 @@ public final class SegmentationStage {
     @discardableResult
     public func run(seriesDirectory directory: URL) throws -> SegmentationRecord {
         let started = Date()
+        guard FileManager.default.fileExists(atPath: directory.appendingPathComponent(IngestedSeries.metadataFileName).path) else {
+            throw SegmentationStageError.notIngestOutput(path: directory.path)
+        }
         let series = try IngestedSeries.read(from: directory)
         let masks = try masks(series.image)
         try masks.write(to: directory.appendingPathComponent(Self.masksFileName))
@@ -162,6 +167,9 @@ public final class SegmentationStage {
 
     /// Every series listed in a study directory's study.json.
     public func run(studyDirectory: URL) throws -> [SegmentationRecord] {
+        guard FileManager.default.fileExists(atPath: studyDirectory.appendingPathComponent(IngestedStudy.metadataFileName).path) else {
+            throw SegmentationStageError.notIngestOutput(path: studyDirectory.path)
+        }
         let study = try IngestedStudy.readMetadata(from: studyDirectory)
         return try study.series.map { try run(seriesDirectory: studyDirectory.appendingPathComponent($0.dir)) }
     }

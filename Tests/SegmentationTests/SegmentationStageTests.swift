@@ -61,7 +61,15 @@ final class SegmentationStageTests: XCTestCase {
     func testRunWritesMasksAndRecordForIngestedStudy() throws {
         let studyFolder = fixturesDirectory.deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("IngestionTests/Fixtures/study/00007")
-        let study = try StudyIngestor().ingest(study: studyFolder)
+        var study = try StudyIngestor().ingest(study: studyFolder)
+        // Two slices per series keep the test short; ingest order is what matters.
+        for i in study.series.indices {
+            let volume = study.series[i].image
+            let kept = 0..<min(2, volume.slices)
+            study.series[i].image = volume.cropped(slices: kept, rows: 0..<volume.rows, columns: 0..<volume.columns)
+            study.series[i].imageUInt8 = study.series[i].imageUInt8.cropped(slices: kept, rows: 0..<volume.rows, columns: 0..<volume.columns)
+            study.series[i].metadata.slices = kept.count
+        }
         let out = temporaryURL("study")
         defer { try? FileManager.default.removeItem(at: out) }
         try study.write(to: out)
@@ -80,9 +88,17 @@ final class SegmentationStageTests: XCTestCase {
         }
     }
 
-    func testMissingWeightsAreAClearError() {
+    func testMissingWeightsAndMissingInputAreClearErrors() throws {
         XCTAssertThrowsError(try SegmentationStage(modelDirectory: temporaryURL("no-models"))) { error in
             XCTAssertTrue("\(error)".contains("segmentation weights not found"), "\(error)")
+        }
+        let stage = SegmentationStage(model: try seededModel.get(), weightsSHA256: "x", threads: 1)
+        let missing = temporaryURL("not-ingested")
+        XCTAssertThrowsError(try stage.run(studyDirectory: missing)) {
+            XCTAssertEqual($0 as? SegmentationStageError, .notIngestOutput(path: missing.path))
+        }
+        XCTAssertThrowsError(try stage.run(seriesDirectory: missing)) {
+            XCTAssertEqual($0 as? SegmentationStageError, .notIngestOutput(path: missing.path))
         }
     }
 }
