@@ -101,7 +101,7 @@ public struct Conv2d: Sendable {
     public init(
         weight: Tensor, bias: Tensor? = nil,
         stride: Pair2D = 1, padding: Pair2D = 0, dilation: Pair2D = 1, groups: Int = 1,
-        activation: Activation = .identity
+        activation: Activation = .identity, folding norm: BatchNorm? = nil
     ) throws {
         guard weight.shape.count == 4 else {
             throw InferenceError.shapeMismatch(what: "conv weight", expected: [-1, -1, -1, -1], found: weight.shape)
@@ -126,6 +126,7 @@ public struct Conv2d: Sendable {
         self.weight = weight.storage
         self.bias = bias?.storage
         self.activation = activation
+        if let norm { try foldWeights(norm) }
         prepareFastPath()
     }
 
@@ -137,8 +138,14 @@ public struct Conv2d: Sendable {
         winograd = isWinogradEligible ? Winograd3x3(weight: weight, inChannels: inChannels, outChannels: outChannels) : nil
     }
 
-    /// Folds a batch norm that follows this convolution into its weights and bias (done once, at load).
+    /// Folds a batch norm that follows this convolution into its weights and bias (done once, at load; the
+    /// `folding:` initialiser argument does the same without preparing the weights twice).
     public mutating func fold(_ norm: BatchNorm) throws {
+        try foldWeights(norm)
+        prepareFastPath()
+    }
+
+    private mutating func foldWeights(_ norm: BatchNorm) throws {
         guard norm.channels == outChannels else {
             throw InferenceError.shapeMismatch(what: "folded batch norm", expected: [outChannels], found: [norm.channels])
         }
@@ -150,7 +157,6 @@ public struct Conv2d: Sendable {
             newBias[o] = (bias?[o] ?? 0) * s + norm.shift[o]
         }
         bias = newBias
-        prepareFastPath()
     }
 
     public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {

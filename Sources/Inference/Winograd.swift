@@ -11,10 +11,10 @@ struct Winograd3x3: Sendable {
     /// U as 36 matrices [outChannels, inChannels].
     let transformedWeights: [Float]
 
-    /// G (6×3).
-    private static let g: [[Double]] = [
-        [1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
-        [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1],
+    /// G (6×3), row-major.
+    private static let g: [Double] = [
+        1.0 / 4, 0, 0, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6,
+        1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 24, -1.0 / 12, 1.0 / 6, 0, 0, 1,
     ]
 
     /// `weight` is [out, in, 3, 3].
@@ -22,27 +22,31 @@ struct Winograd3x3: Sendable {
         self.inChannels = inChannels
         self.outChannels = outChannels
         let plane = outChannels * inChannels
-        var u = [Float](repeating: 0, count: Self.elements * plane)
-        let g = Self.g
-        var t = [Double](repeating: 0, count: 18)  // G · kernel (6×3)
-        for o in 0..<outChannels {
-            for c in 0..<inChannels {
-                let k = (o * inChannels + c) * 9
-                for i in 0..<6 {
-                    for j in 0..<3 {
-                        t[3 * i + j] = g[i][0] * Double(weight[k + j]) + g[i][1] * Double(weight[k + 3 + j])
-                            + g[i][2] * Double(weight[k + 6 + j])
-                    }
-                }
-                for i in 0..<6 {
-                    for j in 0..<6 {
-                        let value = t[3 * i] * g[j][0] + t[3 * i + 1] * g[j][1] + t[3 * i + 2] * g[j][2]
-                        u[(6 * i + j) * plane + o * inChannels + c] = Float(value)
+        transformedWeights = [Float](unsafeUninitializedCapacity: Self.elements * plane) { u, initialized in
+            Self.g.withUnsafeBufferPointer { g in
+                weight.withUnsafeBufferPointer { w in
+                    let t = UnsafeMutablePointer<Double>.allocate(capacity: 18)  // G · kernel (6×3)
+                    defer { t.deallocate() }
+                    for pair in 0..<plane {
+                        let k = w.baseAddress! + pair * 9
+                        for i in 0..<6 {
+                            let (g0, g1, g2) = (g[3 * i], g[3 * i + 1], g[3 * i + 2])
+                            for j in 0..<3 {
+                                t[3 * i + j] = g0 * Double(k[j]) + g1 * Double(k[3 + j]) + g2 * Double(k[6 + j])
+                            }
+                        }
+                        // U = (G k) Gᵀ; pair = o · inChannels + c indexes each [out, in] matrix.
+                        for i in 0..<6 {
+                            let (t0, t1, t2) = (t[3 * i], t[3 * i + 1], t[3 * i + 2])
+                            for j in 0..<6 {
+                                u[(6 * i + j) * plane + pair] = Float(t0 * g[3 * j] + t1 * g[3 * j + 1] + t2 * g[3 * j + 2])
+                            }
+                        }
                     }
                 }
             }
+            initialized = Self.elements * plane
         }
-        transformedWeights = u
     }
 
     static func tiles(height: Int, width: Int) -> (rows: Int, columns: Int) {
