@@ -68,6 +68,7 @@ public struct BatchNorm: Sendable {
         }
         let (n, c, h, w) = x.nchw
         var y = Tensor(zeros: x.shape)
+        guard y.count > 0 else { return y }
         x.storage.withUnsafeBufferPointer { src in
             y.storage.withUnsafeMutableBufferPointer { dst in
                 for i in 0..<n {
@@ -271,6 +272,7 @@ public struct Conv2d: Sendable {
         guard oh > 0, ow > 0 else {
             throw InferenceError.invalidParameter("conv: input \(h)×\(w) is smaller than the kernel")
         }
+        guard n > 0 else { return Tensor(zeros: [0, outChannels, oh, ow]) }
         var y = Tensor(zeros: [n, outChannels, oh, ow])
         x.storage.withUnsafeBufferPointer { src in
             y.storage.withUnsafeMutableBufferPointer { dst in

@@ -29,6 +29,9 @@ convs = [
     ("conv_dilated", 1, 3, 12, 14, 5, (3, 3), 1, 2, 2, 1, True),
     ("conv_rect", 1, 3, 10, 12, 4, (3, 5), (2, 1), (1, 2), 1, 1, True),
     ("conv_no_pad_big_kernel", 1, 2, 6, 6, 3, (5, 5), 1, 0, 1, 1, False),
+    # Winograd F(4x4, 3x3) path: many channels, partial tiles on both axes, and a 7x7 map.
+    ("conv_3x3_winograd_wide", 2, 64, 13, 10, 48, (3, 3), 1, 1, 1, 1, True),
+    ("conv_3x3_winograd_7x7", 1, 96, 7, 7, 32, (3, 3), 1, 1, 1, 1, False),
 ]
 for name, n, cin, h, w, cout, k, s, p, d, g, bias in convs:
     x = rand(n, cin, h, w)
