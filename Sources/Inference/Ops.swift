@@ -1,0 +1,264 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Element-wise activations, as PyTorch defines them (GELU is the exact erf form).
+public enum Activation: Sendable, Equatable {
+    case identity, relu, silu, gelu, sigmoid
+
+    public func apply(_ values: UnsafeMutableBufferPointer<Float>) {
+        switch self {
+        case .identity:
+            return
+        case .relu:
+            for i in values.indices { values[i] = max(values[i], 0) }
+        case .silu:
+            for i in values.indices { let v = values[i]; values[i] = v / (1 + expf(-v)) }
+        case .gelu:
+            for i in values.indices { let v = values[i]; values[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
+        case .sigmoid:
+            for i in values.indices { values[i] = 1 / (1 + expf(-values[i])) }
+        }
+    }
+
+    /// Tensor form (any shape).
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        var y = x
+        y.storage.withUnsafeMutableBufferPointer { apply($0) }
+        return y
+    }
+}
+
+/// PyTorch's pooling output size, including ceil_mode's rule that the last window must start inside the
+/// input or its left padding.
+func pooledSize(_ size: Int, kernel: Int, stride: Int, padding: Int, ceilMode: Bool) -> Int {
+    let span = size + 2 * padding - kernel
+    var out = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1
+    if ceilMode && (out - 1) * stride >= size + padding { out -= 1 }
+    return out
+}
+
+/// Max pooling (padding counts as −∞).
+public struct MaxPool2d: Sendable {
+    public let kernel: Pair2D, stride: Pair2D, padding: Pair2D
+    public let ceilMode: Bool
+
+    public init(kernel: Pair2D, stride: Pair2D? = nil, padding: Pair2D = 0, ceilMode: Bool = false) {
+        self.kernel = kernel
+        self.stride = stride ?? kernel
+        self.padding = padding
+        self.ceilMode = ceilMode
+    }
+
+    public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
+        (pooledSize(height, kernel: kernel.y, stride: stride.y, padding: padding.y, ceilMode: ceilMode),
+         pooledSize(width, kernel: kernel.x, stride: stride.x, padding: padding.x, ceilMode: ceilMode))
+    }
+
+    /// `channels` planes of height×width → `channels` planes of the output size.
+    public func apply(input: UnsafePointer<Float>, channels: Int, height: Int, width: Int, output: UnsafeMutablePointer<Float>) {
+        let (oh, ow) = outputSize(height: height, width: width)
+        for c in 0..<channels {
+            let src = input + c * height * width, dst = output + c * oh * ow
+            for oy in 0..<oh {
+                let y0 = max(oy * stride.y - padding.y, 0), y1 = min(oy * stride.y - padding.y + kernel.y, height)
+                for ox in 0..<ow {
+                    let x0 = max(ox * stride.x - padding.x, 0), x1 = min(ox * stride.x - padding.x + kernel.x, width)
+                    var best = -Float.infinity
+                    for y in y0..<y1 { for x in x0..<x1 { best = max(best, src[y * width + x]) } }
+                    dst[oy * ow + ox] = best
+                }
+            }
+        }
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        try poolTensor(x, outputSize: outputSize) { apply(input: $0, channels: $1, height: $2, width: $3, output: $4) }
+    }
+}
+
+/// Average pooling with PyTorch's ceil_mode and count_include_pad rules.
+public struct AvgPool2d: Sendable {
+    public let kernel: Pair2D, stride: Pair2D, padding: Pair2D
+    public let ceilMode: Bool
+    public let countIncludePad: Bool
+
+    public init(kernel: Pair2D, stride: Pair2D? = nil, padding: Pair2D = 0, ceilMode: Bool = false, countIncludePad: Bool = true) {
+        self.kernel = kernel
+        self.stride = stride ?? kernel
+        self.padding = padding
+        self.ceilMode = ceilMode
+        self.countIncludePad = countIncludePad
+    }
+
+    public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
+        (pooledSize(height, kernel: kernel.y, stride: stride.y, padding: padding.y, ceilMode: ceilMode),
+         pooledSize(width, kernel: kernel.x, stride: stride.x, padding: padding.x, ceilMode: ceilMode))
+    }
+
+    public func apply(input: UnsafePointer<Float>, channels: Int, height: Int, width: Int, output: UnsafeMutablePointer<Float>) {
+        let (oh, ow) = outputSize(height: height, width: width)
+        for c in 0..<channels {
+            let src = input + c * height * width, dst = output + c * oh * ow
+            for oy in 0..<oh {
+                // The window clipped to the padded input decides count_include_pad's divisor.
+                let py0 = oy * stride.y - padding.y, py1 = min(py0 + kernel.y, height + padding.y)
+                let y0 = max(py0, 0), y1 = min(py1, height)
+                for ox in 0..<ow {
+                    let px0 = ox * stride.x - padding.x, px1 = min(px0 + kernel.x, width + padding.x)
+                    let x0 = max(px0, 0), x1 = min(px1, width)
+                    var sum: Float = 0
+                    for y in y0..<y1 { for x in x0..<x1 { sum += src[y * width + x] } }
+                    let divisor = countIncludePad ? (py1 - py0) * (px1 - px0) : (y1 - y0) * (x1 - x0)
+                    dst[oy * ow + ox] = sum / Float(divisor)
+                }
+            }
+        }
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        try poolTensor(x, outputSize: outputSize) { apply(input: $0, channels: $1, height: $2, width: $3, output: $4) }
+    }
+}
+
+private func poolTensor(
+    _ x: Tensor, outputSize: (Int, Int) -> (height: Int, width: Int),
+    _ body: (UnsafePointer<Float>, Int, Int, Int, UnsafeMutablePointer<Float>) -> Void
+) throws -> Tensor {
+    guard x.shape.count == 4 else {
+        throw InferenceError.shapeMismatch(what: "pool input", expected: [-1, -1, -1, -1], found: x.shape)
+    }
+    let (n, c, h, w) = x.nchw
+    let (oh, ow) = outputSize(h, w)
+    guard oh > 0, ow > 0 else { throw InferenceError.invalidParameter("pool: input \(h)×\(w) too small") }
+    var y = Tensor(zeros: [n, c, oh, ow])
+    x.storage.withUnsafeBufferPointer { src in
+        y.storage.withUnsafeMutableBufferPointer { dst in
+            body(src.baseAddress!, n * c, h, w, dst.baseAddress!)
+        }
+    }
+    return y
+}
+
+public enum Ops {
+    /// Mean over each plane: `planes` planes of `planeSize` → `planes` values.
+    public static func globalAveragePool(input: UnsafePointer<Float>, planes: Int, planeSize: Int, output: UnsafeMutablePointer<Float>) {
+        for p in 0..<planes {
+            var sum: Float = 0
+            let src = input + p * planeSize
+            for i in 0..<planeSize { sum += src[i] }
+            output[p] = sum / Float(planeSize)
+        }
+    }
+
+    /// NCHW → NC11.
+    public static func globalAveragePool(_ x: Tensor) throws -> Tensor {
+        guard x.shape.count == 4 else {
+            throw InferenceError.shapeMismatch(what: "global pool input", expected: [-1, -1, -1, -1], found: x.shape)
+        }
+        let (n, c, h, w) = x.nchw
+        var y = Tensor(zeros: [n, c, 1, 1])
+        x.storage.withUnsafeBufferPointer { src in
+            y.storage.withUnsafeMutableBufferPointer { globalAveragePool(input: src.baseAddress!, planes: n * c, planeSize: h * w, output: $0.baseAddress!) }
+        }
+        return y
+    }
+
+    /// Nearest-neighbour 2× upsampling of `planes` planes of height×width.
+    public static func upsampleNearest2x(input: UnsafePointer<Float>, planes: Int, height: Int, width: Int, output: UnsafeMutablePointer<Float>) {
+        let ow = 2 * width
+        for p in 0..<planes {
+            let src = input + p * height * width, dst = output + p * 4 * height * width
+            for y in 0..<height {
+                let row = dst + 2 * y * ow
+                for x in 0..<width { let v = src[y * width + x]; row[2 * x] = v; row[2 * x + 1] = v }
+                (row + ow).update(from: row, count: ow)
+            }
+        }
+    }
+
+    public static func upsampleNearest2x(_ x: Tensor) throws -> Tensor {
+        guard x.shape.count == 4 else {
+            throw InferenceError.shapeMismatch(what: "upsample input", expected: [-1, -1, -1, -1], found: x.shape)
+        }
+        let (n, c, h, w) = x.nchw
+        var y = Tensor(zeros: [n, c, 2 * h, 2 * w])
+        x.storage.withUnsafeBufferPointer { src in
+            y.storage.withUnsafeMutableBufferPointer { upsampleNearest2x(input: src.baseAddress!, planes: n * c, height: h, width: w, output: $0.baseAddress!) }
+        }
+        return y
+    }
+
+    /// Concatenation along channels of NCHW tensors with equal N, H, W.
+    public static func concatChannels(_ parts: [Tensor]) throws -> Tensor {
+        guard let first = parts.first, first.shape.count == 4 else {
+            throw InferenceError.invalidParameter("concat: needs at least one 4-D tensor")
+        }
+        let (n, _, h, w) = first.nchw
+        for part in parts where part.shape.count != 4 || part.shape[0] != n || part.shape[2] != h || part.shape[3] != w {
+            throw InferenceError.shapeMismatch(what: "concat part", expected: [n, -1, h, w], found: part.shape)
+        }
+        let total = parts.reduce(0) { $0 + $1.shape[1] }
+        var y = Tensor(zeros: [n, total, h, w])
+        y.storage.withUnsafeMutableBufferPointer { dst in
+            var offset = 0
+            for i in 0..<n {
+                for part in parts {
+                    let size = part.shape[1] * h * w
+                    part.storage.withUnsafeBufferPointer { src in
+                        (dst.baseAddress! + offset).update(from: src.baseAddress! + i * size, count: size)
+                    }
+                    offset += size
+                }
+            }
+        }
+        return y
+    }
+}
+
+/// y = x Wᵀ + b with W [out, in] (PyTorch's Linear).
+public struct Linear: Sendable {
+    public let weight: [Float]
+    public let bias: [Float]?
+    public let inFeatures: Int
+    public let outFeatures: Int
+
+    public init(weight: Tensor, bias: Tensor? = nil) throws {
+        guard weight.shape.count == 2 else {
+            throw InferenceError.shapeMismatch(what: "linear weight", expected: [-1, -1], found: weight.shape)
+        }
+        outFeatures = weight.shape[0]
+        inFeatures = weight.shape[1]
+        if let bias, bias.shape != [outFeatures] {
+            throw InferenceError.shapeMismatch(what: "linear bias", expected: [outFeatures], found: bias.shape)
+        }
+        self.weight = weight.storage
+        self.bias = bias?.storage
+    }
+
+    /// rows × inFeatures → rows × outFeatures.
+    public func apply(input: UnsafePointer<Float>, rows: Int, output: UnsafeMutablePointer<Float>) {
+        weight.withUnsafeBufferPointer { w in
+            BLAS.sgemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures,
+                       a: input, lda: inFeatures, b: w.baseAddress!, ldb: inFeatures, c: output, ldc: outFeatures)
+        }
+        if let bias {
+            for r in 0..<rows { for o in 0..<outFeatures { output[r * outFeatures + o] += bias[o] } }
+        }
+    }
+
+    /// [..., inFeatures] → [..., outFeatures].
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        guard let last = x.shape.last, last == inFeatures else {
+            throw InferenceError.shapeMismatch(what: "linear input", expected: [-1, inFeatures], found: x.shape)
+        }
+        let rows = x.count / inFeatures
+        var y = Tensor(zeros: Array(x.shape.dropLast()) + [outFeatures])
+        x.storage.withUnsafeBufferPointer { src in
+            y.storage.withUnsafeMutableBufferPointer { apply(input: src.baseAddress!, rows: rows, output: $0.baseAddress!) }
+        }
+        return y
+    }
+}

@@ -1,0 +1,82 @@
+/// A float32 tensor in contiguous row-major memory; 4-D tensors are NCHW.
+public struct Tensor: Sendable, Equatable {
+    public var shape: [Int]
+    public var storage: [Float]
+
+    public init(shape: [Int], storage: [Float]) throws {
+        guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) == storage.count else {
+            throw InferenceError.shapeMismatch(
+                what: "tensor storage", expected: shape, found: [storage.count])
+        }
+        self.shape = shape
+        self.storage = storage
+    }
+
+    public init(zeros shape: [Int]) {
+        self.shape = shape
+        self.storage = [Float](repeating: 0, count: shape.reduce(1, *))
+    }
+
+    public var count: Int { storage.count }
+
+    /// N, C, H, W of a 4-D tensor.
+    public var nchw: (n: Int, c: Int, h: Int, w: Int) {
+        precondition(shape.count == 4, "nchw of a \(shape.count)-D tensor")
+        return (shape[0], shape[1], shape[2], shape[3])
+    }
+
+    /// Same storage, another shape with the same element count.
+    public func reshaped(_ newShape: [Int]) throws -> Tensor {
+        try Tensor(shape: newShape, storage: storage)
+    }
+}
+
+/// Recycles tensor storage so a forward pass does not allocate per layer: `take` hands out a zero-free
+/// tensor whose storage comes from a returned one when one is big enough, `recycle` gives storage back.
+public final class TensorPool {
+    private var free: [[Float]] = []
+
+    public init() {}
+
+    /// A tensor of `shape`; its contents are unspecified (every op overwrites its output).
+    public func take(_ shape: [Int]) -> Tensor {
+        let count = shape.reduce(1, *)
+        var storage: [Float]
+        if let index = free.firstIndex(where: { $0.capacity >= count }) {
+            storage = free.remove(at: index)
+            if storage.count > count {
+                storage.removeLast(storage.count - count)
+            } else if storage.count < count {
+                storage.append(contentsOf: repeatElement(0, count: count - storage.count))
+            }
+        } else {
+            storage = [Float](repeating: 0, count: count)
+        }
+        return Tensor(unchecked: shape, storage)
+    }
+
+    public func recycle(_ tensor: consuming Tensor) {
+        free.append(tensor.storage)
+    }
+}
+
+extension Tensor {
+    init(unchecked shape: [Int], _ storage: [Float]) {
+        self.shape = shape
+        self.storage = storage
+    }
+}
+
+public enum InferenceError: Error, CustomStringConvertible, Equatable {
+    case shapeMismatch(what: String, expected: [Int], found: [Int])
+    case invalidParameter(String)
+
+    public var description: String {
+        switch self {
+        case let .shapeMismatch(what, expected, found):
+            return "\(what): expected shape \(expected), found \(found)"
+        case let .invalidParameter(message):
+            return message
+        }
+    }
+}

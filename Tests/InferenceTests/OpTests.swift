@@ -1,0 +1,77 @@
+import Inference
+import XCTest
+
+/// Each op against PyTorch's output on edge cases (tools/reference/op_fixtures.py).
+final class OpTests: XCTestCase {
+    var fixtures: SafeTensorsFile!
+
+    override func setUpWithError() throws { fixtures = try loadFixtures("ops.safetensors") }
+
+    func t(_ key: String) throws -> Tensor { try fixtures.tensor(key) }
+
+    func testConvolutionEdgeCases() throws {
+        // name, stride, padding, dilation, groups (as in op_fixtures.py)
+        let cases: [(String, Pair2D, Pair2D, Pair2D, Int)] = [
+            ("conv_3x3_s1_p1", 1, 1, 1, 1), ("conv_3x3_s2_p1_odd", 2, 1, 1, 1), ("conv_7x7_s2_p3", 2, 3, 1, 1),
+            ("conv_1x1", 1, 0, 1, 1), ("conv_1x1_s2", 2, 0, 1, 1), ("conv_grouped", 1, 1, 1, 4),
+            ("conv_depthwise_s2", 2, 1, 1, 6), ("conv_dilated", 1, 2, 2, 1), ("conv_rect", Pair2D(2, 1), Pair2D(1, 2), 1, 1),
+            ("conv_no_pad_big_kernel", 1, 0, 1, 1),
+        ]
+        for (name, stride, padding, dilation, groups) in cases {
+            let bias = fixtures.entries["\(name).b"] == nil ? nil : try t("\(name).b")
+            let conv = try Conv2d(weight: t("\(name).w"), bias: bias, stride: stride, padding: padding,
+                                  dilation: dilation, groups: groups)
+            assertClose(try conv(t("\(name).x")), try t("\(name).y"), tolerance: 1e-4, name)
+        }
+    }
+
+    func testBatchNormFoldedIntoConvolutionWithReLU() throws {
+        var conv = try Conv2d(weight: t("bnfold.w"), padding: 1, activation: .relu)
+        try conv.fold(BatchNorm(weight: t("bnfold.gamma").storage, bias: t("bnfold.beta").storage,
+                                runningMean: t("bnfold.mean").storage, runningVar: t("bnfold.var").storage))
+        assertClose(try conv(t("bnfold.x")), try t("bnfold.y"), tolerance: 1e-4)
+    }
+
+    func testActivations() throws {
+        let x = try t("act.x")
+        for (activation, key) in [(Activation.relu, "relu"), (.silu, "silu"), (.gelu, "gelu"), (.sigmoid, "sigmoid")] {
+            assertClose(activation(x), try t("act.\(key)"), tolerance: 2e-6, key)
+        }
+    }
+
+    func testPooling() throws {
+        let cases: [(String, Bool, Int, Int, Int, Bool, Bool)] = [
+            ("maxpool_3_2_1", true, 3, 2, 1, false, true), ("maxpool_3_2_1_odd", true, 3, 2, 1, false, true),
+            ("maxpool_3_2_0_ceil", true, 3, 2, 0, true, true), ("maxpool_2_2_ceil", true, 2, 2, 0, true, true),
+            ("avgpool_2_2", false, 2, 2, 0, false, true), ("avgpool_2_2_ceil_nopad", false, 2, 2, 0, true, false),
+            ("avgpool_3_2_1_incl", false, 3, 2, 1, false, true), ("avgpool_3_2_1_excl", false, 3, 2, 1, false, false),
+            ("avgpool_3_2_1_ceil_incl", false, 3, 2, 1, true, true),
+        ]
+        for (name, isMax, k, s, p, ceil, include) in cases {
+            let x = try t("\(name).x")
+            let y = isMax
+                ? try MaxPool2d(kernel: Pair2D(k, k), stride: Pair2D(s, s), padding: Pair2D(p, p), ceilMode: ceil)(x)
+                : try AvgPool2d(kernel: Pair2D(k, k), stride: Pair2D(s, s), padding: Pair2D(p, p), ceilMode: ceil,
+                                countIncludePad: include)(x)
+            assertClose(y, try t("\(name).y"), tolerance: 1e-5, name)
+        }
+    }
+
+    func testGlobalPoolUpsampleConcatLinear() throws {
+        assertClose(try Ops.globalAveragePool(t("gap.x")), try t("gap.y"), tolerance: 1e-6, "global average pool")
+        assertClose(try Ops.upsampleNearest2x(t("up.x")), try t("up.y"), tolerance: 0, "upsample")
+        assertClose(try Ops.concatChannels([t("cat.a"), t("cat.b")]), try t("cat.y"), tolerance: 0, "concat")
+        let linear = try Linear(weight: t("linear.w"), bias: t("linear.b"))
+        assertClose(try linear(t("linear.x")), try t("linear.y"), tolerance: 1e-5, "linear")
+    }
+
+    func testWrongInputShapesAreErrors() throws {
+        let conv = try Conv2d(weight: t("conv_1x1.w"))
+        XCTAssertThrowsError(try conv(Tensor(zeros: [1, 3, 4, 4]))) { error in
+            XCTAssertTrue("\(error)".contains("conv input"), "\(error)")
+        }
+        XCTAssertThrowsError(try Conv2d(weight: Tensor(zeros: [6, 4, 3, 3]), groups: 4))
+        XCTAssertThrowsError(try Conv2d(weight: t("conv_7x7_s2_p3.w"))(Tensor(zeros: [1, 3, 4, 4])))
+        XCTAssertThrowsError(try Linear(weight: t("linear.w"))(Tensor(zeros: [2, 3])))
+    }
+}

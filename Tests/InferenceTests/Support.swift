@@ -1,0 +1,26 @@
+import Foundation
+import Inference
+import XCTest
+
+let fixturesDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+func loadFixtures(_ name: String) throws -> SafeTensorsFile {
+    try SafeTensorsFile(contentsOf: fixturesDirectory.appendingPathComponent(name))
+}
+
+func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
+    precondition(a.count == b.count)
+    return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
+}
+
+func assertClose(_ actual: Tensor, _ expected: Tensor, tolerance: Float, _ message: String = "",
+                 file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(actual.shape, expected.shape, message, file: file, line: line)
+    guard actual.shape == expected.shape else { return }
+    let diff = maxAbsDifference(actual.storage, expected.storage)
+    XCTAssertLessThanOrEqual(diff, tolerance, "\(message): max |Δ| = \(diff)", file: file, line: line)
+}
+
+func temporaryURL(_ name: String) -> URL {
+    FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString)-\(name)")
+}
