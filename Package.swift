@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: [
         // C libraries, each touched by exactly one Swift wrapper.
@@ -38,7 +39,10 @@ let package = Package(
         .target(name: "Ingestion", dependencies: ["DICOM", "Imaging", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Inference", dependencies: ["COpenBLAS"]),
         .target(name: "Segmentation", dependencies: ["Inference", "Imaging", "Ingestion"]),
-        .target(name: "Classification", dependencies: ["Inference", "Imaging", "Ingestion", "Segmentation"]),
+        .target(
+            name: "Classification",
+            dependencies: ["Inference", "Imaging", "Ingestion", "Segmentation", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .target(
             name: "Fleet",
             dependencies: [
@@ -59,6 +63,7 @@ let package = Package(
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore"]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference"]),
+        .testTarget(name: "ClassificationTests", dependencies: ["Classification", "Inference"]),
     ],
     cxxLanguageStandard: .cxx17
 )

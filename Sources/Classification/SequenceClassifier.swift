@@ -41,8 +41,8 @@ public struct SequenceClassifier: Sendable {
     }
 
     /// From a safetensors file holding exactly the model's keys (a missing, extra or misshapen tensor is an error).
-    public init(contentsOf url: URL) throws {
-        let reader = StateDictReader(try SafeTensorsFile(contentsOf: url))
+    public init(file: SafeTensorsFile) throws {
+        let reader = StateDictReader(file)
         try self.init(load: { try reader.tensor($0, shape: $1) })
         try reader.finish()
     }

@@ -1,5 +1,4 @@
 import Foundation
-import COpenBLAS
 
 /// Errors from building a recurrent layer out of loaded weights.
 public enum RecurrentLayerError: Error, CustomStringConvertible, Equatable {
@@ -75,9 +74,8 @@ public struct BidirectionalLSTM: Sendable {
                 for r in 0..<rows { (base + r * width).update(from: direction.bias, count: gates) }
                 inputs.withUnsafeBufferPointer { x in
                     direction.inputWeights.withUnsafeBufferPointer { w in
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(gates),
-                                    Int32(inputSize), 1, x.baseAddress, Int32(inputSize), w.baseAddress,
-                                    Int32(inputSize), 1, base, Int32(width))
+                        BLAS.sgemm(transposeB: true, m: rows, n: gates, k: inputSize, a: x.baseAddress!, lda: inputSize,
+                                   b: w.baseAddress!, ldb: inputSize, beta: 1, c: base, ldc: width)
                     }
                 }
             }
@@ -104,8 +102,12 @@ public struct BidirectionalLSTM: Sendable {
                 let rowStart = sequence[t] * projections.width + directionIndex * gateCount
                 for g in 0..<gateCount { gates[g] = projections.values[rowStart + g] }
                 direction.hiddenWeights.withUnsafeBufferPointer { w in
-                    cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(gateCount), Int32(hidden), 1, w.baseAddress,
-                                Int32(hidden), h, 1, 1, &gates, 1)
+                    h.withUnsafeBufferPointer { state in
+                        gates.withUnsafeMutableBufferPointer { g in
+                            BLAS.sgemm(m: gateCount, n: 1, k: hidden, a: w.baseAddress!, lda: hidden,
+                                       b: state.baseAddress!, ldb: 1, beta: 1, c: g.baseAddress!, ldc: 1)
+                        }
+                    }
                 }
                 let outStart = t * 2 * hidden + directionIndex * hidden
                 for j in 0..<hidden {

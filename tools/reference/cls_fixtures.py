@@ -4,6 +4,7 @@ usage: /work/refenv/bin/python tools/reference/cls_fixtures.py [OUT_DIR]
 
 Writes small files only: the weights are regenerated on both sides by seeded_weights (engine), with the value
 ranges of classifier_rule below (the Swift side uses the same ranges: ClassifierWeights.seededStateDict).
+- keys.json            BrainSequenceModelNFNet's state_dict keys and shapes
 - chunks.json          the reference's chunk ranges for a few series lengths
 - selection/           binary shapes + images and has_good_features' numbers and decisions
 - embeddings/          backbone inputs (seeded), the padding frame, and their 2304-d embeddings
@@ -65,7 +66,7 @@ def save_npy(path, array):
 def write_json(path, value):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
-        json.dump(value, f, indent=1)
+        json.dump(value, f, indent=None if path.endswith("keys.json") else 1)
         f.write("\n")
 
 
@@ -222,6 +223,7 @@ def main():
     chunks_fixture(out)
     selection_fixture(out)
     model = seeded_model()
+    write_json(f"{out}/keys.json", [[k, list(v.shape)] for k, v in model.state_dict().items()])
     embeddings_fixture(out, model)
     head_fixture(out, model)
     series_fixture(out, model)

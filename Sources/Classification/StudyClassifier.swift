@@ -1,0 +1,83 @@
+import Crypto
+import Foundation
+import Inference
+
+/// A classifier weights file, loaded, with the SHA-256 of its bytes.
+public struct ClassifierWeights: Sendable {
+    public let model: SequenceClassifier
+    public let sha256: String
+
+    /// `classifier-<MRI type>.safetensors`, the name in a model directory.
+    public static func fileName(mriType: String) -> String { "classifier-\(mriType).safetensors" }
+
+    public init(contentsOf url: URL) throws {
+        let file = try SafeTensorsFile(contentsOf: url)
+        sha256 = file.withBytes { SHA256.hash(data: $0) }.map { String(format: "%02x", $0) }.joined()
+        model = try SequenceClassifier(file: file)
+    }
+}
+
+/// The classifier stage over a study directory (after `ingest run` and `seg-worker run`): every series with
+/// the model of its MRI type from the model directory; writes each series' `classification.json` and returns
+/// the patient document.
+public struct StudyClassifier: Sendable {
+    public static let studyFile = "study.json"
+    public static let resultFile = "classification.json"
+
+    public let modelsDirectory: URL
+    public var augmentation: TestTimeAugmentation
+    public var threads: Int
+
+    public init(modelsDirectory: URL, augmentation: TestTimeAugmentation = .zoom, threads: Int = 1) {
+        self.modelsDirectory = modelsDirectory
+        self.augmentation = augmentation
+        self.threads = threads
+    }
+
+    public func run(studyDirectory: URL) throws -> PatientClassification {
+        let studyURL = studyDirectory.appendingPathComponent(Self.studyFile)
+        let study: StudyIndex
+        do {
+            study = try JSONDecoder().decode(StudyIndex.self, from: Data(contentsOf: studyURL))
+        } catch {
+            throw ClassificationError.unreadable(path: studyURL.path, reason: String(describing: error))
+        }
+        var loaded: [String: ClassifierWeights] = [:]
+        var results: [SeriesClassification] = []
+        for entry in study.series {
+            let directory = studyDirectory.appendingPathComponent(entry.dir)
+            let weightsURL = modelsDirectory.appendingPathComponent(ClassifierWeights.fileName(mriType: entry.mriType))
+            let result: SeriesClassification
+            if !FileManager.default.fileExists(atPath: weightsURL.path) {
+                let metadata = try SeriesMetadata(directory: directory)
+                result = SeriesClassification(
+                    mriType: entry.mriType, slicesTotal: metadata.slicesTotal, slicesNonempty: metadata.slicesNonempty,
+                    kept: [], chunks: [], status: .skipped, reason: "no \(weightsURL.lastPathComponent) in the model directory",
+                    tta: nil, weightsSHA256: nil)
+            } else {
+                let weights = try loaded[entry.mriType] ?? ClassifierWeights(contentsOf: weightsURL)
+                loaded[entry.mriType] = weights
+                let classifier = SeriesClassifier(model: weights.model, weightsSHA256: weights.sha256,
+                                                  augmentation: augmentation, threads: threads)
+                result = try classifier.classify(SeriesInput(directory: directory))
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(result).write(to: directory.appendingPathComponent(Self.resultFile), options: .atomic)
+            results.append(result)
+        }
+        return PatientClassification(patientID: study.patientID, series: results)
+    }
+}
+
+/// The fields of the ingest stage's study.json the classifier uses.
+struct StudyIndex: Decodable {
+    struct Entry: Decodable {
+        let dir: String
+        let mriType: String
+        enum CodingKeys: String, CodingKey { case dir, mriType = "mri_type" }
+    }
+    let patientID: String
+    let series: [Entry]
+    enum CodingKeys: String, CodingKey { case patientID = "patient_id", series }
+}
