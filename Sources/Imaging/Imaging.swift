@@ -1,1 +1,0 @@
-// Image operations shared by the stages.
