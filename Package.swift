@@ -56,14 +56,20 @@ let package = Package(
         // Executables: argument parsing and wiring only.
         .executableTarget(name: "Ingest", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "SegWorker", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "ClsWorker", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "ClsWorker",
+            dependencies: [
+                "Fleet", "Classification", "Inference", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(name: "Reporter", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore"]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference"]),
-        .testTarget(name: "ClassificationTests", dependencies: ["Classification", "Inference"]),
+        .testTarget(name: "ClassificationTests", dependencies: ["Classification", "Inference", "Imaging", .product(name: "Crypto", package: "swift-crypto")]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -11,12 +11,17 @@ public struct SeriesClassifier: Sendable {
     public var augmentation: TestTimeAugmentation
     /// Backbone workers (frames are split over them; BLAS runs single-threaded inside each).
     public var threads: Int
+    /// Embed each frame once per series and path (true), or recompute the backbone for every chunk as the
+    /// reference did (false: same numbers, up to 7× the work; kept for parity tests and benchmarks).
+    public var reuseEmbeddings: Bool
 
-    public init(model: SequenceClassifier, weightsSHA256: String?, augmentation: TestTimeAugmentation = .zoom, threads: Int = 1) {
+    public init(model: SequenceClassifier, weightsSHA256: String?, augmentation: TestTimeAugmentation = .zoom, threads: Int = 1,
+                reuseEmbeddings: Bool = true) {
         self.model = model
         self.weightsSHA256 = weightsSHA256
         self.augmentation = augmentation
         self.threads = max(1, threads)
+        self.reuseEmbeddings = reuseEmbeddings
     }
 
     public func classify(_ input: SeriesInput) throws -> SeriesClassification {
@@ -45,10 +50,9 @@ public struct SeriesClassifier: Sendable {
         }
     }
 
-    /// The probability of every chunk over the kept slices. Each kept frame is embedded once per OpenCV path
-    /// it takes, the padding frame once, and the LSTM input projections are shared as well; with
-    /// `reuseEmbeddings: false` every chunk is computed from scratch, as the reference did (same numbers, slower).
-    public func chunkProbabilities(_ input: SeriesInput, kept: [Int], reuseEmbeddings: Bool = true) throws -> [Double] {
+    /// The probability of every chunk over the kept slices. With `reuseEmbeddings`, each kept frame is embedded
+    /// once per OpenCV path it takes, the padding frame once, and the LSTM input projections are shared as well.
+    public func chunkProbabilities(_ input: SeriesInput, kept: [Int]) throws -> [Double] {
         let plan = ChunkPlan(frameCount: kept.count)
         var totals = [Double](repeating: 0, count: plan.chunks.count)
         for variant in augmentation.variants {

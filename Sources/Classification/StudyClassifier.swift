@@ -27,11 +27,14 @@ public struct StudyClassifier: Sendable {
     public let modelsDirectory: URL
     public var augmentation: TestTimeAugmentation
     public var threads: Int
+    /// See `SeriesClassifier.reuseEmbeddings`.
+    public var reuseEmbeddings: Bool
 
-    public init(modelsDirectory: URL, augmentation: TestTimeAugmentation = .zoom, threads: Int = 1) {
+    public init(modelsDirectory: URL, augmentation: TestTimeAugmentation = .zoom, threads: Int = 1, reuseEmbeddings: Bool = true) {
         self.modelsDirectory = modelsDirectory
         self.augmentation = augmentation
         self.threads = threads
+        self.reuseEmbeddings = reuseEmbeddings
     }
 
     public func run(studyDirectory: URL) throws -> PatientClassification {
@@ -58,7 +61,7 @@ public struct StudyClassifier: Sendable {
                 let weights = try loaded[entry.mriType] ?? ClassifierWeights(contentsOf: weightsURL)
                 loaded[entry.mriType] = weights
                 let classifier = SeriesClassifier(model: weights.model, weightsSHA256: weights.sha256,
-                                                  augmentation: augmentation, threads: threads)
+                                                  augmentation: augmentation, threads: threads, reuseEmbeddings: reuseEmbeddings)
                 result = try classifier.classify(SeriesInput(directory: directory))
             }
             let encoder = JSONEncoder()
