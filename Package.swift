@@ -54,7 +54,11 @@ let package = Package(
         ),
 
         // Executables: argument parsing and wiring only.
-        .executableTarget(name: "Ingest", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "Ingest",
+            dependencies: ["Fleet", "Ingestion", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(name: "SegWorker", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "ClsWorker",
@@ -67,9 +71,15 @@ let package = Package(
 
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore"]),
-        .testTarget(name: "DICOMTests", dependencies: ["DICOM"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference"]),
-        .testTarget(name: "ClassificationTests", dependencies: ["Classification", "Inference", "Imaging", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "DICOMTests", dependencies: ["DICOM"], exclude: ["Fixtures"]),
+        .testTarget(name: "IngestionTests", dependencies: ["Ingestion"], exclude: ["Fixtures"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference"], exclude: ["Fixtures"]),
+        .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Inference"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "ClassificationTests",
+            dependencies: ["Classification", "Inference", "Imaging", .product(name: "Crypto", package: "swift-crypto")],
+            exclude: ["Fixtures"]
+        ),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -26,7 +26,7 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
 }
 
 /// A safetensors file (8-byte little-endian header length, JSON header, raw little-endian data), memory-mapped;
-/// tensors are converted to float32 on request (F32, F16, BF16, F64, I64 are understood).
+/// tensors are converted to float32 on request (F32, F16, BF16, F64, I64, U8 are understood).
 public struct SafeTensorsFile: @unchecked Sendable {
     public struct Entry: Sendable, Equatable {
         public let dtype: String
@@ -41,7 +41,7 @@ public struct SafeTensorsFile: @unchecked Sendable {
     private let data: Data
     private let dataStart: Int
 
-    private static let elementSizes = ["F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8]
+    private static let elementSizes = ["F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8, "U8": 1]
 
     public init(contentsOf url: URL) throws {
         path = url.path
@@ -119,6 +119,8 @@ public struct SafeTensorsFile: @unchecked Sendable {
                     for i in 0..<count { out[i] = Float(bitPattern: UInt32(bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian) << 16) }
                 case "F64":
                     for i in 0..<count { out[i] = Float(Double(bitPattern: bytes.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self).littleEndian)) }
+                case "U8":
+                    for i in 0..<count { out[i] = Float(bytes[i]) }
                 default:  // I64, checked at load
                     for i in 0..<count { out[i] = Float(Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))) }
                 }

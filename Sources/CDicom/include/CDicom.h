@@ -1,11 +1,84 @@
-// C API over DCMTK: the only place that touches DCMTK. Filled in by the DICOM work.
+// C API over DCMTK: the only place that touches DCMTK. No C++ exception crosses it; every failure is a
+// status code plus a message.
 #ifndef MGMT_CDICOM_H
 #define MGMT_CDICOM_H
+#include <stddef.h>
+#include <stdint.h>
 #ifdef __cplusplus
 extern "C" {
 #endif
-/// Registers DCMTK's JPEG, JPEG-LS and RLE decoders once per process.
+
+typedef enum {
+    MGMT_DICOM_OK = 0,
+    MGMT_DICOM_UNREADABLE = 1,              // missing, a directory, no permission
+    MGMT_DICOM_NOT_DICOM = 2,               // neither a DICM preamble nor a parseable dataset
+    MGMT_DICOM_TRUNCATED = 3,               // ends early (dataset or pixel data shorter than declared)
+    MGMT_DICOM_NO_PIXEL_DATA = 4,
+    MGMT_DICOM_UNSUPPORTED_TRANSFER_SYNTAX = 5,  // e.g. JPEG 2000: free DCMTK has no decoder
+    MGMT_DICOM_ABSURD_DIMENSIONS = 6,       // Rows/Columns 0 or > MGMT_DICOM_MAX_DIMENSION
+    MGMT_DICOM_UNSUPPORTED_PIXEL_FORMAT = 7,  // colour, 1-bit, bits stored > allocated ...
+    MGMT_DICOM_DECODE_FAILED = 8,           // the codec rejected the compressed stream
+    MGMT_DICOM_BUFFER_TOO_SMALL = 9,
+    MGMT_DICOM_INTERNAL = 10,               // a C++ exception or allocation failure inside DCMTK
+} mgmt_dicom_status;
+
+enum { MGMT_DICOM_MAX_DIMENSION = 8192, MGMT_DICOM_MESSAGE_CAPACITY = 512 };
+
+typedef struct {
+    mgmt_dicom_status status;
+    char message[MGMT_DICOM_MESSAGE_CAPACITY];  // NUL-terminated, without the file name
+} mgmt_dicom_error;
+
+typedef struct {
+    uint32_t rows, columns, number_of_frames;
+    uint32_t bits_allocated, bits_stored, high_bit, pixel_representation, samples_per_pixel;
+    double rescale_slope, rescale_intercept;        // 1 and 0 when absent
+    int32_t instance_number;
+    int32_t has_instance_number;
+    double image_position_patient[3];
+    int32_t has_image_position_patient;
+    double image_orientation_patient[6];
+    int32_t has_image_orientation_patient;
+    double pixel_spacing[2];                        // row spacing, column spacing
+    int32_t has_pixel_spacing;
+    double slice_thickness;
+    int32_t has_slice_thickness;
+    int32_t has_pixel_data;
+    char photometric_interpretation[32];
+    char series_instance_uid[72];
+    char study_instance_uid[72];
+    char sop_instance_uid[72];
+    char patient_id[72];
+    char series_description[128];
+    char modality[20];
+    char transfer_syntax_uid[72];
+    char transfer_syntax_name[128];
+} mgmt_dicom_header;
+
+/// Opaque loaded file. One handle must not be used from two threads at once; distinct handles may.
+typedef struct mgmt_dicom_file mgmt_dicom_file;
+
+/// Registers DCMTK's JPEG, JPEG-LS and RLE decoders and quietens DCMTK's own logging; once per process.
+/// mgmt_dicom_open calls it, so callers need not.
 void mgmt_dicom_register_codecs(void);
+
+/// Loads a whole file (header and pixel data) and reads its header. Returns NULL and fills `error` on failure.
+mgmt_dicom_file *mgmt_dicom_open(const char *path, mgmt_dicom_error *error);
+void mgmt_dicom_close(mgmt_dicom_file *file);
+const mgmt_dicom_header *mgmt_dicom_get_header(const mgmt_dicom_file *file);
+
+/// Number of values mgmt_dicom_read_* writes: rows × columns × frames (one sample per pixel).
+size_t mgmt_dicom_value_count(const mgmt_dicom_file *file);
+
+/// Decodes the pixel data (decompressing if needed) into `out`, frames one after another, each row-major:
+/// the stored values (masked to BitsStored, sign-extended when PixelRepresentation is 1), as pydicom's
+/// pixel_array gives them.
+mgmt_dicom_status mgmt_dicom_read_stored(mgmt_dicom_file *file, int32_t *out, size_t capacity,
+                                         mgmt_dicom_error *error);
+/// The same values times RescaleSlope plus RescaleIntercept, as float.
+mgmt_dicom_status mgmt_dicom_read_rescaled(mgmt_dicom_file *file, float *out, size_t capacity,
+                                           mgmt_dicom_error *error);
+
 #ifdef __cplusplus
 }
 #endif

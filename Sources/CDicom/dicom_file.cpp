@@ -1,0 +1,319 @@
+// Loading a DICOM file and decoding its pixel data with DCMTK, behind the C API of CDicom.h.
+#include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmdata/dcpixel.h"
+#include "dcmtk/dcmdata/dcxfer.h"
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <new>
+#include <sys/stat.h>
+#include "CDicom.h"
+
+struct mgmt_dicom_file {
+    DcmFileFormat format;
+    mgmt_dicom_header header;
+    bool decompressed = false;
+};
+
+namespace {
+
+mgmt_dicom_status fail(mgmt_dicom_error *error, mgmt_dicom_status status, const char *format, ...) {
+    if (error) {
+        error->status = status;
+        va_list args;
+        va_start(args, format);
+        std::vsnprintf(error->message, sizeof error->message, format, args);
+        va_end(args);
+    }
+    return status;
+}
+
+void copyString(DcmItem &item, const DcmTagKey &tag, char *out, size_t capacity) {
+    OFString value;
+    out[0] = '\0';
+    if (item.findAndGetOFStringArray(tag, value).good()) {
+        std::snprintf(out, capacity, "%s", value.c_str());
+    }
+}
+
+/// Whether the file starts with the 128-byte preamble and "DICM" (Part 10).
+bool hasPart10Preamble(const char *path) {
+    std::ifstream stream(path, std::ios::binary);
+    char bytes[132];
+    if (!stream.read(bytes, sizeof bytes)) return false;
+    return std::memcmp(bytes + 128, "DICM", 4) == 0;
+}
+
+/// A file without a preamble counts as DICOM only if DCMTK parsed it into something that looks like an image
+/// or composite object; otherwise arbitrary bytes parsed as implicit VR would pass.
+bool looksLikeDataset(DcmDataset &dataset) {
+    return dataset.tagExists(DCM_SOPClassUID) || dataset.tagExists(DCM_PixelData) || dataset.tagExists(DCM_Rows);
+}
+
+void readHeader(DcmDataset &dataset, mgmt_dicom_header &h) {
+    std::memset(&h, 0, sizeof h);
+    Uint16 u16 = 0;
+    Sint32 s32 = 0;
+    Float64 f64 = 0;
+    if (dataset.findAndGetUint16(DCM_Rows, u16).good()) h.rows = u16;
+    if (dataset.findAndGetUint16(DCM_Columns, u16).good()) h.columns = u16;
+    h.number_of_frames = 1;
+    if (dataset.findAndGetSint32(DCM_NumberOfFrames, s32).good() && s32 > 0) h.number_of_frames = Uint32(s32);
+    if (dataset.findAndGetUint16(DCM_BitsAllocated, u16).good()) h.bits_allocated = u16;
+    if (dataset.findAndGetUint16(DCM_BitsStored, u16).good()) h.bits_stored = u16;
+    else h.bits_stored = h.bits_allocated;
+    if (dataset.findAndGetUint16(DCM_HighBit, u16).good()) h.high_bit = u16;
+    else h.high_bit = h.bits_stored ? h.bits_stored - 1 : 0;
+    if (dataset.findAndGetUint16(DCM_PixelRepresentation, u16).good()) h.pixel_representation = u16;
+    h.samples_per_pixel = 1;
+    if (dataset.findAndGetUint16(DCM_SamplesPerPixel, u16).good()) h.samples_per_pixel = u16;
+    h.rescale_slope = 1;
+    if (dataset.findAndGetFloat64(DCM_RescaleSlope, f64).good() && f64 != 0) h.rescale_slope = f64;
+    if (dataset.findAndGetFloat64(DCM_RescaleIntercept, f64).good()) h.rescale_intercept = f64;
+    if (dataset.findAndGetSint32(DCM_InstanceNumber, s32).good()) {
+        h.instance_number = s32;
+        h.has_instance_number = 1;
+    }
+    h.has_image_position_patient = 1;
+    for (unsigned long i = 0; i < 3; ++i) {
+        if (dataset.findAndGetFloat64(DCM_ImagePositionPatient, h.image_position_patient[i], i).bad()) {
+            h.has_image_position_patient = 0;
+        }
+    }
+    h.has_image_orientation_patient = 1;
+    for (unsigned long i = 0; i < 6; ++i) {
+        if (dataset.findAndGetFloat64(DCM_ImageOrientationPatient, h.image_orientation_patient[i], i).bad()) {
+            h.has_image_orientation_patient = 0;
+        }
+    }
+    h.has_pixel_spacing = 1;
+    for (unsigned long i = 0; i < 2; ++i) {
+        if (dataset.findAndGetFloat64(DCM_PixelSpacing, h.pixel_spacing[i], i).bad()) h.has_pixel_spacing = 0;
+    }
+    if (dataset.findAndGetFloat64(DCM_SliceThickness, h.slice_thickness).good()) h.has_slice_thickness = 1;
+    h.has_pixel_data = dataset.tagExists(DCM_PixelData) ? 1 : 0;
+    copyString(dataset, DCM_PhotometricInterpretation, h.photometric_interpretation,
+               sizeof h.photometric_interpretation);
+    copyString(dataset, DCM_SeriesInstanceUID, h.series_instance_uid, sizeof h.series_instance_uid);
+    copyString(dataset, DCM_StudyInstanceUID, h.study_instance_uid, sizeof h.study_instance_uid);
+    copyString(dataset, DCM_SOPInstanceUID, h.sop_instance_uid, sizeof h.sop_instance_uid);
+    copyString(dataset, DCM_PatientID, h.patient_id, sizeof h.patient_id);
+    copyString(dataset, DCM_SeriesDescription, h.series_description, sizeof h.series_description);
+    copyString(dataset, DCM_Modality, h.modality, sizeof h.modality);
+    DcmXfer xfer(dataset.getOriginalXfer());
+    std::snprintf(h.transfer_syntax_uid, sizeof h.transfer_syntax_uid, "%s", xfer.getXferID());
+    std::snprintf(h.transfer_syntax_name, sizeof h.transfer_syntax_name, "%s", xfer.getXferName());
+}
+
+/// Rejects what this reader cannot turn into one grey value per pixel, before any large allocation.
+mgmt_dicom_status checkPixelFormat(const mgmt_dicom_header &h, mgmt_dicom_error *error) {
+    if (!h.has_pixel_data) return fail(error, MGMT_DICOM_NO_PIXEL_DATA, "no pixel data (7FE0,0010)");
+    if (h.rows == 0 || h.columns == 0 || h.rows > MGMT_DICOM_MAX_DIMENSION || h.columns > MGMT_DICOM_MAX_DIMENSION) {
+        return fail(error, MGMT_DICOM_ABSURD_DIMENSIONS, "absurd image size %ux%u (Rows x Columns; limit %d)",
+                    h.rows, h.columns, MGMT_DICOM_MAX_DIMENSION);
+    }
+    if (h.number_of_frames > 65536 ||
+        uint64_t(h.rows) * h.columns * h.number_of_frames > (uint64_t(1) << 31)) {
+        return fail(error, MGMT_DICOM_ABSURD_DIMENSIONS, "absurd frame count %u of %ux%u", h.number_of_frames,
+                    h.rows, h.columns);
+    }
+    if (h.samples_per_pixel != 1) {
+        return fail(error, MGMT_DICOM_UNSUPPORTED_PIXEL_FORMAT, "%u samples per pixel (%s); only greyscale is supported",
+                    h.samples_per_pixel, h.photometric_interpretation);
+    }
+    if (h.bits_allocated != 8 && h.bits_allocated != 16 && h.bits_allocated != 32) {
+        return fail(error, MGMT_DICOM_UNSUPPORTED_PIXEL_FORMAT, "BitsAllocated %u is not supported", h.bits_allocated);
+    }
+    if (h.bits_stored == 0 || h.bits_stored > h.bits_allocated) {
+        return fail(error, MGMT_DICOM_UNSUPPORTED_PIXEL_FORMAT, "BitsStored %u with BitsAllocated %u", h.bits_stored,
+                    h.bits_allocated);
+    }
+    return MGMT_DICOM_OK;
+}
+
+/// Decompresses (if needed) and returns the native little-endian pixel element with at least `bytes` bytes.
+mgmt_dicom_status nativePixels(mgmt_dicom_file &file, size_t bytes, DcmElement *&element, mgmt_dicom_error *error) {
+    DcmDataset &dataset = *file.format.getDataset();
+    const mgmt_dicom_header &h = file.header;
+    if (!file.decompressed) {
+        OFCondition status = dataset.chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
+        if (status.bad()) {
+            DcmXfer xfer(dataset.getOriginalXfer());
+            if (xfer.isEncapsulated() && !dataset.canWriteXfer(EXS_LittleEndianExplicit)) {
+                return fail(error, MGMT_DICOM_UNSUPPORTED_TRANSFER_SYNTAX,
+                            "unsupported transfer syntax %s (%s): DCMTK has no decoder for it", h.transfer_syntax_name,
+                            h.transfer_syntax_uid);
+            }
+            return fail(error, MGMT_DICOM_DECODE_FAILED, "cannot decode %s pixel data: %s", h.transfer_syntax_name,
+                        status.text());
+        }
+        file.decompressed = true;
+    }
+    if (dataset.findAndGetElement(DCM_PixelData, element).bad() || element == nullptr) {
+        return fail(error, MGMT_DICOM_NO_PIXEL_DATA, "no pixel data (7FE0,0010)");
+    }
+    if (element->getLength() < bytes) {
+        return fail(error, MGMT_DICOM_TRUNCATED, "pixel data truncated: %lu bytes, %zu expected for %u frame(s) of %ux%u",
+                    static_cast<unsigned long>(element->getLength()), bytes, h.number_of_frames, h.rows, h.columns);
+    }
+    return MGMT_DICOM_OK;
+}
+
+/// Raw words → stored value: mask to BitsStored, then sign-extend for signed data (two's complement).
+struct StoredValue {
+    uint32_t mask;
+    uint32_t signBit;
+    bool isSigned;
+    explicit StoredValue(const mgmt_dicom_header &h)
+        : mask(h.bits_stored >= 32 ? 0xFFFFFFFFu : (1u << h.bits_stored) - 1),
+          signBit(1u << (h.bits_stored - 1)),
+          isSigned(h.pixel_representation == 1) {}
+    int64_t operator()(uint32_t raw) const {
+        uint32_t v = raw & mask;
+        if (isSigned && (v & signBit)) return int64_t(v) - int64_t(mask) - 1;
+        return v;
+    }
+};
+
+template <typename Output, typename Convert>
+mgmt_dicom_status readPixels(mgmt_dicom_file *file, Output *out, size_t capacity, mgmt_dicom_error *error,
+                             Convert convert) {
+    if (!file || !out) return fail(error, MGMT_DICOM_INTERNAL, "null argument");
+    try {
+        const mgmt_dicom_header &h = file->header;
+        mgmt_dicom_status status = checkPixelFormat(h, error);
+        if (status != MGMT_DICOM_OK) return status;
+        const size_t count = mgmt_dicom_value_count(file);
+        if (capacity < count) {
+            return fail(error, MGMT_DICOM_BUFFER_TOO_SMALL, "buffer of %zu values, %zu needed", capacity, count);
+        }
+        DcmElement *element = nullptr;
+        status = nativePixels(*file, count * (h.bits_allocated / 8), element, error);
+        if (status != MGMT_DICOM_OK) return status;
+        const StoredValue stored(h);
+        OFCondition got;
+        if (h.bits_allocated == 8) {
+            Uint8 *bytes = nullptr;
+            got = element->getUint8Array(bytes);
+            if (got.good() && bytes) for (size_t i = 0; i < count; ++i) out[i] = convert(stored(bytes[i]));
+        } else {
+            // DCMTK keeps OW data as 16-bit words in host byte order; 32-bit samples are two words, low first.
+            Uint16 *words = nullptr;
+            got = element->getUint16Array(words);
+            if (got.good() && words) {
+                if (h.bits_allocated == 16) {
+                    for (size_t i = 0; i < count; ++i) out[i] = convert(stored(words[i]));
+                } else {
+                    for (size_t i = 0; i < count; ++i) {
+                        out[i] = convert(stored(uint32_t(words[2 * i]) | (uint32_t(words[2 * i + 1]) << 16)));
+                    }
+                }
+            }
+        }
+        if (got.bad()) return fail(error, MGMT_DICOM_DECODE_FAILED, "cannot access pixel data: %s", got.text());
+        return MGMT_DICOM_OK;
+    } catch (const std::bad_alloc &) {
+        return fail(error, MGMT_DICOM_INTERNAL, "out of memory while decoding pixel data");
+    } catch (const std::exception &e) {
+        return fail(error, MGMT_DICOM_INTERNAL, "DCMTK failed: %s", e.what());
+    } catch (...) {
+        return fail(error, MGMT_DICOM_INTERNAL, "DCMTK failed with an unknown exception");
+    }
+}
+
+}  // namespace
+
+extern "C" mgmt_dicom_file *mgmt_dicom_open(const char *path, mgmt_dicom_error *error) {
+    mgmt_dicom_register_codecs();
+    if (error) {
+        error->status = MGMT_DICOM_OK;
+        error->message[0] = '\0';
+    }
+    if (!path) {
+        fail(error, MGMT_DICOM_INTERNAL, "null path");
+        return nullptr;
+    }
+    try {
+        struct stat info;
+        if (stat(path, &info) != 0) {
+            fail(error, MGMT_DICOM_UNREADABLE, "cannot open: %s", std::strerror(errno));
+            return nullptr;
+        }
+        if (!S_ISREG(info.st_mode)) {
+            fail(error, MGMT_DICOM_UNREADABLE, "not a regular file");
+            return nullptr;
+        }
+        if (info.st_size == 0) {
+            fail(error, MGMT_DICOM_NOT_DICOM, "not DICOM: the file is empty (0 bytes)");
+            return nullptr;
+        }
+        {
+            std::ifstream probe(path, std::ios::binary);
+            if (!probe) {
+                fail(error, MGMT_DICOM_UNREADABLE, "cannot open: %s", std::strerror(errno));
+                return nullptr;
+            }
+        }
+        const bool part10 = hasPart10Preamble(path);
+        std::unique_ptr<mgmt_dicom_file> file(new mgmt_dicom_file());
+        // Read every element now (no lazy loading): one pass over the file, no re-open when decoding.
+        OFCondition status = file->format.loadFile(OFFilename(path), EXS_Unknown, EGL_noChange,
+                                                   std::numeric_limits<Uint32>::max(), ERM_autoDetect);
+        DcmDataset *dataset = file->format.getDataset();
+        if (status.bad()) {
+            if (!part10 && (!dataset || !looksLikeDataset(*dataset))) {
+                fail(error, MGMT_DICOM_NOT_DICOM, "not DICOM: no DICM preamble and no parseable dataset");
+            } else {
+                fail(error, MGMT_DICOM_TRUNCATED, "truncated or corrupt: %s", status.text());
+            }
+            return nullptr;
+        }
+        if (!dataset || (!part10 && !looksLikeDataset(*dataset))) {
+            fail(error, MGMT_DICOM_NOT_DICOM, "not DICOM: no DICM preamble and no parseable dataset");
+            return nullptr;
+        }
+        readHeader(*dataset, file->header);
+        return file.release();
+    } catch (const std::bad_alloc &) {
+        fail(error, MGMT_DICOM_INTERNAL, "out of memory while loading");
+    } catch (const std::exception &e) {
+        fail(error, MGMT_DICOM_INTERNAL, "DCMTK failed: %s", e.what());
+    } catch (...) {
+        fail(error, MGMT_DICOM_INTERNAL, "DCMTK failed with an unknown exception");
+    }
+    return nullptr;
+}
+
+extern "C" void mgmt_dicom_close(mgmt_dicom_file *file) { delete file; }
+
+extern "C" const mgmt_dicom_header *mgmt_dicom_get_header(const mgmt_dicom_file *file) {
+    return file ? &file->header : nullptr;
+}
+
+extern "C" size_t mgmt_dicom_value_count(const mgmt_dicom_file *file) {
+    if (!file) return 0;
+    const mgmt_dicom_header &h = file->header;
+    return size_t(h.rows) * h.columns * h.number_of_frames;
+}
+
+extern "C" mgmt_dicom_status mgmt_dicom_read_stored(mgmt_dicom_file *file, int32_t *out, size_t capacity,
+                                                    mgmt_dicom_error *error) {
+    return readPixels(file, out, capacity, error, [](int64_t v) { return int32_t(v); });
+}
+
+extern "C" mgmt_dicom_status mgmt_dicom_read_rescaled(mgmt_dicom_file *file, float *out, size_t capacity,
+                                                      mgmt_dicom_error *error) {
+    if (!file) return fail(error, MGMT_DICOM_INTERNAL, "null file");
+    const double slope = file->header.rescale_slope, intercept = file->header.rescale_intercept;
+    if (slope == 1 && intercept == 0) {
+        return readPixels(file, out, capacity, error, [](int64_t v) { return float(v); });
+    }
+    return readPixels(file, out, capacity, error, [=](int64_t v) { return float(double(v) * slope + intercept); });
+}

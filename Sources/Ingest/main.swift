@@ -1,2 +1,0 @@
-import Fleet
-print("Ingest: not built yet")

@@ -1,0 +1,114 @@
+// The ingest-specific computations of DESIGN.md §1: empty-slice drop, series min-max normalisation to 0–255,
+// its uint8 truncation, and Borovec's projection crop.
+
+/// T4E's `check_empty`: a slice is kept when more than `minimumFraction` of its pixels are > 0.
+public func isNonEmptySlice(_ pixels: [Float], minimumFraction: Double = 0.1) -> Bool {
+    var positive = 0
+    for value in pixels where value > 0 { positive += 1 }
+    return Double(positive) > minimumFraction * Double(pixels.count)
+}
+
+/// The smallest and largest value of a series (over its kept slices): the normalisation bounds.
+public struct IntensityRange: Codable, Sendable, Equatable {
+    public var min: Float
+    public var max: Float
+
+    public init(min: Float, max: Float) {
+        self.min = min
+        self.max = max
+    }
+
+    /// The range over every value of every slice; nil when there are no values.
+    public init?(of slices: [[Float]]) {
+        var low = Float.infinity, high = -Float.infinity
+        for slice in slices {
+            for value in slice {
+                low = Swift.min(low, value)
+                high = Swift.max(high, value)
+            }
+        }
+        guard low <= high else { return nil }
+        self.init(min: low, max: high)
+    }
+}
+
+/// Stacks `slices` (each rows×columns) into one volume mapped by `(v − min) / (max − min) · 255`, in Float.
+/// A constant series (max == min) maps to all zeros rather than dividing by zero.
+public func normalisedVolume(slices: [[Float]], rows: Int, columns: Int, range: IntensityRange) -> SeriesVolume<Float> {
+    let span = range.max - range.min
+    var values = [Float]()
+    values.reserveCapacity(slices.count * rows * columns)
+    for slice in slices {
+        // NumPy's order of operations ((v − min) / span, then · 255), so results agree to the last bits.
+        if span > 0 {
+            for value in slice { values.append((value - range.min) / span * 255) }
+        } else {
+            values.append(contentsOf: repeatElement(0, count: slice.count))
+        }
+    }
+    return SeriesVolume(slices: slices.count, rows: rows, columns: columns, values: values)
+}
+
+/// NumPy's `astype(np.uint8)` of values in [0, 255]: truncation toward zero.
+public func truncatedToUInt8(_ volume: SeriesVolume<Float>) -> SeriesVolume<UInt8> {
+    SeriesVolume(
+        slices: volume.slices, rows: volume.rows, columns: volume.columns,
+        values: volume.values.map { UInt8(clamping: Int($0.rounded(.towardZero))) })
+}
+
+/// Borovec's projection crop (kaggle_vol-3D-classify `crop_volume`): for each axis, the sum over the other two
+/// axes divided by the volume's voxel count; the kept range runs from the first to the last index whose
+/// projection is ≥ `threshold` (the whole axis when none is).
+public struct ProjectionCrop: Codable, Sendable, Equatable {
+    public var threshold: Double
+    /// Half-open index ranges [lower, upper) along each axis of the volume it was computed on.
+    public var slices: ClosedOpen
+    public var rows: ClosedOpen
+    public var columns: ClosedOpen
+    /// Axes the crop was applied to in the stored arrays: "slices", and "rows", "columns" when in-plane.
+    public var applied: [String]
+
+    public struct ClosedOpen: Codable, Sendable, Equatable {
+        public var lower: Int
+        public var upper: Int
+        public init(_ range: Range<Int>) {
+            lower = range.lowerBound
+            upper = range.upperBound
+        }
+        public var range: Range<Int> { lower..<upper }
+    }
+
+    public init(of volume: SeriesVolume<Float>, threshold: Double) {
+        var slice = [Double](repeating: 0, count: volume.slices)
+        var row = [Double](repeating: 0, count: volume.rows)
+        var column = [Double](repeating: 0, count: volume.columns)
+        volume.values.withUnsafeBufferPointer { values in
+            for s in 0..<volume.slices {
+                for r in 0..<volume.rows {
+                    let start = (s * volume.rows + r) * volume.columns
+                    var rowTotal = 0.0
+                    for c in 0..<volume.columns {
+                        let value = Double(values[start + c])
+                        rowTotal += value
+                        column[c] += value
+                    }
+                    row[r] += rowTotal
+                    slice[s] += rowTotal
+                }
+            }
+        }
+        let count = Double(volume.values.count)
+        func kept(_ sums: [Double]) -> ClosedOpen {
+            let high = sums.map { $0 / count >= threshold }
+            guard let first = high.firstIndex(of: true), let last = high.lastIndex(of: true) else {
+                return ClosedOpen(0..<sums.count)
+            }
+            return ClosedOpen(first..<(last + 1))
+        }
+        self.threshold = threshold
+        slices = kept(slice)
+        rows = kept(row)
+        columns = kept(column)
+        applied = []
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import Ingestion
+import XCTest
+
+final class BadInputTests: XCTestCase {
+    /// Every kind of bad file and series in one study: each is recorded, and the good FLAIR series still comes out.
+    func testBadFilesAndSeriesAreRecordedAndTheRestProceeds() throws {
+        let study = try temporaryDirectory(self).appendingPathComponent("study")
+        let flair = study.appendingPathComponent("FLAIR")
+        let good = ingestionFixtures.appendingPathComponent("study/00007/FLAIR")
+        for name in try FileManager.default.contentsOfDirectory(atPath: good.path) {
+            try copyItem(good.appendingPathComponent(name), to: flair.appendingPathComponent(name))
+        }
+        let badFiles = ["bad_truncated.dcm", "bad_zero_bytes.dcm", "bad_text.dcm", "bad_no_pixel_data.dcm",
+                        "bad_absurd_rows.dcm", "MR_small_jp2klossless.dcm"]
+        for name in badFiles {
+            try copyItem(dicomFixtures.appendingPathComponent(name), to: flair.appendingPathComponent(name))
+        }
+        try FileManager.default.createSymbolicLink(atPath: flair.appendingPathComponent("dangling").path,
+                                                   withDestinationPath: "/nonexistent/file.dcm")
+        for name in ["m0.dcm", "m1.dcm", "m2.dcm"] {
+            try copyItem(ingestionFixtures.appendingPathComponent("mixed_sizes/\(name)"),
+                         to: study.appendingPathComponent("T2w/\(name)"))
+        }
+        // Permission denial: root reads anything, so as root the locked file is read (and, being MR_small with
+        // no SeriesDescription in a folder not named after a type, rejected for that); otherwise it is unreadable.
+        let locked = study.appendingPathComponent("locked/image")
+        try copyItem(dicomFixtures.appendingPathComponent("MR_small.dcm"), to: locked)
+        try FileManager.default.setAttributes([.posixPermissions: 0], ofItemAtPath: locked.path)
+
+        let result = try StudyIngestor().ingest(study: study)
+        XCTAssertEqual(result.metadata.series.map(\.dir), ["FLAIR"])
+        XCTAssertEqual(result.series.first?.metadata.slices, 12)
+
+        let byPath = Dictionary(result.metadata.errors.compactMap { e in e.path.map { ($0, e) } }, uniquingKeysWith: { a, _ in a })
+        XCTAssertEqual(byPath["FLAIR/bad_truncated.dcm"]?.kind, "truncated")
+        XCTAssertEqual(byPath["FLAIR/bad_zero_bytes.dcm"]?.kind, "not_dicom")
+        XCTAssertEqual(byPath["FLAIR/bad_text.dcm"]?.kind, "not_dicom")
+        XCTAssertEqual(byPath["FLAIR/bad_no_pixel_data.dcm"]?.kind, "no_pixel_data")
+        XCTAssertEqual(byPath["FLAIR/bad_absurd_rows.dcm"]?.kind, "absurd_dimensions")
+        XCTAssertEqual(byPath["FLAIR/MR_small_jp2klossless.dcm"]?.kind, "unsupported_transfer_syntax")
+        XCTAssertEqual(byPath["FLAIR/MR_small_jp2klossless.dcm"]?.message,
+                       "FLAIR/MR_small_jp2klossless.dcm: unsupported transfer syntax JPEG 2000 (Lossless only) "
+                       + "(1.2.840.10008.1.2.4.90)")
+        XCTAssertEqual(byPath["FLAIR/dangling"]?.kind, "unreadable")
+        let mixed = try XCTUnwrap(result.metadata.errors.first { $0.kind == "mixed_sizes" })
+        XCTAssertEqual(mixed.message.components(separatedBy: ": ").last, "2 × 32x32, 1 × 16x16")
+        if getuid() == 0 {
+            XCTAssertTrue(result.metadata.errors.contains { $0.kind == "no_mri_type" && $0.message.hasPrefix("locked:") })
+        } else {
+            XCTAssertEqual(byPath["locked/image"]?.kind, "unreadable")
+        }
+        // One line each.
+        XCTAssertFalse(result.metadata.errors.contains { $0.description.contains("\n") })
+    }
+
+    func testEmptyStudyFolderIsRecorded() throws {
+        let empty = try temporaryDirectory(self)
+        let result = try StudyIngestor().ingest(study: empty)
+        XCTAssertEqual(result.metadata.errors.map(\.kind), ["empty_study"])
+        XCTAssertTrue(result.series.isEmpty)
+    }
+
+    func testStudyWithoutRecognisableSeries() throws {
+        let study = try temporaryDirectory(self)
+        try copyItem(dicomFixtures.appendingPathComponent("MR_small.dcm"), to: study.appendingPathComponent("misc/a"))
+        try copyItem(dicomFixtures.appendingPathComponent("bad_text.dcm"), to: study.appendingPathComponent("notes"))
+        let result = try StudyIngestor().ingest(study: study)
+        XCTAssertEqual(result.metadata.errors.map(\.kind).sorted(), ["no_mri_type", "no_series", "not_dicom"])
+        XCTAssertEqual(result.metadata.patientID, "4MR1")
+        XCTAssertTrue(result.series.isEmpty)
+    }
+
+    func testMissingStudyFolderThrows() {
+        XCTAssertThrowsError(try StudyIngestor().ingest(study: URL(fileURLWithPath: "/nonexistent/study"))) { error in
+            XCTAssertEqual("\(error)", "/nonexistent/study: not a readable study folder")
+        }
+    }
+}
