@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Inference"], exclude: ["Fixtures"]),
         .testTarget(
             name: "ClassificationTests",
-            dependencies: ["Classification", "Inference", "Imaging", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Classification", "Inference", "Imaging", "Ingestion", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Fixtures"]
         ),
     ],

@@ -2,9 +2,22 @@ import Foundation
 
 public struct ChunkProbability: Codable, Equatable, Sendable {
     public let index: Int
-    /// Instance number of the chunk's first slice.
-    public let first: Int
+    /// Instance number of the chunk's first slice (nil if that slice had none).
+    public let first: Int?
     public let probability: Double
+
+    public init(index: Int, first: Int?, probability: Double) {
+        self.index = index
+        self.first = first
+        self.probability = probability
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(index, forKey: .index)
+        try c.encode(first, forKey: .first)
+        try c.encode(probability, forKey: .probability)
+    }
 }
 
 public enum SeriesOutcome: String, Codable, Sendable {
@@ -20,8 +33,8 @@ public struct SeriesClassification: Codable, Equatable, Sendable {
     public let mriType: String
     public let slicesTotal: Int
     public let slicesNonempty: Int
-    /// Instance numbers of the kept slices, in order.
-    public let kept: [Int]
+    /// Instance numbers of the kept slices, in order (nil for a slice without one).
+    public let kept: [Int?]
     public let chunks: [ChunkProbability]
     /// Mean of the chunk probabilities; nil when there are no chunks.
     public let probability: Double?
@@ -30,7 +43,7 @@ public struct SeriesClassification: Codable, Equatable, Sendable {
     public let tta: TestTimeAugmentation?
     public let weightsSHA256: String?
 
-    public init(mriType: String, slicesTotal: Int, slicesNonempty: Int, kept: [Int], chunks: [ChunkProbability],
+    public init(mriType: String, slicesTotal: Int, slicesNonempty: Int, kept: [Int?], chunks: [ChunkProbability],
                 status: SeriesOutcome, reason: String?, tta: TestTimeAugmentation?, weightsSHA256: String?) {
         self.mriType = mriType
         self.slicesTotal = slicesTotal
@@ -44,9 +57,9 @@ public struct SeriesClassification: Codable, Equatable, Sendable {
         self.weightsSHA256 = weightsSHA256
     }
 
-    init(input: SeriesInput, kept: [Int], chunks: [ChunkProbability], status: SeriesOutcome, reason: String?,
+    init(input: SeriesInput, kept: [Int?], chunks: [ChunkProbability], status: SeriesOutcome, reason: String?,
          augmentation: TestTimeAugmentation, weightsSHA256: String?) {
-        self.init(mriType: input.mriType, slicesTotal: input.slicesTotal, slicesNonempty: input.slicesNonempty,
+        self.init(mriType: input.mriType.rawValue, slicesTotal: input.slicesTotal, slicesNonempty: input.slicesNonempty,
                   kept: kept, chunks: chunks, status: status, reason: reason, tta: augmentation, weightsSHA256: weightsSHA256)
     }
 

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import Inference
 
@@ -151,8 +150,8 @@ public struct ECANFNet: Sendable {
             activation: activation)
     }
 
-    /// Embeddings of `count` frames (count × 3 × 224 × 224, normalised) → count × 2304, frames split over
-    /// `threads` workers, each with single-threaded BLAS (faster than threaded BLAS at these sizes).
+    /// Embeddings of `count` frames (count × 3 × 224 × 224, normalised) → count × 2304, one frame per thread
+    /// (engine's `Parallel`: single-threaded BLAS inside each).
     public func embed(frames: [Float], count: Int, threads: Int = 1) throws -> [Float] {
         let side = ECANFNetArchitecture.inputSize
         let frameSize = 3 * side * side
@@ -162,40 +161,34 @@ public struct ECANFNet: Sendable {
         let width = ECANFNetArchitecture.embeddingWidth
         var output = [Float](repeating: 0, count: count * width)
         guard count > 0 else { return output }
-        let workers = max(1, min(threads, count))
-        let previousBLASThreads = BLAS.threadCount
-        BLAS.threadCount = 1
-        defer { BLAS.threadCount = previousBLASThreads }
+        let model = self
+        let workspaces = (0..<max(1, min(threads, count))).map { _ in Workspace() }
         frames.withUnsafeBufferPointer { input in
             output.withUnsafeMutableBufferPointer { out in
-                let inputBase = input.baseAddress!, outBase = out.baseAddress!
-                DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                    let workspace = Workspace()
-                    for frame in stride(from: worker, to: count, by: workers) {
-                        forward(inputBase + frame * frameSize, into: outBase + frame * width, workspace)
-                    }
+                let inputBase = SendablePointer(UnsafeMutablePointer(mutating: input.baseAddress!))
+                let outputBase = SendablePointer(out.baseAddress!)
+                Parallel.forEach(count: count, threads: threads, workspaces: workspaces) { frame, workspace in
+                    model.forward(inputBase.pointer + frame * frameSize, into: outputBase.pointer + frame * width, workspace)
                 }
             }
         }
         return output
     }
 
-    /// Activation buffers of one worker, sized for the largest layer (64 × 112 × 112).
-    final class Workspace {
-        static let capacity = 64 * 112 * 112
-        let buffers = (0..<5).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: Workspace.capacity) }
-        let scratch = Scratch()
-        deinit { buffers.forEach { $0.deallocate() } }
-    }
+    /// Floats in each activation buffer: the largest layer output (64 × 112 × 112).
+    static let bufferCapacity = 64 * 112 * 112
 
-    private func forward(_ input: UnsafePointer<Float>, into embedding: UnsafeMutablePointer<Float>, _ w: Workspace) {
-        let x = w.buffers[0], a = w.buffers[1], b = w.buffers[2], c = w.buffers[3], s = w.buffers[4]
+    /// One frame. Workspace scratch slot 0 is the convolutions' im2col space, slots 1–5 the activation buffers.
+    private func forward(_ input: UnsafePointer<Float>, into embedding: UnsafeMutablePointer<Float>, _ workspace: Workspace) {
+        let buffers = (1...5).map { workspace.scratch($0).floats(Self.bufferCapacity) }
+        let x = buffers[0], a = buffers[1], b = buffers[2], c = buffers[3], s = buffers[4]
+        let scratch = workspace.scratch(0)
         var h = ECANFNetArchitecture.inputSize, wd = h
         // Stem: input → a → b → a → x.
         var source = input
         for (i, conv) in stem.enumerated() {
             let target = i == stem.count - 1 ? x : (i % 2 == 0 ? a : b)
-            conv.apply(input: source, height: h, width: wd, output: target, scratch: w.scratch)
+            conv.apply(input: source, height: h, width: wd, output: target, scratch: scratch)
             (h, wd) = conv.outputSize(height: h, width: wd)
             source = UnsafePointer(target)
         }
@@ -209,16 +202,16 @@ public struct ECANFNet: Sendable {
             if let downsample = block.downsample {
                 if spec.stride == 2 {
                     Self.shortcutPool.apply(input: a, channels: spec.inChannels, height: h, width: wd, output: c)
-                    downsample.apply(input: c, height: oh, width: ow, output: s, scratch: w.scratch)
+                    downsample.apply(input: c, height: oh, width: ow, output: s, scratch: scratch)
                 } else {
-                    downsample.apply(input: a, height: h, width: wd, output: s, scratch: w.scratch)
+                    downsample.apply(input: a, height: h, width: wd, output: s, scratch: scratch)
                 }
                 shortcut = UnsafePointer(s)
             }
-            block.conv1.apply(input: a, height: h, width: wd, output: b, scratch: w.scratch)
-            block.conv2.apply(input: b, height: h, width: wd, output: c, scratch: w.scratch)
-            block.conv2b.apply(input: c, height: oh, width: ow, output: b, scratch: w.scratch)
-            block.conv3.apply(input: b, height: oh, width: ow, output: c, scratch: w.scratch)
+            block.conv1.apply(input: a, height: h, width: wd, output: b, scratch: scratch)
+            block.conv2.apply(input: b, height: h, width: wd, output: c, scratch: scratch)
+            block.conv2b.apply(input: c, height: oh, width: ow, output: b, scratch: scratch)
+            block.conv3.apply(input: b, height: oh, width: ow, output: c, scratch: scratch)
             let plane = oh * ow
             let gates = ecaGates(c, channels: spec.outChannels, planeSize: plane, weights: block.eca)
             for ch in 0..<spec.outChannels {
@@ -228,7 +221,7 @@ public struct ECANFNet: Sendable {
             }
             (h, wd) = (oh, ow)
         }
-        finalConv.apply(input: x, height: h, width: wd, output: a, scratch: w.scratch)
+        finalConv.apply(input: x, height: h, width: wd, output: a, scratch: scratch)
         let plane = h * wd
         for ch in 0..<ECANFNetArchitecture.embeddingWidth {
             var sum = 0.0
@@ -255,4 +248,10 @@ public struct ECANFNet: Sendable {
             return 1 / (1 + expf(-y))
         }
     }
+}
+
+/// A pointer handed to worker threads that write disjoint parts of the memory behind it.
+struct SendablePointer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
 }

@@ -1,20 +1,22 @@
 import Foundation
 import Imaging
+import Ingestion
 
 /// What the classifier needs of one series: its uint8 slices (ingest), WT and ET masks (segmentation) and the
 /// instance number of every slice, all in the ingest order.
 public struct SeriesInput: Sendable {
     public let patientID: String
-    public let mriType: String
+    public let mriType: MRIType
     public let slicesTotal: Int
     public let slicesNonempty: Int
-    public let instanceNumbers: [Int]
+    /// nil where the slice had no InstanceNumber (ingest then ordered by geometry).
+    public let instanceNumbers: [Int?]
     public let slices: [Image<UInt8>]
     public let wholeTumour: [Image<UInt8>]
     public let enhancing: [Image<UInt8>]
 
     /// Checks that slices, masks and instance numbers agree in count and size, and that masks are {0,1}.
-    public init(patientID: String, mriType: String, slicesTotal: Int, slicesNonempty: Int, instanceNumbers: [Int],
+    public init(patientID: String, mriType: MRIType, slicesTotal: Int, slicesNonempty: Int, instanceNumbers: [Int?],
                 slices: [Image<UInt8>], wholeTumour: [Image<UInt8>], enhancing: [Image<UInt8>]) throws {
         for (what, count) in [("whole-tumour masks", wholeTumour.count), ("enhancing masks", enhancing.count),
                               ("instance numbers", instanceNumbers.count)] where count != slices.count {
@@ -43,14 +45,13 @@ public struct SeriesInput: Sendable {
         self.enhancing = enhancing
     }
 
-    public static let slicesFile = "image_uint8.npy"
+    public static let slicesFile = IngestedSeries.uint8ImageFileName
     public static let masksFile = "masks.npy"
-    public static let seriesFile = "series.json"
 
     /// Reads a series directory after `ingest` and `seg-worker`: series.json, image_uint8.npy (S,H,W) and
     /// masks.npy (S,2,H,W).
     public init(directory: URL) throws {
-        let metadata = try SeriesMetadata(directory: directory)
+        let metadata = try SeriesInput.metadata(in: directory)
         let slicesArray = try NpyArray(contentsOf: directory.appendingPathComponent(Self.slicesFile))
         let masksArray = try NpyArray(contentsOf: directory.appendingPathComponent(Self.masksFile))
         guard slicesArray.shape.count == 3, let sliceValues = slicesArray.uint8Values else {
@@ -81,25 +82,14 @@ public struct SeriesInput: Sendable {
     }
 }
 
-/// The fields of the ingest stage's series.json that the classifier reports.
-struct SeriesMetadata: Decodable {
-    let patientID: String
-    let mriType: String
-    let slicesTotal: Int
-    let slicesNonempty: Int
-    let instanceNumbers: [Int]
-
-    enum CodingKeys: String, CodingKey {
-        case patientID = "patient_id", mriType = "mri_type", slicesTotal = "slices_total"
-        case slicesNonempty = "slices_nonempty", instanceNumbers = "instance_numbers"
-    }
-
-    init(directory: URL) throws {
-        let url = directory.appendingPathComponent(SeriesInput.seriesFile)
+extension SeriesInput {
+    /// The ingest stage's series.json of a series directory.
+    static func metadata(in directory: URL) throws -> SeriesMetadata {
         do {
-            self = try JSONDecoder().decode(SeriesMetadata.self, from: Data(contentsOf: url))
+            return try IngestedSeries.readMetadata(from: directory)
         } catch {
-            throw ClassificationError.unreadable(path: url.path, reason: String(describing: error))
+            throw ClassificationError.unreadable(path: directory.appendingPathComponent(IngestedSeries.metadataFileName).path,
+                                                 reason: String(describing: error))
         }
     }
 }

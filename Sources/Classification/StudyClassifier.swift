@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Inference
+import Ingestion
 
 /// A classifier weights file, loaded, with the SHA-256 of its bytes.
 public struct ClassifierWeights: Sendable {
@@ -8,7 +9,7 @@ public struct ClassifierWeights: Sendable {
     public let sha256: String
 
     /// `classifier-<MRI type>.safetensors`, the name in a model directory.
-    public static func fileName(mriType: String) -> String { "classifier-\(mriType).safetensors" }
+    public static func fileName(mriType: MRIType) -> String { "classifier-\(mriType.rawValue).safetensors" }
 
     public init(contentsOf url: URL) throws {
         let file = try SafeTensorsFile(contentsOf: url)
@@ -21,7 +22,6 @@ public struct ClassifierWeights: Sendable {
 /// the model of its MRI type from the model directory; writes each series' `classification.json` and returns
 /// the patient document.
 public struct StudyClassifier: Sendable {
-    public static let studyFile = "study.json"
     public static let resultFile = "classification.json"
 
     public let modelsDirectory: URL
@@ -38,23 +38,23 @@ public struct StudyClassifier: Sendable {
     }
 
     public func run(studyDirectory: URL) throws -> PatientClassification {
-        let studyURL = studyDirectory.appendingPathComponent(Self.studyFile)
-        let study: StudyIndex
+        let study: StudyMetadata
         do {
-            study = try JSONDecoder().decode(StudyIndex.self, from: Data(contentsOf: studyURL))
+            study = try IngestedStudy.readMetadata(from: studyDirectory)
         } catch {
-            throw ClassificationError.unreadable(path: studyURL.path, reason: String(describing: error))
+            throw ClassificationError.unreadable(path: studyDirectory.appendingPathComponent(IngestedStudy.metadataFileName).path,
+                                                 reason: String(describing: error))
         }
-        var loaded: [String: ClassifierWeights] = [:]
+        var loaded: [MRIType: ClassifierWeights] = [:]
         var results: [SeriesClassification] = []
         for entry in study.series {
             let directory = studyDirectory.appendingPathComponent(entry.dir)
             let weightsURL = modelsDirectory.appendingPathComponent(ClassifierWeights.fileName(mriType: entry.mriType))
             let result: SeriesClassification
             if !FileManager.default.fileExists(atPath: weightsURL.path) {
-                let metadata = try SeriesMetadata(directory: directory)
+                let metadata = try SeriesInput.metadata(in: directory)
                 result = SeriesClassification(
-                    mriType: entry.mriType, slicesTotal: metadata.slicesTotal, slicesNonempty: metadata.slicesNonempty,
+                    mriType: entry.mriType.rawValue, slicesTotal: metadata.slicesTotal, slicesNonempty: metadata.slicesNonempty,
                     kept: [], chunks: [], status: .skipped, reason: "no \(weightsURL.lastPathComponent) in the model directory",
                     tta: nil, weightsSHA256: nil)
             } else {
@@ -71,16 +71,4 @@ public struct StudyClassifier: Sendable {
         }
         return PatientClassification(patientID: study.patientID, series: results)
     }
-}
-
-/// The fields of the ingest stage's study.json the classifier uses.
-struct StudyIndex: Decodable {
-    struct Entry: Decodable {
-        let dir: String
-        let mriType: String
-        enum CodingKeys: String, CodingKey { case dir, mriType = "mri_type" }
-    }
-    let patientID: String
-    let series: [Entry]
-    enum CodingKeys: String, CodingKey { case patientID = "patient_id", series }
 }

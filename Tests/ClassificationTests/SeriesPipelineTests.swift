@@ -2,6 +2,7 @@ import Classification
 import Foundation
 import Imaging
 import Inference
+import Ingestion
 import XCTest
 
 /// The fixture series end to end against the PyTorch + albumentations + OpenCV pipeline of T4E.
@@ -33,10 +34,10 @@ final class SeriesPipelineTests: XCTestCase {
         for (augmentation, reference) in [(TestTimeAugmentation.zoom, expected.zoom), (.none, expected.none)] {
             classifier.augmentation = augmentation
             let result = try classifier.classify(input)
-            XCTAssertEqual(result.kept, expected.kept)
+            XCTAssertEqual(result.kept, expected.kept.map(Optional.some))
             XCTAssertEqual(result.status, .classified)
             XCTAssertEqual(result.chunks.map(\.index), [0, 1, 2])
-            XCTAssertEqual(result.chunks.map(\.first), [expected.kept[0], expected.kept[5], expected.kept[10]])
+            XCTAssertEqual(result.chunks.map(\.first), [expected.kept[0], expected.kept[5], expected.kept[10]].map(Optional.some))
             XCTAssertEqual(result.chunks.count, reference.count)
             for (chunk, p) in zip(result.chunks, reference) {
                 XCTAssertEqual(chunk.probability, p, accuracy: 1e-5, "\(augmentation) chunk \(chunk.index)")
@@ -81,14 +82,14 @@ final class SeriesPipelineTests: XCTestCase {
         let full = try SeriesInput(directory: Self.seriesDirectory)
         let slices = Array(full.slices.prefix(4))
         XCTAssertThrowsError(try SeriesInput(
-            patientID: "p", mriType: "T2w", slicesTotal: 4, slicesNonempty: 4, instanceNumbers: [1, 2, 3, 4], slices: slices,
+            patientID: "p", mriType: .t2w, slicesTotal: 4, slicesNonempty: 4, instanceNumbers: [1, 2, 3, 4], slices: slices,
             wholeTumour: Array(full.wholeTumour.prefix(3)), enhancing: Array(full.enhancing.prefix(4)))) { error in
             XCTAssertEqual(error as? ClassificationError,
                            .countMismatch(what: "whole-tumour masks for 4 slices", expected: 4, found: 3))
         }
         let small = try Image<UInt8>(width: 10, height: 10, repeating: 0)
         XCTAssertThrowsError(try SeriesInput(
-            patientID: "p", mriType: "T2w", slicesTotal: 4, slicesNonempty: 4, instanceNumbers: [1, 2, 3, 4], slices: slices,
+            patientID: "p", mriType: .t2w, slicesTotal: 4, slicesNonempty: 4, instanceNumbers: [1, 2, 3, 4], slices: slices,
             wholeTumour: [small] + full.wholeTumour[1..<4], enhancing: Array(full.enhancing.prefix(4)))) { error in
             XCTAssertEqual(error as? ClassificationError, .sizeMismatch(what: "mask of slice 0", expected: [60, 76], found: [10, 10]))
         }
@@ -97,7 +98,7 @@ final class SeriesPipelineTests: XCTestCase {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cls-bad-series-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        for file in ["series.json", "image_uint8.npy"] {
+        for file in [IngestedSeries.metadataFileName, IngestedSeries.uint8ImageFileName] {
             try FileManager.default.copyItem(at: Self.seriesDirectory.appendingPathComponent(file), to: directory.appendingPathComponent(file))
         }
         let masks = try NpyArray(contentsOf: Self.seriesDirectory.appendingPathComponent("masks.npy"))

@@ -56,7 +56,7 @@ final class StudyClassifierTests: XCTestCase {
         let series = try XCTUnwrap(patient.series.first)
         XCTAssertEqual(series.weightsSHA256, sha)
         XCTAssertEqual(series.tta, TestTimeAugmentation.none)
-        XCTAssertEqual(series.kept, expected.kept)
+        XCTAssertEqual(series.kept, expected.kept.map(Optional.some))
         XCTAssertEqual(try XCTUnwrap(patient.probability), expected.none.reduce(0, +) / 3, accuracy: 1e-5)
         let written = try JSONDecoder().decode(
             SeriesClassification.self, from: Data(contentsOf: study.appendingPathComponent("T2w/classification.json")))

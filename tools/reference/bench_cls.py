@@ -47,13 +47,9 @@ def prepare(out):
     os.makedirs(series, exist_ok=True)
     np.save(f"{series}/image_uint8.npy", images)
     np.save(f"{series}/masks.npy", masks)
-    with open(f"{series}/series.json", "w") as f:
-        json.dump({"schema": 1, "patient_id": "bench", "study_instance_uid": "1.2.3", "series_instance_uid": "1.2.3.4",
-                   "mri_type": "T2w", "rows": SIZE, "columns": SIZE, "slices_total": KEPT, "slices_nonempty": KEPT,
-                   "instance_numbers": list(range(1, KEPT + 1))}, f)
-    with open(f"{out}/study/study.json", "w") as f:
-        json.dump({"schema": 1, "patient_id": "bench", "study_instance_uid": "1.2.3",
-                   "series": [{"dir": "T2w", "mri_type": "T2w"}], "errors": []}, f)
+    cls_fixtures.write_json(f"{series}/series.json", cls_fixtures.series_json(
+        "bench", "T2w", images.shape, list(range(1, KEPT + 1)), slices_total=KEPT))
+    cls_fixtures.write_json(f"{out}/study/study.json", cls_fixtures.study_json("bench", "T2w", KEPT))
     os.makedirs(f"{out}/models", exist_ok=True)
     state = {k: v.contiguous() for k, v in cls_fixtures.seeded_model().state_dict().items()}
     save_file(state, f"{out}/models/classifier-T2w.safetensors")

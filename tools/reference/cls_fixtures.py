@@ -187,6 +187,34 @@ def synthetic_series():
     return images, masks
 
 
+STUDY_UID = "1.2.826.0.1.3680043.8.498.1"
+SERIES_UID = "1.2.826.0.1.3680043.8.498.2"
+
+
+def series_json(patient_id, mri_type, shape, instance_numbers, slices_total):
+    """series.json as the ingest stage writes it (Ingestion.SeriesMetadata), for a synthetic series."""
+    s, h, w = shape
+    return {
+        "schema": 1, "patient_id": patient_id, "study_instance_uid": STUDY_UID, "series_instance_uid": SERIES_UID,
+        "series_description": f"synthetic {mri_type}", "mri_type": mri_type, "mri_type_source": "folder",
+        "source_folder": mri_type, "slices": s, "rows": h, "columns": w, "slices_total": slices_total,
+        "slices_nonempty": s, "instance_numbers": instance_numbers,
+        "transfer_syntaxes": [{"uid": "1.2.840.10008.1.2.1", "name": "Explicit VR Little Endian"}],
+        "order_check": {"method": "instance_number", "status": "unchecked"},
+        "intensity": {"min": 0.0, "max": 1000.0},
+        "crop": {"threshold": 1e-6, "slices": {"lower": 0, "upper": s}, "rows": {"lower": 0, "upper": h},
+                 "columns": {"lower": 0, "upper": w}, "applied": ["slices"]},
+        "geometry": {"image_position_patient": [None] * s}, "errors": [],
+    }
+
+
+def study_json(patient_id, mri_type, slices):
+    """study.json (Ingestion.StudyMetadata) with one series directory named after its type."""
+    return {"schema": 1, "patient_id": patient_id, "study_instance_uid": STUDY_UID,
+            "series": [{"dir": mri_type, "mri_type": mri_type, "series_instance_uid": SERIES_UID, "slices": slices}],
+            "errors": [], "warnings": []}
+
+
 def series_fixture(out, model):
     images, masks = synthetic_series()
     s, h, w = SERIES_SHAPE
@@ -194,14 +222,8 @@ def series_fixture(out, model):
     directory = f"{out}/series/study/T2w"
     save_npy(f"{directory}/image_uint8.npy", images)
     save_npy(f"{directory}/masks.npy", masks)
-    write_json(f"{directory}/series.json", {
-        "schema": 1, "patient_id": "00042", "study_instance_uid": "1.2.826.0.1.3680043.8.498.1",
-        "series_instance_uid": "1.2.826.0.1.3680043.8.498.2", "mri_type": "T2w", "rows": h, "columns": w,
-        "slices_total": s + 4, "slices_nonempty": s, "instance_numbers": instance_numbers,
-    })
-    write_json(f"{out}/series/study/study.json", {
-        "schema": 1, "patient_id": "00042", "study_instance_uid": "1.2.826.0.1.3680043.8.498.1",
-        "series": [{"dir": "T2w", "mri_type": "T2w"}], "errors": []})
+    write_json(f"{directory}/series.json", series_json("00042", "T2w", images.shape, instance_numbers, slices_total=s + 4))
+    write_json(f"{out}/series/study/study.json", study_json("00042", "T2w", s))
 
     kept = [i for i in range(s) if ref.selection(images[i], masks[i, 0])["keep"]]
     frames = [ref.frame(images[i], masks[i, 0], masks[i, 1]) for i in kept]
