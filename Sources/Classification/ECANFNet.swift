@@ -150,8 +150,11 @@ public struct ECANFNet: Sendable {
             activation: activation)
     }
 
-    /// Embeddings of `count` frames (count × 3 × 224 × 224, normalised) → count × 2304, one frame per thread
-    /// (engine's `Parallel`: single-threaded BLAS inside each).
+    /// Frames per batch at most: the stages at 14×14 and 7×7 run as one GEMM per layer over the batch.
+    static let maximumBatch = 8
+
+    /// Embeddings of `count` frames (count × 3 × 224 × 224, normalised) → count × 2304. Frames are cut into
+    /// batches spread evenly over `threads` workers (engine's `Parallel`: single-threaded BLAS inside each).
     public func embed(frames: [Float], count: Int, threads: Int = 1) throws -> [Float] {
         let side = ECANFNetArchitecture.inputSize
         let frameSize = 3 * side * side
@@ -161,83 +164,124 @@ public struct ECANFNet: Sendable {
         let width = ECANFNetArchitecture.embeddingWidth
         var output = [Float](repeating: 0, count: count * width)
         guard count > 0 else { return output }
+        let workers = max(1, min(threads, count))
+        let batchCount = workers * ((count + workers * Self.maximumBatch - 1) / (workers * Self.maximumBatch))
+        let batchSize = (count + batchCount - 1) / batchCount
+        let batches = stride(from: 0, to: count, by: batchSize).map { $0..<min($0 + batchSize, count) }
         let model = self
-        let workspaces = (0..<max(1, min(threads, count))).map { _ in Workspace() }
+        let workspaces = (0..<workers).map { _ in Workspace() }
         frames.withUnsafeBufferPointer { input in
             output.withUnsafeMutableBufferPointer { out in
                 let inputBase = SendablePointer(UnsafeMutablePointer(mutating: input.baseAddress!))
                 let outputBase = SendablePointer(out.baseAddress!)
-                Parallel.forEach(count: count, threads: threads, workspaces: workspaces) { frame, workspace in
-                    model.forward(inputBase.pointer + frame * frameSize, into: outputBase.pointer + frame * width, workspace)
+                Parallel.forEach(count: batches.count, threads: workers, workspaces: workspaces) { index, workspace in
+                    let batch = batches[index]
+                    model.forward(inputBase.pointer + batch.lowerBound * frameSize, frames: batch.count,
+                                  into: outputBase.pointer + batch.lowerBound * width, workspace)
                 }
             }
         }
         return output
     }
 
-    /// Floats in each activation buffer: the largest layer output (64 × 112 × 112).
-    static let bufferCapacity = 64 * 112 * 112
+    /// Floats in each per-frame activation buffer: the largest layer output (64 × 112 × 112).
+    static let frameBufferCapacity = 64 * 112 * 112
+    /// Floats per frame in each batched buffer: the largest tensor from stage 2 on (512 × 28 × 28, its input).
+    static let batchBufferCapacity = 512 * 28 * 28
+    /// Blocks before this index run frame by frame (large planes already make wide GEMMs); the rest run batched.
+    static let firstBatchedBlock = ECANFNetArchitecture.blocks.firstIndex { $0.key.hasPrefix("stages.2.") }!
 
-    /// One frame. Workspace scratch slot 0 is the convolutions' im2col space, slots 1–5 the activation buffers.
-    private func forward(_ input: UnsafePointer<Float>, into embedding: UnsafeMutablePointer<Float>, _ workspace: Workspace) {
-        let buffers = (1...5).map { workspace.scratch($0).floats(Self.bufferCapacity) }
-        let x = buffers[0], a = buffers[1], b = buffers[2], c = buffers[3], s = buffers[4]
+    /// A batch of frames. Workspace scratch slot 0 is the convolutions' im2col space, slots 1–5 the per-frame
+    /// buffers (NCHW), slots 6–10 the batched ones (channel-major, [C][B][H][W]).
+    private func forward(_ input: UnsafePointer<Float>, frames: Int, into embeddings: UnsafeMutablePointer<Float>, _ workspace: Workspace) {
         let scratch = workspace.scratch(0)
-        var h = ECANFNetArchitecture.inputSize, wd = h
+        let single = (1...5).map { workspace.scratch($0).floats(Self.frameBufferCapacity) }
+        let batched = (6...10).map { workspace.scratch($0).floats(Self.batchBufferCapacity * frames) }
+        let frameSize = 3 * ECANFNetArchitecture.inputSize * ECANFNetArchitecture.inputSize
+        var size = (0, 0)
+        var channels = 0
+        for f in 0..<frames {
+            size = frameHead(input + f * frameSize, single, scratch)
+            channels = ECANFNetArchitecture.blocks[Self.firstBatchedBlock - 1].outChannels
+            // Scatter the frame's planes into the batch: channel c of frame f at [c][f].
+            let plane = size.0 * size.1
+            for c in 0..<channels {
+                (batched[0] + (c * frames + f) * plane).update(from: single[0] + c * plane, count: plane)
+            }
+        }
+        var (h, w) = size
+        let (x, a, b, c, s) = (batched[0], batched[1], batched[2], batched[3], batched[4])
+        for block in blocks[Self.firstBatchedBlock...] {
+            (h, w) = runBlock(block, frames: frames, height: h, width: w, x: x, a: a, b: b, c: c, s: s, scratch: scratch)
+        }
+        finalConv.applyChannelMajor(input: x, batch: frames, height: h, width: w, output: a, scratch: scratch)
+        let plane = h * w
+        for f in 0..<frames {
+            for ch in 0..<ECANFNetArchitecture.embeddingWidth {
+                embeddings[f * ECANFNetArchitecture.embeddingWidth + ch] = mean(a + (ch * frames + f) * plane, count: plane)
+            }
+        }
+    }
+
+    /// Stem and the blocks before `firstBatchedBlock` for one frame; the result is in `buffers[0]`.
+    private func frameHead(_ input: UnsafePointer<Float>, _ buffers: [UnsafeMutablePointer<Float>], _ scratch: Scratch) -> (Int, Int) {
+        let x = buffers[0], a = buffers[1], b = buffers[2], c = buffers[3], s = buffers[4]
+        var h = ECANFNetArchitecture.inputSize, w = h
         // Stem: input → a → b → a → x.
         var source = input
         for (i, conv) in stem.enumerated() {
             let target = i == stem.count - 1 ? x : (i % 2 == 0 ? a : b)
-            conv.apply(input: source, height: h, width: wd, output: target, scratch: scratch)
-            (h, wd) = conv.outputSize(height: h, width: wd)
+            conv.applyChannelMajor(input: source, batch: 1, height: h, width: w, output: target, scratch: scratch)
+            (h, w) = conv.outputSize(height: h, width: w)
             source = UnsafePointer(target)
         }
-        for block in blocks {
-            let spec = block.spec
-            // out = SiLU(x)·β, the input of both branches.
-            let inCount = spec.inChannels * h * wd
-            for i in 0..<inCount { let v = x[i]; a[i] = v / (1 + expf(-v)) * spec.beta }
-            var shortcut = UnsafePointer(x)
-            let (oh, ow) = block.conv2.outputSize(height: h, width: wd)
-            if let downsample = block.downsample {
-                if spec.stride == 2 {
-                    Self.shortcutPool.apply(input: a, channels: spec.inChannels, height: h, width: wd, output: c)
-                    downsample.apply(input: c, height: oh, width: ow, output: s, scratch: scratch)
-                } else {
-                    downsample.apply(input: a, height: h, width: wd, output: s, scratch: scratch)
-                }
-                shortcut = UnsafePointer(s)
-            }
-            block.conv1.apply(input: a, height: h, width: wd, output: b, scratch: scratch)
-            block.conv2.apply(input: b, height: h, width: wd, output: c, scratch: scratch)
-            block.conv2b.apply(input: c, height: oh, width: ow, output: b, scratch: scratch)
-            block.conv3.apply(input: b, height: oh, width: ow, output: c, scratch: scratch)
-            let plane = oh * ow
-            let gates = ecaGates(c, channels: spec.outChannels, planeSize: plane, weights: block.eca)
-            for ch in 0..<spec.outChannels {
-                let factor = gates[ch] * ECANFNetArchitecture.attentionGain * ECANFNetArchitecture.alpha
-                let base = ch * plane
-                for i in base..<(base + plane) { x[i] = c[i] * factor + shortcut[i] }
-            }
-            (h, wd) = (oh, ow)
+        for block in blocks[..<Self.firstBatchedBlock] {
+            (h, w) = runBlock(block, frames: 1, height: h, width: w, x: x, a: a, b: b, c: c, s: s, scratch: scratch)
         }
-        finalConv.apply(input: x, height: h, width: wd, output: a, scratch: scratch)
-        let plane = h * wd
-        for ch in 0..<ECANFNetArchitecture.embeddingWidth {
-            var sum = 0.0
-            for i in 0..<plane { sum += Double(a[ch * plane + i]) }
-            embedding[ch] = Float(sum / Double(plane))
-        }
+        return (h, w)
     }
 
-    /// ECA: per-channel mean → 1-D convolution across channels (zero padded) → sigmoid.
-    private func ecaGates(_ x: UnsafePointer<Float>, channels: Int, planeSize: Int, weights: [Float]) -> [Float] {
-        var means = [Float](repeating: 0, count: channels)
-        for ch in 0..<channels {
-            var sum = 0.0
-            for i in 0..<planeSize { sum += Double(x[ch * planeSize + i]) }
-            means[ch] = Float(sum / Double(planeSize))
+    /// One NormFreeBlock on `frames` frames stored channel-major (for one frame that is plain CHW), in place on x:
+    /// x ← conv3(…(SiLU(x)·β))·ECA·2·α + shortcut. a, b, c, s are scratch buffers of the same capacity.
+    private func runBlock(
+        _ block: Block, frames: Int, height h: Int, width w: Int,
+        x: UnsafeMutablePointer<Float>, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>,
+        c: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>, scratch: Scratch
+    ) -> (Int, Int) {
+        let spec = block.spec
+        let inCount = spec.inChannels * frames * h * w
+        VectorMath.silu(from: x, to: a, count: inCount, factor: spec.beta)
+        var shortcut = UnsafePointer(x)
+        let (oh, ow) = block.conv2.outputSize(height: h, width: w)
+        if let downsample = block.downsample {
+            if spec.stride == 2 {
+                Self.shortcutPool.apply(input: a, channels: spec.inChannels * frames, height: h, width: w, output: c)
+                downsample.applyChannelMajor(input: c, batch: frames, height: oh, width: ow, output: s, scratch: scratch)
+            } else {
+                downsample.applyChannelMajor(input: a, batch: frames, height: h, width: w, output: s, scratch: scratch)
+            }
+            shortcut = UnsafePointer(s)
         }
+        block.conv1.applyChannelMajor(input: a, batch: frames, height: h, width: w, output: b, scratch: scratch)
+        block.conv2.applyChannelMajor(input: b, batch: frames, height: h, width: w, output: c, scratch: scratch)
+        block.conv2b.applyChannelMajor(input: c, batch: frames, height: oh, width: ow, output: b, scratch: scratch)
+        block.conv3.applyChannelMajor(input: b, batch: frames, height: oh, width: ow, output: c, scratch: scratch)
+        let plane = oh * ow
+        for f in 0..<frames {
+            let gates = ecaGates(c, frame: f, frames: frames, channels: spec.outChannels, planeSize: plane, weights: block.eca)
+            for ch in 0..<spec.outChannels {
+                let factor = gates[ch] * ECANFNetArchitecture.attentionGain * ECANFNetArchitecture.alpha
+                let base = (ch * frames + f) * plane
+                for i in base..<(base + plane) { x[i] = c[i] * factor + shortcut[i] }
+            }
+        }
+        return (oh, ow)
+    }
+
+    /// ECA for one frame of a channel-major batch: per-channel mean → 1-D convolution across channels (zero
+    /// padded) → sigmoid.
+    private func ecaGates(_ x: UnsafePointer<Float>, frame: Int, frames: Int, channels: Int, planeSize: Int, weights: [Float]) -> [Float] {
+        let means = (0..<channels).map { mean(x + ($0 * frames + frame) * planeSize, count: planeSize) }
         let half = weights.count / 2
         return (0..<channels).map { ch in
             var y: Float = 0
@@ -247,6 +291,12 @@ public struct ECANFNet: Sendable {
             }
             return 1 / (1 + expf(-y))
         }
+    }
+
+    private func mean(_ values: UnsafePointer<Float>, count: Int) -> Float {
+        var sum = 0.0
+        for i in 0..<count { sum += Double(values[i]) }
+        return Float(sum / Double(count))
     }
 }
 

@@ -40,6 +40,7 @@ final class SeriesPipelineTests: XCTestCase {
             XCTAssertEqual(result.chunks.map(\.first), [expected.kept[0], expected.kept[5], expected.kept[10]].map(Optional.some))
             XCTAssertEqual(result.chunks.count, reference.count)
             for (chunk, p) in zip(result.chunks, reference) {
+                print("series parity: \(augmentation) chunk \(chunk.index): |Δp| = \(abs(chunk.probability - p))")
                 XCTAssertEqual(chunk.probability, p, accuracy: 1e-5, "\(augmentation) chunk \(chunk.index)")
             }
             XCTAssertEqual(try XCTUnwrap(result.probability), reference.reduce(0, +) / 3, accuracy: 1e-5)
