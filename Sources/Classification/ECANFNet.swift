@@ -1,0 +1,307 @@
+import Foundation
+import Inference
+
+/// A tensor source by PyTorch key and expected shape (a safetensors file, seeded weights, ...).
+public typealias TensorLoader = (_ key: String, _ shape: [Int]) throws -> Tensor
+
+/// The layers of timm's `eca_nfnet_l0` (timm 0.9.16), as data: key prefixes and shapes come from here, so the
+/// loader and the key manifest cannot disagree.
+public enum ECANFNetArchitecture {
+    public struct Convolution: Sendable, Equatable {
+        public let key: String
+        public let inChannels, outChannels, kernel, stride, groups: Int
+        public var weightShape: [Int] { [outChannels, inChannels / groups, kernel, kernel] }
+    }
+
+    public struct Block: Sendable, Equatable {
+        public let key: String
+        public let inChannels, midChannels, outChannels, stride: Int
+        /// 1 / √(expected variance) of the block's input (timm's running `expected_var`).
+        public let beta: Float
+        public let hasDownsample: Bool
+        public var conv1: Convolution { .init(key: "\(key).conv1", inChannels: inChannels, outChannels: midChannels, kernel: 1, stride: 1, groups: 1) }
+        public var conv2: Convolution { .init(key: "\(key).conv2", inChannels: midChannels, outChannels: midChannels, kernel: 3, stride: stride, groups: midChannels / ECANFNetArchitecture.groupSize) }
+        public var conv2b: Convolution { .init(key: "\(key).conv2b", inChannels: midChannels, outChannels: midChannels, kernel: 3, stride: 1, groups: midChannels / ECANFNetArchitecture.groupSize) }
+        public var conv3: Convolution { .init(key: "\(key).conv3", inChannels: midChannels, outChannels: outChannels, kernel: 1, stride: 1, groups: 1) }
+        public var downsample: Convolution? {
+            hasDownsample ? .init(key: "\(key).downsample.conv", inChannels: inChannels, outChannels: outChannels, kernel: 1, stride: 1, groups: 1) : nil
+        }
+        public var ecaKey: String { "\(key).attn_last.conv.weight" }
+        public var convolutions: [Convolution] { (downsample.map { [$0] } ?? []) + [conv1, conv2, conv2b, conv3] }
+    }
+
+    public static let groupSize = 64
+    public static let alpha: Float = 0.2
+    /// NF correction gain applied to the attention output.
+    public static let attentionGain: Float = 2
+    /// timm's `_nonlin_gamma["silu"]`, folded into every ScaledStdConv2d.
+    public static let siluGamma = 1.7881293296813965
+    public static let standardizationEps = 1e-5
+    public static let ecaKernel = 5
+    public static let embeddingWidth = 2304
+    public static let inputSize = 224
+
+    public static let stem: [Convolution] = [
+        .init(key: "stem.conv1", inChannels: 3, outChannels: 16, kernel: 3, stride: 2, groups: 1),
+        .init(key: "stem.conv2", inChannels: 16, outChannels: 32, kernel: 3, stride: 1, groups: 1),
+        .init(key: "stem.conv3", inChannels: 32, outChannels: 64, kernel: 3, stride: 1, groups: 1),
+        .init(key: "stem.conv4", inChannels: 64, outChannels: 128, kernel: 3, stride: 2, groups: 1),
+    ]
+
+    public static let blocks: [Block] = {
+        let depths = [1, 2, 6, 3], widths = [256, 512, 1536, 1536]
+        var blocks: [Block] = []
+        var inChannels = 128
+        var expectedVariance = 1.0
+        for (stage, depth) in depths.enumerated() {
+            for index in 0..<depth {
+                blocks.append(Block(
+                    key: "stages.\(stage).\(index)", inChannels: inChannels, midChannels: widths[stage] / 4,
+                    outChannels: widths[stage], stride: index == 0 && stage > 0 ? 2 : 1,
+                    beta: Float(1 / expectedVariance.squareRoot()), hasDownsample: index == 0))
+                if index == 0 { expectedVariance = 1 }
+                expectedVariance += Double(alpha) * Double(alpha)
+                inChannels = widths[stage]
+            }
+        }
+        return blocks
+    }()
+
+    public static let finalConv = Convolution(
+        key: "final_conv", inChannels: 1536, outChannels: embeddingWidth, kernel: 1, stride: 1, groups: 1)
+
+    /// Every state_dict entry of the backbone, with `prefix` (e.g. "backbone.").
+    public static func manifest(prefix: String = "") -> [(key: String, shape: [Int])] {
+        var entries: [(String, [Int])] = []
+        func add(_ conv: Convolution) {
+            entries += [(prefix + conv.key + ".weight", conv.weightShape), (prefix + conv.key + ".bias", [conv.outChannels]),
+                        (prefix + conv.key + ".gain", [conv.outChannels, 1, 1, 1])]
+        }
+        stem.forEach(add)
+        for block in blocks {
+            block.convolutions.forEach(add)
+            entries.append((prefix + block.ecaKey, [1, 1, ecaKernel]))
+        }
+        add(finalConv)
+        return entries
+    }
+}
+
+/// timm `eca_nfnet_l0` with `head.fc = Identity`: a normalised 3×224×224 frame → its 2304-d average-pooled
+/// embedding. Weight standardisation is done once, at load.
+public struct ECANFNet: Sendable {
+    struct Block: Sendable {
+        let spec: ECANFNetArchitecture.Block
+        let downsample: Conv2d?
+        let conv1, conv2, conv2b, conv3: Conv2d
+        let eca: [Float]
+    }
+
+    /// DownsampleAvg's pool: windows cut at an odd edge average only what they cover.
+    static let shortcutPool = AvgPool2d(kernel: 2, stride: 2, ceilMode: true, countIncludePad: false)
+
+    let stem: [Conv2d]
+    let blocks: [Block]
+    let finalConv: Conv2d
+
+    /// Loads `prefix`-ed timm keys (the classifier file stores them under "backbone.").
+    public init(prefix: String = "", load: TensorLoader) throws {
+        let stemSpecs = ECANFNetArchitecture.stem
+        stem = try stemSpecs.enumerated().map { i, spec in
+            // SiLU follows every stem conv but the last.
+            try Self.standardizedConvolution(spec, prefix: prefix, activation: i < stemSpecs.count - 1 ? .silu : .identity, load: load)
+        }
+        blocks = try ECANFNetArchitecture.blocks.map { spec in
+            Block(
+                spec: spec,
+                downsample: try spec.downsample.map { try Self.standardizedConvolution($0, prefix: prefix, activation: .identity, load: load) },
+                conv1: try Self.standardizedConvolution(spec.conv1, prefix: prefix, activation: .silu, load: load),
+                conv2: try Self.standardizedConvolution(spec.conv2, prefix: prefix, activation: .silu, load: load),
+                conv2b: try Self.standardizedConvolution(spec.conv2b, prefix: prefix, activation: .silu, load: load),
+                conv3: try Self.standardizedConvolution(spec.conv3, prefix: prefix, activation: .identity, load: load),
+                eca: try load(prefix + spec.ecaKey, [1, 1, ECANFNetArchitecture.ecaKernel]).storage)
+        }
+        finalConv = try Self.standardizedConvolution(ECANFNetArchitecture.finalConv, prefix: prefix, activation: .silu, load: load)
+    }
+
+    /// ScaledStdConv2d: w' = gain · γ/√fan_in · (w − mean) / √(var + eps), mean and biased variance per output
+    /// channel over its fan-in (timm computes it with F.batch_norm in training mode).
+    static func standardizedConvolution(
+        _ spec: ECANFNetArchitecture.Convolution, prefix: String, activation: Activation, load: TensorLoader
+    ) throws -> Conv2d {
+        let key = prefix + spec.key
+        let raw = try load(key + ".weight", spec.weightShape)
+        let bias = try load(key + ".bias", [spec.outChannels])
+        let gain = try load(key + ".gain", [spec.outChannels, 1, 1, 1])
+        let fanIn = raw.count / spec.outChannels
+        let scale = Float(ECANFNetArchitecture.siluGamma / Double(fanIn).squareRoot())
+        var standardized = [Float](repeating: 0, count: raw.count)
+        for o in 0..<spec.outChannels {
+            let row = raw.storage[(o * fanIn)..<((o + 1) * fanIn)]
+            let mean = row.reduce(0.0) { $0 + Double($1) } / Double(fanIn)
+            let variance = row.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(fanIn)
+            // timm multiplies gain by the scale in float32 before the normalisation uses it.
+            let factor = Double(gain.storage[o] * scale) / (variance + ECANFNetArchitecture.standardizationEps).squareRoot()
+            for (i, w) in row.enumerated() { standardized[o * fanIn + i] = Float((Double(w) - mean) * factor) }
+        }
+        return try Conv2d(
+            weight: Tensor(shape: spec.weightShape, storage: standardized), bias: bias,
+            stride: Pair2D(spec.stride, spec.stride), padding: spec.kernel == 3 ? 1 : 0, groups: spec.groups,
+            activation: activation)
+    }
+
+    /// Frames per batch at most: the stages at 14×14 and 7×7 run as one GEMM per layer over the batch.
+    static let maximumBatch = 8
+
+    /// Embeddings of `count` frames (count × 3 × 224 × 224, normalised) → count × 2304. Frames are cut into
+    /// batches spread evenly over `threads` workers (engine's `Parallel`: single-threaded BLAS inside each).
+    public func embed(frames: [Float], count: Int, threads: Int = 1) throws -> [Float] {
+        let side = ECANFNetArchitecture.inputSize
+        let frameSize = 3 * side * side
+        guard frames.count == count * frameSize else {
+            throw InferenceError.shapeMismatch(what: "backbone input", expected: [count, 3, side, side], found: [frames.count])
+        }
+        let width = ECANFNetArchitecture.embeddingWidth
+        var output = [Float](repeating: 0, count: count * width)
+        guard count > 0 else { return output }
+        let workers = max(1, min(threads, count))
+        let batchCount = workers * ((count + workers * Self.maximumBatch - 1) / (workers * Self.maximumBatch))
+        let batchSize = (count + batchCount - 1) / batchCount
+        let batches = stride(from: 0, to: count, by: batchSize).map { $0..<min($0 + batchSize, count) }
+        let model = self
+        let workspaces = (0..<workers).map { _ in Workspace() }
+        frames.withUnsafeBufferPointer { input in
+            output.withUnsafeMutableBufferPointer { out in
+                let inputBase = SendablePointer(UnsafeMutablePointer(mutating: input.baseAddress!))
+                let outputBase = SendablePointer(out.baseAddress!)
+                Parallel.forEach(count: batches.count, threads: workers, workspaces: workspaces) { index, workspace in
+                    let batch = batches[index]
+                    model.forward(inputBase.pointer + batch.lowerBound * frameSize, frames: batch.count,
+                                  into: outputBase.pointer + batch.lowerBound * width, workspace)
+                }
+            }
+        }
+        return output
+    }
+
+    /// Floats in each per-frame activation buffer: the largest layer output (64 × 112 × 112).
+    static let frameBufferCapacity = 64 * 112 * 112
+    /// Floats per frame in each batched buffer: the largest tensor from stage 2 on (512 × 28 × 28, its input).
+    static let batchBufferCapacity = 512 * 28 * 28
+    /// Blocks before this index run frame by frame (large planes already make wide GEMMs); the rest run batched.
+    static let firstBatchedBlock = ECANFNetArchitecture.blocks.firstIndex { $0.key.hasPrefix("stages.2.") }!
+
+    /// A batch of frames. Workspace scratch slot 0 is the convolutions' im2col space, slots 1–5 the per-frame
+    /// buffers (NCHW), slots 6–10 the batched ones (channel-major, [C][B][H][W]).
+    private func forward(_ input: UnsafePointer<Float>, frames: Int, into embeddings: UnsafeMutablePointer<Float>, _ workspace: Workspace) {
+        let scratch = workspace.scratch(0)
+        let single = (1...5).map { workspace.scratch($0).floats(Self.frameBufferCapacity) }
+        let batched = (6...10).map { workspace.scratch($0).floats(Self.batchBufferCapacity * frames) }
+        let frameSize = 3 * ECANFNetArchitecture.inputSize * ECANFNetArchitecture.inputSize
+        var size = (0, 0)
+        var channels = 0
+        for f in 0..<frames {
+            size = frameHead(input + f * frameSize, single, scratch)
+            channels = ECANFNetArchitecture.blocks[Self.firstBatchedBlock - 1].outChannels
+            // Scatter the frame's planes into the batch: channel c of frame f at [c][f].
+            let plane = size.0 * size.1
+            for c in 0..<channels {
+                (batched[0] + (c * frames + f) * plane).update(from: single[0] + c * plane, count: plane)
+            }
+        }
+        var (h, w) = size
+        let (x, a, b, c, s) = (batched[0], batched[1], batched[2], batched[3], batched[4])
+        for block in blocks[Self.firstBatchedBlock...] {
+            (h, w) = runBlock(block, frames: frames, height: h, width: w, x: x, a: a, b: b, c: c, s: s, scratch: scratch)
+        }
+        finalConv.applyChannelMajor(input: x, batch: frames, height: h, width: w, output: a, scratch: scratch)
+        let plane = h * w
+        for f in 0..<frames {
+            for ch in 0..<ECANFNetArchitecture.embeddingWidth {
+                embeddings[f * ECANFNetArchitecture.embeddingWidth + ch] = mean(a + (ch * frames + f) * plane, count: plane)
+            }
+        }
+    }
+
+    /// Stem and the blocks before `firstBatchedBlock` for one frame; the result is in `buffers[0]`.
+    private func frameHead(_ input: UnsafePointer<Float>, _ buffers: [UnsafeMutablePointer<Float>], _ scratch: Scratch) -> (Int, Int) {
+        let x = buffers[0], a = buffers[1], b = buffers[2], c = buffers[3], s = buffers[4]
+        var h = ECANFNetArchitecture.inputSize, w = h
+        // Stem: input → a → b → a → x.
+        var source = input
+        for (i, conv) in stem.enumerated() {
+            let target = i == stem.count - 1 ? x : (i % 2 == 0 ? a : b)
+            conv.applyChannelMajor(input: source, batch: 1, height: h, width: w, output: target, scratch: scratch)
+            (h, w) = conv.outputSize(height: h, width: w)
+            source = UnsafePointer(target)
+        }
+        for block in blocks[..<Self.firstBatchedBlock] {
+            (h, w) = runBlock(block, frames: 1, height: h, width: w, x: x, a: a, b: b, c: c, s: s, scratch: scratch)
+        }
+        return (h, w)
+    }
+
+    /// One NormFreeBlock on `frames` frames stored channel-major (for one frame that is plain CHW), in place on x:
+    /// x ← conv3(…(SiLU(x)·β))·ECA·2·α + shortcut. a, b, c, s are scratch buffers of the same capacity.
+    private func runBlock(
+        _ block: Block, frames: Int, height h: Int, width w: Int,
+        x: UnsafeMutablePointer<Float>, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>,
+        c: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>, scratch: Scratch
+    ) -> (Int, Int) {
+        let spec = block.spec
+        let inCount = spec.inChannels * frames * h * w
+        VectorMath.silu(from: x, to: a, count: inCount, factor: spec.beta)
+        var shortcut = UnsafePointer(x)
+        let (oh, ow) = block.conv2.outputSize(height: h, width: w)
+        if let downsample = block.downsample {
+            if spec.stride == 2 {
+                Self.shortcutPool.apply(input: a, channels: spec.inChannels * frames, height: h, width: w, output: c)
+                downsample.applyChannelMajor(input: c, batch: frames, height: oh, width: ow, output: s, scratch: scratch)
+            } else {
+                downsample.applyChannelMajor(input: a, batch: frames, height: h, width: w, output: s, scratch: scratch)
+            }
+            shortcut = UnsafePointer(s)
+        }
+        block.conv1.applyChannelMajor(input: a, batch: frames, height: h, width: w, output: b, scratch: scratch)
+        block.conv2.applyChannelMajor(input: b, batch: frames, height: h, width: w, output: c, scratch: scratch)
+        block.conv2b.applyChannelMajor(input: c, batch: frames, height: oh, width: ow, output: b, scratch: scratch)
+        block.conv3.applyChannelMajor(input: b, batch: frames, height: oh, width: ow, output: c, scratch: scratch)
+        let plane = oh * ow
+        for f in 0..<frames {
+            let gates = ecaGates(c, frame: f, frames: frames, channels: spec.outChannels, planeSize: plane, weights: block.eca)
+            for ch in 0..<spec.outChannels {
+                let factor = gates[ch] * ECANFNetArchitecture.attentionGain * ECANFNetArchitecture.alpha
+                let base = (ch * frames + f) * plane
+                for i in base..<(base + plane) { x[i] = c[i] * factor + shortcut[i] }
+            }
+        }
+        return (oh, ow)
+    }
+
+    /// ECA for one frame of a channel-major batch: per-channel mean → 1-D convolution across channels (zero
+    /// padded) → sigmoid.
+    private func ecaGates(_ x: UnsafePointer<Float>, frame: Int, frames: Int, channels: Int, planeSize: Int, weights: [Float]) -> [Float] {
+        let means = (0..<channels).map { mean(x + ($0 * frames + frame) * planeSize, count: planeSize) }
+        let half = weights.count / 2
+        return (0..<channels).map { ch in
+            var y: Float = 0
+            for k in 0..<weights.count {
+                let j = ch + k - half
+                if j >= 0 && j < channels { y += weights[k] * means[j] }
+            }
+            return 1 / (1 + expf(-y))
+        }
+    }
+
+    private func mean(_ values: UnsafePointer<Float>, count: Int) -> Float {
+        var sum = 0.0
+        for i in 0..<count { sum += Double(values[i]) }
+        return Float(sum / Double(count))
+    }
+}
+
+/// A pointer handed to worker threads that write disjoint parts of the memory behind it.
+struct SendablePointer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
+}

@@ -1,0 +1,74 @@
+import Crypto
+import Foundation
+import Inference
+import Ingestion
+
+/// A classifier weights file, loaded, with the SHA-256 of its bytes.
+public struct ClassifierWeights: Sendable {
+    public let model: SequenceClassifier
+    public let sha256: String
+
+    /// `classifier-<MRI type>.safetensors`, the name in a model directory.
+    public static func fileName(mriType: MRIType) -> String { "classifier-\(mriType.rawValue).safetensors" }
+
+    public init(contentsOf url: URL) throws {
+        let file = try SafeTensorsFile(contentsOf: url)
+        sha256 = file.withBytes { SHA256.hash(data: $0) }.map { String(format: "%02x", $0) }.joined()
+        model = try SequenceClassifier(file: file)
+    }
+}
+
+/// The classifier stage over a study directory (after `ingest run` and `seg-worker run`): every series with
+/// the model of its MRI type from the model directory; writes each series' `classification.json` and returns
+/// the patient document.
+public struct StudyClassifier: Sendable {
+    public static let resultFile = "classification.json"
+
+    public let modelsDirectory: URL
+    public var augmentation: TestTimeAugmentation
+    public var threads: Int
+    /// See `SeriesClassifier.reuseEmbeddings`.
+    public var reuseEmbeddings: Bool
+
+    public init(modelsDirectory: URL, augmentation: TestTimeAugmentation = .zoom, threads: Int = 1, reuseEmbeddings: Bool = true) {
+        self.modelsDirectory = modelsDirectory
+        self.augmentation = augmentation
+        self.threads = threads
+        self.reuseEmbeddings = reuseEmbeddings
+    }
+
+    public func run(studyDirectory: URL) throws -> PatientClassification {
+        let study: StudyMetadata
+        do {
+            study = try IngestedStudy.readMetadata(from: studyDirectory)
+        } catch {
+            throw ClassificationError.unreadable(path: studyDirectory.appendingPathComponent(IngestedStudy.metadataFileName).path,
+                                                 reason: String(describing: error))
+        }
+        var loaded: [MRIType: ClassifierWeights] = [:]
+        var results: [SeriesClassification] = []
+        for entry in study.series {
+            let directory = studyDirectory.appendingPathComponent(entry.dir)
+            let weightsURL = modelsDirectory.appendingPathComponent(ClassifierWeights.fileName(mriType: entry.mriType))
+            let result: SeriesClassification
+            if !FileManager.default.fileExists(atPath: weightsURL.path) {
+                let metadata = try SeriesInput.metadata(in: directory)
+                result = SeriesClassification(
+                    mriType: entry.mriType.rawValue, slicesTotal: metadata.slicesTotal, slicesNonempty: metadata.slicesNonempty,
+                    kept: [], chunks: [], status: .skipped, reason: "no \(weightsURL.lastPathComponent) in the model directory",
+                    tta: nil, weightsSHA256: nil)
+            } else {
+                let weights = try loaded[entry.mriType] ?? ClassifierWeights(contentsOf: weightsURL)
+                loaded[entry.mriType] = weights
+                let classifier = SeriesClassifier(model: weights.model, weightsSHA256: weights.sha256,
+                                                  augmentation: augmentation, threads: threads, reuseEmbeddings: reuseEmbeddings)
+                result = try classifier.classify(SeriesInput(directory: directory))
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(result).write(to: directory.appendingPathComponent(Self.resultFile), options: .atomic)
+            results.append(result)
+        }
+        return PatientClassification(patientID: study.patientID, series: results)
+    }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Classification
+import Foundation
+import Inference
+import Logging
+
+/// `cls-worker run DIR --models MODELS`: the stage on one study directory, offline.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Classify every series of a study directory (the output of `seg-worker run`) and print the patient result.")
+
+    @Argument(help: "Study directory holding study.json and one directory per series.")
+    var directory: String
+
+    @Option(help: "Model directory with classifier-<FLAIR|T1w|T1wCE|T2w>.safetensors (default: $MGMT_MODELS).")
+    var models: String?
+
+    @Option(help: "Test-time augmentation: zoom (T4E), none, or zoom+none.")
+    var tta: String = TestTimeAugmentation.zoom.rawValue
+
+    @Option(help: "Backbone worker threads (default: $MGMT_THREADS, else 2).")
+    var threads: Int?
+
+    @Flag(help: "Print the JSON document instead of a summary.")
+    var json = false
+
+    func run() throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let modelsPath = models ?? environment["MGMT_MODELS"] else {
+            throw ValidationError("no model directory: pass --models or set MGMT_MODELS")
+        }
+        guard let augmentation = TestTimeAugmentation(rawValue: tta) else {
+            throw ValidationError("--tta must be one of \(TestTimeAugmentation.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let threadCount = threads ?? environment["MGMT_THREADS"].flatMap(Int.init) ?? 2
+        guard threadCount >= 1 else { throw ValidationError("--threads must be at least 1") }
+
+        var logger = Logger(label: "cls-worker")
+        logger.logLevel = .info
+        logger.info("classifying", metadata: ["directory": "\(directory)", "tta": "\(augmentation.rawValue)",
+                                              "threads": "\(threadCount)", "openblas_core": "\(BLAS.coreName)"])
+        let patient = try StudyClassifier(modelsDirectory: URL(fileURLWithPath: modelsPath), augmentation: augmentation,
+                                          threads: threadCount)
+            .run(studyDirectory: URL(fileURLWithPath: directory))
+        if json {
+            print(String(decoding: try patient.jsonData(), as: UTF8.self))
+        } else {
+            for series in patient.series {
+                let probability = series.probability.map { String(format: "%.4f", $0) } ?? "-"
+                print("\(series.mriType)\t\(series.status.rawValue)\tkept \(series.kept.count)\tchunks \(series.chunks.count)\tp \(probability)")
+            }
+            let probability = patient.probability.map { String(format: "%.4f", $0) } ?? "- (\(patient.reason ?? ""))"
+            print("patient \(patient.patientID)\tp \(probability)")
+        }
+    }
+}

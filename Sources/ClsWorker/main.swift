@@ -1,2 +1,0 @@
-import Fleet
-print("ClsWorker: not built yet")

@@ -1,0 +1,92 @@
+/// Convolution over a batch stored channel-major, [C][B][H][W]: every image's plane of a channel is adjacent, so
+/// one GEMM per group covers the whole batch (N = B·oh·ow instead of oh·ow). At 14×14 and 7×7 a single image
+/// gives OpenBLAS too few columns to run near its peak; a batch of them does. With a batch of one it is an
+/// ordinary NCHW convolution.
+extension Conv2d {
+    /// Floats of scratch `applyChannelMajor` needs.
+    public func channelMajorScratchCount(batch: Int, height: Int, width: Int) -> Int {
+        let (oh, ow) = outputSize(height: height, width: width)
+        return kernel == 1 && stride == 1 && padding == 0 ? 0 : inChannels / groups * kernel.y * kernel.x * batch * oh * ow
+    }
+
+    /// input [inChannels][batch][height][width] → output [outChannels][batch][oh][ow], bias and activation fused.
+    public func applyChannelMajor(
+        input: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
+        output: UnsafeMutablePointer<Float>, scratch: Scratch
+    ) {
+        let (oh, ow) = outputSize(height: height, width: width)
+        let columnsPerImage = oh * ow, n = batch * columnsPerImage
+        let inPerGroup = inChannels / groups, outPerGroup = outChannels / groups
+        let k = inPerGroup * kernel.y * kernel.x
+        let pointwise = kernel == 1 && stride == 1 && padding == 0
+        let buffer = pointwise ? nil : scratch.floats(k * n)
+        weight.withUnsafeBufferPointer { w in
+            for g in 0..<groups {
+                let groupInput = input + g * inPerGroup * batch * height * width
+                var columns = groupInput
+                if let buffer {
+                    var row = buffer
+                    for c in 0..<inPerGroup {
+                        for ky in 0..<kernel.y {
+                            for kx in 0..<kernel.x {
+                                for b in 0..<batch {
+                                    let plane = groupInput + (c * batch + b) * height * width
+                                    gatherPatchRow(plane, height: height, width: width, ky: ky, kx: kx, oh: oh, ow: ow,
+                                                   into: row + b * columnsPerImage)
+                                }
+                                row += n
+                            }
+                        }
+                    }
+                    columns = UnsafePointer(buffer)
+                }
+                BLAS.sgemm(m: outPerGroup, n: n, k: k, a: w.baseAddress! + g * outPerGroup * k, lda: k,
+                           b: columns, ldb: n, c: output + g * outPerGroup * n, ldc: n)
+            }
+        }
+        finishVectorized(output, planeSize: n)
+    }
+
+    /// Bias and activation over the output planes; SiLU vectorised (`VectorMath`).
+    private func finishVectorized(_ output: UnsafeMutablePointer<Float>, planeSize: Int) {
+        for o in 0..<outChannels {
+            let plane = output + o * planeSize
+            if let bias {
+                let b = bias[o]
+                for i in 0..<planeSize { plane[i] += b }
+            }
+            if activation == .silu {
+                VectorMath.silu(plane, count: planeSize)
+            } else {
+                activation.apply(UnsafeMutableBufferPointer(start: plane, count: planeSize))
+            }
+        }
+    }
+
+    /// One im2col row for one image: the input values that kernel tap (ky, kx) meets at every output position.
+    private func gatherPatchRow(
+        _ plane: UnsafePointer<Float>, height: Int, width: Int, ky: Int, kx: Int, oh: Int, ow: Int,
+        into row: UnsafeMutablePointer<Float>
+    ) {
+        let xOffset = kx * dilation.x - padding.x
+        // Output columns whose input column lies inside the image: ox in [first, last).
+        let first = min(ow, max(0, (-xOffset + stride.x - 1) / stride.x))
+        let last = max(first, min(ow, (width - xOffset + stride.x - 1) / stride.x))
+        for oy in 0..<oh {
+            let iy = oy * stride.y - padding.y + ky * dilation.y
+            let dst = row + oy * ow
+            guard iy >= 0 && iy < height else {
+                dst.update(repeating: 0, count: ow)
+                continue
+            }
+            let src = plane + iy * width
+            if first > 0 { dst.update(repeating: 0, count: first) }
+            if stride.x == 1 {
+                (dst + first).update(from: src + first + xOffset, count: last - first)
+            } else {
+                for ox in first..<last { dst[ox] = src[ox * stride.x + xOffset] }
+            }
+            if last < ow { (dst + last).update(repeating: 0, count: ow - last) }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+/// Element-wise math for activation passes, where a libm `expf` call per element costs more than the arithmetic
+/// around it. Written as branch-free scalar code that LLVM vectorises. exp follows Cephes' expf (range reduction
+/// by ln 2 in two parts, degree-6 polynomial): within 2 ulp of `expf` over the float range.
+public enum VectorMath {
+    @inline(__always)
+    public static func exp(_ x: Float) -> Float {
+        let low: Float = -87.33654, high: Float = 88.37626
+        let clamped = x < low ? low : (x > high ? high : x)
+        // Round x·log2(e) to an integer n with the 1.5·2²³ trick: n's bits land in the low mantissa.
+        let shifter: Float = 12_582_912
+        let shifted = clamped * 1.442_695_040_888_963_4 + shifter
+        let n = shifted - shifter
+        let r = clamped - n * 0.693_359_375 + n * 2.121_944_4e-4
+        var p: Float = 1.987_569_15e-4
+        p = p * r + 1.398_199_950_7e-3
+        p = p * r + 8.333_451_907_3e-3
+        p = p * r + 4.166_579_589_4e-2
+        p = p * r + 1.666_666_545_9e-1
+        p = p * r + 5.000_000_120_1e-1
+        p = p * r * r + r + 1
+        let integer = Int32(bitPattern: shifted.bitPattern) &- Int32(bitPattern: shifter.bitPattern)
+        return p * Float(bitPattern: UInt32(bitPattern: (integer &+ 127) &<< 23))
+    }
+
+    /// values ← values · sigmoid(values) · factor (factor 1: PyTorch's SiLU).
+    public static func silu(_ values: UnsafeMutablePointer<Float>, count: Int, factor: Float = 1) {
+        silu(from: UnsafePointer(values), to: values, count: count, factor: factor)
+    }
+
+    /// output ← input · sigmoid(input) · factor.
+    public static func silu(from input: UnsafePointer<Float>, to output: UnsafeMutablePointer<Float>, count: Int, factor: Float = 1) {
+        for i in 0..<count {
+            let v = input[i]
+            output[i] = v / (1 + exp(-v)) * factor
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import Classification
+import Foundation
+import Imaging
+import Inference
+import Ingestion
+import XCTest
+
+/// The fixture series end to end against the PyTorch + albumentations + OpenCV pipeline of T4E.
+final class SeriesPipelineTests: XCTestCase {
+    struct Expected: Decodable { let kept: [Int]; let zoom: [Double]; let none: [Double] }
+
+    static let seriesDirectory = Fixtures.url("series/study/T2w")
+
+    func testFramesTakeOpenCVsUint8AndFloatPaths() throws {
+        let input = try SeriesInput(directory: Self.seriesDirectory)
+        let first = try XCTUnwrap(SeriesClassifier.keptSlices(input).first)
+        for (path, file) in [(FramePath.uint8, "series/frame0_uint8_path.npy"), (.float, "series/frame0_float_path.npy")] {
+            var frame = [Float](repeating: 0, count: FrameBuilder.frameSize)
+            try frame.withUnsafeMutableBufferPointer {
+                try FrameBuilder.write(slice: input.slices[first], wholeTumour: input.wholeTumour[first], enhancing: input.enhancing[first],
+                                       variant: .zoomed, path: path, to: $0.baseAddress!)
+            }
+            let expected = try Fixtures.floats(file)
+            XCTAssertEqual(expected.shape, [3, 224, 224])
+            // uint8 path: identical integers before normalisation; float path: float32 here, float64 in the reference.
+            XCTAssertLessThanOrEqual(maxAbsDifference(frame, expected.values), path == .uint8 ? 1e-6 : 1e-4, "\(path)")
+        }
+    }
+
+    func testSeriesEndToEndEqualsTheReference() throws {
+        let expected = try Fixtures.json("series/expected.json", as: Expected.self)
+        let input = try SeriesInput(directory: Self.seriesDirectory)
+        var classifier = SeriesClassifier(model: try Fixtures.seededModel(), weightsSHA256: nil, threads: 2)
+        for (augmentation, reference) in [(TestTimeAugmentation.zoom, expected.zoom), (.none, expected.none)] {
+            classifier.augmentation = augmentation
+            let result = try classifier.classify(input)
+            XCTAssertEqual(result.kept, expected.kept.map(Optional.some))
+            XCTAssertEqual(result.status, .classified)
+            XCTAssertEqual(result.chunks.map(\.index), [0, 1, 2])
+            XCTAssertEqual(result.chunks.map(\.first), [expected.kept[0], expected.kept[5], expected.kept[10]].map(Optional.some))
+            XCTAssertEqual(result.chunks.count, reference.count)
+            for (chunk, p) in zip(result.chunks, reference) {
+                print("series parity: \(augmentation) chunk \(chunk.index): |Δp| = \(abs(chunk.probability - p))")
+                XCTAssertEqual(chunk.probability, p, accuracy: 1e-5, "\(augmentation) chunk \(chunk.index)")
+            }
+            XCTAssertEqual(try XCTUnwrap(result.probability), reference.reduce(0, +) / 3, accuracy: 1e-5)
+        }
+    }
+
+    /// Sharing embeddings across chunks gives the numbers of recomputing every chunk (the reference's way), here
+    /// with zoom+none, which is the mean of the two variants.
+    func testEmbeddingReuseEqualsRecomputingPerChunk() throws {
+        let expected = try Fixtures.json("series/expected.json", as: Expected.self)
+        let input = try SeriesInput(directory: Self.seriesDirectory)
+        var classifier = SeriesClassifier(model: try Fixtures.seededModel(), weightsSHA256: nil, augmentation: .zoomAndNone, threads: 2)
+        let kept = try SeriesClassifier.keptSlices(input)
+        let shared = try classifier.chunkProbabilities(input, kept: kept)
+        classifier.reuseEmbeddings = false
+        let recomputed = try classifier.chunkProbabilities(input, kept: kept)
+        XCTAssertEqual(shared.count, 3)
+        for i in 0..<3 {
+            XCTAssertEqual(shared[i], recomputed[i], accuracy: 1e-6)
+            XCTAssertEqual(shared[i], (expected.zoom[i] + expected.none[i]) / 2, accuracy: 1e-5)
+        }
+    }
+
+    func testSeriesWithoutInformativeSliceIsARecordedResult() throws {
+        let full = try SeriesInput(directory: Self.seriesDirectory)
+        let tumourFree = try SeriesInput(
+            patientID: full.patientID, mriType: full.mriType, slicesTotal: 3, slicesNonempty: 3,
+            instanceNumbers: Array(full.instanceNumbers.prefix(3)), slices: Array(full.slices.prefix(3)),
+            wholeTumour: Array(full.wholeTumour.prefix(3)), enhancing: Array(full.enhancing.prefix(3)))
+        let result = try SeriesClassifier(model: try Fixtures.seededModel(), weightsSHA256: "abc").classify(tumourFree)
+        XCTAssertEqual(result.status, .noInformativeSlice)
+        XCTAssertEqual(result.kept, [])
+        XCTAssertEqual(result.chunks, [])
+        XCTAssertNil(result.probability)
+        let json = String(decoding: try JSONEncoder().encode(result), as: UTF8.self)
+        XCTAssertTrue(json.contains("\"probability\":null"), json)
+    }
+
+    func testMasksAndSlicesThatDisagreeAreErrors() throws {
+        let full = try SeriesInput(directory: Self.seriesDirectory)
+        let slices = Array(full.slices.prefix(4))
+        XCTAssertThrowsError(try SeriesInput(
+            patientID: "p", mriType: .t2w, slicesTotal: 4, slicesNonempty: 4, instanceNumbers: [1, 2, 3, 4], slices: slices,
+            wholeTumour: Array(full.wholeTumour.prefix(3)), enhancing: Array(full.enhancing.prefix(4)))) { error in
+            XCTAssertEqual(error as? ClassificationError,
+                           .countMismatch(what: "whole-tumour masks for 4 slices", expected: 4, found: 3))
+        }
+        let small = try Image<UInt8>(width: 10, height: 10, repeating: 0)
+        XCTAssertThrowsError(try SeriesInput(
+            patientID: "p", mriType: .t2w, slicesTotal: 4, slicesNonempty: 4, instanceNumbers: [1, 2, 3, 4], slices: slices,
+            wholeTumour: [small] + full.wholeTumour[1..<4], enhancing: Array(full.enhancing.prefix(4)))) { error in
+            XCTAssertEqual(error as? ClassificationError, .sizeMismatch(what: "mask of slice 0", expected: [60, 76], found: [10, 10]))
+        }
+
+        // On disk: masks.npy with one slice fewer than image_uint8.npy.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cls-bad-series-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for file in [IngestedSeries.metadataFileName, IngestedSeries.uint8ImageFileName] {
+            try FileManager.default.copyItem(at: Self.seriesDirectory.appendingPathComponent(file), to: directory.appendingPathComponent(file))
+        }
+        let masks = try NpyArray(contentsOf: Self.seriesDirectory.appendingPathComponent("masks.npy"))
+        let perSlice = 2 * 60 * 76
+        try NpyArray(shape: [47, 2, 60, 76], values: .uint8(Array(try XCTUnwrap(masks.uint8Values).prefix(47 * perSlice))))
+            .write(to: directory.appendingPathComponent("masks.npy"))
+        XCTAssertThrowsError(try SeriesInput(directory: directory)) { error in
+            XCTAssertEqual(error as? ClassificationError,
+                           .countMismatch(what: "mask pairs in masks.npy for the slices of image_uint8.npy", expected: 48, found: 47))
+        }
+    }
+}
