@@ -241,18 +241,19 @@ public struct SeriesSummary: Codable, Equatable, Sendable {
 /// A classifier chunk's result.
 public struct ChunkResult: Codable, Equatable, Sendable {
     public var index: Int
-    public var firstSlice: Int
+    /// InstanceNumber of the chunk's first slice (nil when the series had none).
+    public var firstInstance: Int?
     public var probability: Double
 
-    public init(index: Int, firstSlice: Int, probability: Double) {
+    public init(index: Int, firstInstance: Int?, probability: Double) {
         self.index = index
-        self.firstSlice = firstSlice
+        self.firstInstance = firstInstance
         self.probability = probability
     }
 }
 
 /// A classified series: its chunks and the weights that produced them.
-public struct SeriesClassification: Codable, Equatable, Sendable {
+public struct SeriesResult: Codable, Equatable, Sendable {
     public var weightsSha256: String
     public var segmentationWeightsSha256: String
     /// Slices the tumour selection kept (the chunks are taken over these).
@@ -296,12 +297,12 @@ public struct StatusEvent: FleetMessage, Equatable {
     /// The sha256 of the weights the stage's model ran with (segment, classify).
     public var weightsSha256: String?
     /// Set with `classified`.
-    public var classification: SeriesClassification?
+    public var classification: SeriesResult?
 
     public init(jobId: String, stage: String, status: JobStatus, occurredAt: Date = Date(), source: String? = nil,
                 patientId: String? = nil, studyInstanceUid: String? = nil, series: SeriesIdentity? = nil,
                 studySeries: [SeriesSummary]? = nil, warnings: [String]? = nil, error: String? = nil,
-                weightsSha256: String? = nil, classification: SeriesClassification? = nil) {
+                weightsSha256: String? = nil, classification: SeriesResult? = nil) {
         self.jobId = jobId
         self.stage = stage
         self.status = status

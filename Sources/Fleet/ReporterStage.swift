@@ -122,7 +122,7 @@ public final class ReporterStage: Stage, @unchecked Sendable {
             guard let key, let classification = event.classification else { return }
             try tables.recordSeriesClassified(
                 key, chunks: classification.chunks.map {
-                    .init(index: $0.index, firstSlice: $0.firstSlice, probability: $0.probability)
+                    .init(index: $0.index, firstInstance: $0.firstInstance, probability: $0.probability)
                 },
                 slicesSelected: classification.slicesSelected, weightsSha256: classification.weightsSha256,
                 segmentationWeightsSha256: classification.segmentationWeightsSha256,

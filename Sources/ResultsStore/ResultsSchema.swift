@@ -50,7 +50,7 @@ public enum ResultsSchema {
             CREATE TABLE chunk_predictions (
                 series_instance_uid text NOT NULL REFERENCES series,
                 chunk_index integer NOT NULL,
-                first_slice integer NOT NULL,
+                first_instance integer,
                 probability double precision NOT NULL,
                 weights_sha256 text NOT NULL,
                 segmentation_weights_sha256 text NOT NULL,

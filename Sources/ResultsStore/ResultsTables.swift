@@ -38,12 +38,12 @@ public struct ResultsTables {
 
     public struct Chunk: Sendable, Equatable {
         public var index: Int
-        public var firstSlice: Int
+        public var firstInstance: Int?
         public var probability: Double
 
-        public init(index: Int, firstSlice: Int, probability: Double) {
+        public init(index: Int, firstInstance: Int?, probability: Double) {
             self.index = index
-            self.firstSlice = firstSlice
+            self.firstInstance = firstInstance
             self.probability = probability
         }
     }
@@ -126,10 +126,10 @@ public struct ResultsTables {
                                [key.seriesInstanceUid], role: "clear chunk predictions")
         for chunk in chunks {
             try connection.execute("""
-                INSERT INTO chunk_predictions (series_instance_uid, chunk_index, first_slice, probability,
+                INSERT INTO chunk_predictions (series_instance_uid, chunk_index, first_instance, probability,
                                                weights_sha256, segmentation_weights_sha256, computed_at)
                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                """, [key.seriesInstanceUid, chunk.index, chunk.firstSlice, chunk.probability, weightsSha256,
+                """, [key.seriesInstanceUid, chunk.index, chunk.firstInstance, chunk.probability, weightsSha256,
                       segmentationWeightsSha256, computedAt], role: "insert chunk prediction")
         }
         try connection.execute("""
@@ -246,13 +246,13 @@ public struct ResultsTables {
 
     public func chunkPredictions(patientId: String) throws -> [ChunkPrediction] {
         try connection.execute("""
-            SELECT c.series_instance_uid, r.mri_type, c.chunk_index, c.first_slice, c.probability, c.weights_sha256
+            SELECT c.series_instance_uid, r.mri_type, c.chunk_index, c.first_instance, c.probability, c.weights_sha256
             FROM chunk_predictions c JOIN series r USING (series_instance_uid)
             WHERE r.patient_id = $1 ORDER BY r.mri_type, c.series_instance_uid, c.chunk_index
             """, [patientId], role: "read chunk predictions").rows.map { row in
             ChunkPrediction(
                 seriesInstanceUid: try row.string("series_instance_uid"), mriType: try row.string("mri_type"),
-                chunk: Chunk(index: try row.int("chunk_index"), firstSlice: try row.int("first_slice"),
+                chunk: Chunk(index: try row.int("chunk_index"), firstInstance: try row.optionalValue("first_instance"),
                              probability: try row.double("probability")),
                 weightsSha256: try row.string("weights_sha256"))
         }

@@ -70,8 +70,8 @@ final class MessagesTests: XCTestCase {
             jobId: "j", stage: "classify", status: .classified, series: series,
             classification: SeriesResult(
                 weightsSha256: "c", segmentationWeightsSha256: "s", slicesSelected: 40,
-                chunks: [ChunkResult(index: 0, firstSlice: 0, probability: 0.25),
-                         ChunkResult(index: 1, firstSlice: 5, probability: 0.75)],
+                chunks: [ChunkResult(index: 0, firstInstance: 0, probability: 0.25),
+                         ChunkResult(index: 1, firstInstance: 5, probability: 0.75)],
                 noChunksReason: nil))
         let decoded = try MessageCodec.decode(StatusEvent.self, from: MessageCodec.encode(classified))
         XCTAssertEqual(decoded, classified)

@@ -36,7 +36,7 @@ final class ReporterTests: XCTestCase {
             jobId: "classify-job", stage: "classify", status: .classified, series: flair,
             classification: SeriesResult(
                 weightsSha256: "cls", segmentationWeightsSha256: "seg", slicesSelected: 12,
-                chunks: [ChunkResult(index: 0, firstSlice: 0, probability: 0.625)], noChunksReason: nil))
+                chunks: [ChunkResult(index: 0, firstInstance: 0, probability: 0.625)], noChunksReason: nil))
         try harness.publish(classified, to: .report)
         try harness.publish(classified, to: .report)  // a duplicate delivery
         // Undecodable on `classify`: nobody consumes it here, so reject it by hand as a worker would.

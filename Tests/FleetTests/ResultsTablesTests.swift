@@ -39,8 +39,8 @@ final class ResultsTablesTests: XCTestCase {
             }
             try connection.withTransaction { _ in
                 try tables.recordSeriesClassified(
-                    flair, chunks: [.init(index: 0, firstSlice: 0, probability: 0.2),
-                                    .init(index: 1, firstSlice: 5, probability: 0.4)],
+                    flair, chunks: [.init(index: 0, firstInstance: 0, probability: 0.2),
+                                    .init(index: 1, firstInstance: 5, probability: 0.4)],
                     slicesSelected: 40, weightsSha256: "clsF", segmentationWeightsSha256: "seg",
                     noChunksReason: nil, computedAt: "2026-11-23T10:00:00.000Z")
             }
@@ -54,7 +54,7 @@ final class ResultsTablesTests: XCTestCase {
 
         try connection.withTransaction { _ in
             try tables.recordSeriesClassified(
-                t2, chunks: [.init(index: 0, firstSlice: 0, probability: 0.9)], slicesSelected: 35,
+                t2, chunks: [.init(index: 0, firstInstance: 0, probability: 0.9)], slicesSelected: 35,
                 weightsSha256: "clsT", segmentationWeightsSha256: "seg", noChunksReason: nil,
                 computedAt: "2026-11-23T10:00:01.000Z")
         }
