@@ -1,11 +1,92 @@
 #!/usr/bin/env bash
-# The main job: install what is missing, build, start the local servers and run the demo pipeline.
+# The main job: install what is missing, build (release), start the local RabbitMQ + PostgreSQL, make a sample
+# study and DEMO weights, run the four workers, enqueue the study, show progress and print the patient result.
+# The servers stay up afterwards (scripts/servers.sh stop); the workers are stopped (SIGTERM) when it ends.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
 scripts/install-deps.sh
 source scripts/env.sh
-swift build -c release
+echo "== building (release)"
+swift build -c release 2>&1 | tail -n 1
+bin=$(swift build -c release --show-bin-path)
 scripts/servers.sh start
-echo "demo: the pipeline stages are not built yet; the servers above are running (stop: scripts/servers.sh stop)."
-exit 1
+
+demo=$MGMT_DATA_DIR/demo
+export MGMT_STORE=$demo/store MGMT_MODELS=${MGMT_DEMO_MODELS:-$demo/models}
+mkdir -p "$demo/logs" "$MGMT_STORE"
+if [[ ! -d $demo/export/00042 ]]; then
+  echo "== making the sample study (generated phantom with a lesion: FLAIR, T1w, T1wCE, T2w)"
+  /usr/bin/python3 tools/testdata/make_study.py --out "$demo/export" --patient 00042 --slices 32 --size 128
+fi
+if [[ -z ${MGMT_DEMO_MODELS:-} ]]; then
+  [[ -f $MGMT_MODELS/segmentation.safetensors ]] || "$bin/seg-worker" seeded-weights "$MGMT_MODELS" >/dev/null
+  for type in FLAIR T1w T1wCE T2w; do
+    [[ -f $MGMT_MODELS/classifier-$type.safetensors ]] || "$bin/cls-worker" demo-weights "$MGMT_MODELS" --types "$type" >/dev/null
+  done
+  cat <<'EOF'
+
+  ##########################################################################################
+  ##  DEMO WEIGHTS: seeded RANDOM weights of the full UNet++ and ECA-NFNet-L0 + BiLSTM     ##
+  ##  architectures. The probabilities below are MEANINGLESS until trained weights are    ##
+  ##  installed (README, "Weights"; set MGMT_DEMO_MODELS=DIR to run the demo with them).  ##
+  ##########################################################################################
+
+EOF
+fi
+
+pids=()
+stop_workers() {
+  ((${#pids[@]})) || return 0
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+}
+trap stop_workers EXIT
+port=9101
+for worker in reporter ingest seg-worker cls-worker; do
+  MGMT_METRICS_PORT=$port "$bin/$worker" work >"$demo/logs/$worker.log" 2>&1 &
+  pids+=($!)
+  echo "started $worker (pid $!, log $demo/logs/$worker.log, metrics http://127.0.0.1:$port/metrics)"
+  port=$((port + 1))
+done
+
+sql() { psql "$MGMT_PG_CONNINFO" -X -q -t -A -F '|' -c "$1" 2>/dev/null || true; }
+t0=$(sql "select now()")
+echo "== enqueueing"
+"$bin/ingest" enqueue "$demo/export"
+echo "== progress (series of patient 00042 by MRI type; a re-run recomputes and rewrites the same rows)"
+started=$(date +%s)
+last=""
+while true; do
+  # series touched since this run's start; n finished of n announced by ingest
+  row=$(sql "select coalesce(string_agg(r.mri_type || '=' || case when r.updated_at >= '$t0' then r.status else 'waiting' end,
+                                        ' ' order by r.mri_type), 'waiting for ingest'),
+                    count(*) filter (where r.updated_at >= '$t0' and r.status in ('classified', 'failed')),
+                    coalesce(max(s.n_series), 0)
+             from studies s join series r using (study_instance_uid) where s.patient_id = '00042'")
+  IFS='|' read -r status finished announced <<<"${row:-waiting for ingest|0|0}"
+  status=${status:-waiting for ingest}
+  if [[ $status != "$last" ]]; then
+    printf '%4ds  %s\n' $(($(date +%s) - started)) "$status"
+    last=$status
+  fi
+  ((${announced:-0} > 0 && ${finished:-0} >= ${announced:-0})) && break
+  if (($(date +%s) - started > 1800)); then echo "demo: no result after 30 min; see $demo/logs" >&2; exit 1; fi
+  for pid in "${pids[@]}"; do
+    kill -0 "$pid" 2>/dev/null || { echo "demo: a worker exited; see $demo/logs" >&2; exit 1; }
+  done
+  sleep 2
+done
+sleep 1  # the reporter commits the patient row in the same transaction as the last series; let psql see it
+
+echo "== result (patient_predictions)"
+psql "$MGMT_PG_CONNINFO" -X -c "select patient_id, round(probability::numeric, 4) as probability, n_types, n_chunks,
+                                       coalesce(reason, '') as reason, computed_at
+                                from patient_predictions where patient_id = '00042'"
+psql "$MGMT_PG_CONNINFO" -X -c "select mri_type, round(probability::numeric, 4) as probability, n_chunks, coalesce(reason, '') as reason
+                                from series_predictions where patient_id = '00042' order by mri_type"
+sql "select 'failures: ' || count(*) from failures"
+echo
+echo "query it yourself:"
+echo "  psql \"$MGMT_PG_CONNINFO\" -c 'select * from patient_predictions'"
+echo "workers stopped; servers still running (scripts/servers.sh stop)."

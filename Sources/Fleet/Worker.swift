@@ -159,6 +159,7 @@ public final class Worker<S: Stage>: @unchecked Sendable {
         if let id = delivery.messageID { log[metadataKey: "job_id"] = "\(id)" }
 
         metrics.started()
+        log.info("job started", metadata: ["redelivered": "\(delivery.redelivered)"])
         let started = Date()
         var attempt = 0
         var publications: [Publication] = []
