@@ -21,49 +21,59 @@ public struct IngestStage: Stage {
     }
 
     public func run(_ job: StudyJob, context: StageContext) throws -> [Publication] {
-        let study: IngestedStudy
+        var segmentJobs: [Publication] = []
+        var summaries: [SeriesSummary] = []
+        let study: StudyMetadata
         do {
-            study = try ingestor.ingest(study: URL(fileURLWithPath: job.studyPath))
+            // One series in memory at a time: each is written, stored and dropped before the next is built.
+            study = try ingestor.ingest(study: URL(fileURLWithPath: job.studyPath)) { directoryName, series in
+                let (segmentJob, summary) = try store(series, directoryName: directoryName, context: context)
+                segmentJobs.append(Publication(.segment, segmentJob))
+                summaries.append(summary)
+            }
+        } catch let error as ArtifactStoreError {
+            throw error
+        } catch let failure as StageFailure {
+            throw failure
         } catch {
             throw StageFailure.permanent("\(error)")
         }
-        guard !study.series.isEmpty else {
-            let reasons = study.metadata.errors.map(\.description).joined(separator: "; ")
+        guard !summaries.isEmpty else {
+            let reasons = study.errors.map(\.description).joined(separator: "; ")
             throw StageFailure.permanent("no usable series" + (reasons.isEmpty ? "" : ": \(reasons)"))
         }
-        var segmentJobs: [Publication] = []
-        var summaries: [SeriesSummary] = []
-        for series in study.series {
-            let metadata = series.metadata
-            let directory = context.workspace.appendingPathComponent("series-\(summaries.count)")
-            do {
-                try series.write(to: directory)
-            } catch {
-                throw StageFailure.transient("cannot write the series directory: \(error)")
-            }
-            let prefix = Self.artifactPrefix(seriesInstanceUid: metadata.seriesInstanceUID)
-            var inputs: [String: ArtifactRef] = [:]
-            for file in [IngestedSeries.metadataFileName, IngestedSeries.floatImageFileName,
-                         IngestedSeries.uint8ImageFileName] {
-                inputs[file] = try context.store.put(fileAt: directory.appendingPathComponent(file), key: "\(prefix)/\(file)")
-            }
-            let identity = SeriesIdentity(
-                patientId: metadata.patientID, studyInstanceUid: metadata.studyInstanceUID,
-                seriesInstanceUid: metadata.seriesInstanceUID, mriType: metadata.mriType.rawValue)
-            segmentJobs.append(Publication(.segment, SegmentJob(series: identity, inputs: inputs)))
-            summaries.append(SeriesSummary(seriesInstanceUid: metadata.seriesInstanceUID,
-                                           mriType: metadata.mriType.rawValue, slicesTotal: metadata.slicesTotal,
-                                           slicesKept: metadata.slices))
-        }
-        let issues = (study.metadata.errors + study.metadata.warnings).map(\.description)
+        let issues = (study.errors + study.warnings).map(\.description)
         let event = StatusEvent(
-            jobId: job.jobId, stage: name, status: .ingested, source: job.studyPath,
-            patientId: study.metadata.patientID, studyInstanceUid: study.metadata.studyInstanceUID,
-            studySeries: summaries, warnings: issues.isEmpty ? nil : issues)
-        context.logger.info("study ingested", metadata: [
-            "series": "\(summaries.count)", "issues": "\(issues.count)"])
+            jobId: job.jobId, stage: name, status: .ingested, source: job.studyPath, patientId: study.patientID,
+            studyInstanceUid: study.studyInstanceUID, studySeries: summaries, warnings: issues.isEmpty ? nil : issues)
+        context.logger.info("study ingested", metadata: ["series": "\(summaries.count)", "issues": "\(issues.count)"])
         // The report event first: the reporter then knows the study before any of its series' events.
         return [Publication(.report, event)] + segmentJobs
+    }
+
+    /// Writes one series directory, moves its files into the store and describes the series' segment job.
+    private func store(_ series: IngestedSeries, directoryName: String, context: StageContext) throws
+        -> (SegmentJob, SeriesSummary)
+    {
+        let metadata = series.metadata
+        let directory = context.workspace.appendingPathComponent(directoryName)
+        do {
+            try series.write(to: directory)
+        } catch {
+            throw StageFailure.transient("cannot write the series directory: \(error)")
+        }
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let prefix = Self.artifactPrefix(seriesInstanceUid: metadata.seriesInstanceUID)
+        var inputs: [String: ArtifactRef] = [:]
+        for file in [IngestedSeries.metadataFileName, IngestedSeries.floatImageFileName, IngestedSeries.uint8ImageFileName] {
+            inputs[file] = try context.store.put(fileAt: directory.appendingPathComponent(file), key: "\(prefix)/\(file)")
+        }
+        let identity = SeriesIdentity(
+            patientId: metadata.patientID, studyInstanceUid: metadata.studyInstanceUID,
+            seriesInstanceUid: metadata.seriesInstanceUID, mriType: metadata.mriType.rawValue)
+        let summary = SeriesSummary(seriesInstanceUid: metadata.seriesInstanceUID, mriType: metadata.mriType.rawValue,
+                                    slicesTotal: metadata.slicesTotal, slicesKept: metadata.slices)
+        return (SegmentJob(series: identity, inputs: inputs), summary)
     }
 
     public func failurePublications(for job: StudyJob, reason: String) -> [Publication] {
