@@ -82,8 +82,9 @@ public struct BatchNorm: Sendable {
 }
 
 /// 2-D convolution (PyTorch's Conv2d semantics) with an optional fused per-channel epilogue.
-/// Weights are [out, in/groups, kh, kw]. Computed per image as im2col + sgemm per group; a 1×1 stride-1
-/// unpadded convolution multiplies the input directly.
+/// Weights are [out, in/groups, kh, kw]. Computed per image: a 1×1 stride-1 unpadded convolution is one GEMM on
+/// the input, a 3×3 stride-1 pad-1 ungrouped one uses Winograd F(4×4, 3×3) (`Winograd3x3`), anything else
+/// im2col + sgemm per group. All take their temporary memory from the caller's `Scratch`.
 public struct Conv2d: Sendable {
     public let inChannels: Int
     public let outChannels: Int

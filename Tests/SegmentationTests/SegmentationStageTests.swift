@@ -61,22 +61,27 @@ final class SegmentationStageTests: XCTestCase {
     func testRunWritesMasksAndRecordForIngestedStudy() throws {
         let studyFolder = fixturesDirectory.deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("IngestionTests/Fixtures/study/00007")
-        var study = try StudyIngestor().ingest(study: studyFolder)
-        // Two slices per series keep the test short; ingest order is what matters.
-        for i in study.series.indices {
-            let volume = study.series[i].image
-            let kept = 0..<min(2, volume.slices)
-            study.series[i].image = volume.cropped(slices: kept, rows: 0..<volume.rows, columns: 0..<volume.columns)
-            study.series[i].imageUInt8 = study.series[i].imageUInt8.cropped(slices: kept, rows: 0..<volume.rows, columns: 0..<volume.columns)
-            study.series[i].metadata.slices = kept.count
-        }
         let out = temporaryURL("study")
         defer { try? FileManager.default.removeItem(at: out) }
-        try study.write(to: out)
+        let metadata = try StudyIngestor().ingest(study: studyFolder, into: out)
+        // Two slices per series keep the test short; ingest order is what matters.
+        var study = [IngestedSeries]()
+        for entry in metadata.series {
+            let directory = out.appendingPathComponent(entry.dir)
+            var series = try IngestedSeries.read(from: directory)
+            let kept = 0..<min(2, series.image.slices)
+            let (rows, columns) = (0..<series.image.rows, 0..<series.image.columns)
+            series.image = series.image.cropped(slices: kept, rows: rows, columns: columns)
+            series.imageUInt8 = series.imageUInt8.cropped(slices: kept, rows: rows, columns: columns)
+            series.metadata.slices = kept.count
+            try series.write(to: directory)
+            study.append(series)
+        }
         let stage = SegmentationStage(model: try seededModel.get(), weightsSHA256: "abc123", threads: 2)
         let records = try stage.run(studyDirectory: out)
-        XCTAssertEqual(records.count, study.series.count)
-        for (entry, series) in zip(study.metadata.series, study.series) {
+        XCTAssertEqual(records.count, study.count)
+        XCTAssertFalse(study.isEmpty)
+        for (entry, series) in zip(metadata.series, study) {
             let directory = out.appendingPathComponent(entry.dir)
             let masks = try NpyArray(contentsOf: directory.appendingPathComponent(SegmentationStage.masksFileName))
             XCTAssertEqual(masks.shape, [series.image.slices, 2, series.image.rows, series.image.columns])
