@@ -21,7 +21,6 @@ cleanup() {
 trap cleanup EXIT
 export MGMT_THREADS=${MGMT_THREADS:-2}
 models=$work/models
-"$bin/seg-worker" seeded-weights "$models" >/dev/null
 "$bin/cls-worker" demo-weights "$models" >/dev/null
 for i in $(seq 1 "$studies"); do
   /usr/bin/python3 tools/testdata/make_study.py --out "$work/export" --patient "$(printf '%05d' $((900 + i)))" \

@@ -20,16 +20,14 @@ if [[ ! -d $demo/export/00042 ]]; then
   /usr/bin/python3 tools/testdata/make_study.py --out "$demo/export" --patient 00042 --slices 32 --size 128
 fi
 if [[ -z ${MGMT_DEMO_MODELS:-} ]]; then
-  [[ -f $MGMT_MODELS/segmentation.safetensors ]] || "$bin/seg-worker" seeded-weights "$MGMT_MODELS" >/dev/null
-  for type in FLAIR T1w T1wCE T2w; do
-    [[ -f $MGMT_MODELS/classifier-$type.safetensors ]] || "$bin/cls-worker" demo-weights "$MGMT_MODELS" --types "$type" >/dev/null
-  done
+  [[ -f $MGMT_MODELS/classifier-T2w.safetensors ]] || "$bin/cls-worker" demo-weights "$MGMT_MODELS" >/dev/null
   cat <<'EOF'
 
   ##########################################################################################
   ##  DEMO WEIGHTS: seeded RANDOM weights of the full UNet++ and ECA-NFNet-L0 + BiLSTM     ##
-  ##  architectures. The probabilities below are MEANINGLESS until trained weights are    ##
-  ##  installed (README, "Weights"; set MGMT_DEMO_MODELS=DIR to run the demo with them).  ##
+  ##  architectures (the tumour mask is forced to cover each slice so that every slice    ##
+  ##  reaches the classifier). The probabilities below are MEANINGLESS until trained      ##
+  ##  weights are installed (README, "Weights"; MGMT_DEMO_MODELS=DIR uses them).          ##
   ##########################################################################################
 
 EOF

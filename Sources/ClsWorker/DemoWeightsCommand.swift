@@ -1,42 +1,35 @@
 import ArgumentParser
-import Classification
+import Fleet
 import Foundation
-import Inference
 import Ingestion
 
-/// `cls-worker demo-weights DIR`: seeded random classifier weights (full architecture) for the demo and tests.
+/// `cls-worker demo-weights DIR`: DEMO weights for the whole pipeline (see `DemoWeights`).
 struct DemoWeightsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo-weights",
-        abstract: "Write seeded RANDOM classifier-<type>.safetensors files: the full architecture, meaningless output.")
+        abstract: "Write seeded RANDOM weights (full architectures, meaningless output) for the demo and tests.",
+        discussion: """
+            Writes segmentation.safetensors (seeded UNet++, whole-tumour output biased to cover each slice so that \
+            every slice reaches the classifier) and classifier-<type>.safetensors (seeded ECA-NFNet-L0 + BiLSTM).
+            """)
 
     @Argument(help: "Model directory to write into.")
     var directory: String
 
-    @Option(help: "MRI types to write, comma-separated.")
+    @Option(help: "MRI types to write classifiers for, comma-separated.")
     var types: String = MRIType.allCases.map(\.rawValue).joined(separator: ",")
 
-    @Option(help: "Base seed (each MRI type adds its position).")
-    var seed: UInt64 = 0x5EED_C1A5
+    @Flag(help: "Skip segmentation.safetensors.")
+    var classifiersOnly = false
 
     func run() throws {
         let url = URL(fileURLWithPath: directory)
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        var written: [URL] = []
+        if !classifiersOnly { written.append(try DemoWeights.writeSegmentation(to: url)) }
         for name in types.split(separator: ",").map(String.init) {
-            guard let type = MRIType(rawValue: name), let position = MRIType.allCases.firstIndex(of: type) else {
-                throw ValidationError("unknown MRI type '\(name)'")
-            }
-            let baseSeed = seed &+ UInt64(position)
-            var tensors: [String: Tensor] = [:]
-            for (key, shape) in SequenceClassifier.manifest() {
-                tensors[key] = SeededWeights.tensor(key: key, shape: shape,
-                                                    rule: SequenceClassifier.seededRule(key: key, shape: shape),
-                                                    baseSeed: baseSeed)
-            }
-            let file = url.appendingPathComponent(ClassifierWeights.fileName(mriType: type))
-            try SafeTensorsWriter.write(tensors, metadata: ["format": "pt", "seed": "\(baseSeed)", "demo": "random"],
-                                        to: file)
-            print("wrote \(file.path) (seeded random weights, seed \(baseSeed): NOT a trained model)")
+            guard let type = MRIType(rawValue: name) else { throw ValidationError("unknown MRI type '\(name)'") }
+            written.append(try DemoWeights.writeClassifier(type, to: url))
         }
+        for file in written { print("wrote \(file.path) (seeded RANDOM weights: NOT a trained model)") }
     }
 }

@@ -26,8 +26,10 @@ public final class ClassifyStage: Stage, @unchecked Sendable {
     public func run(_ job: ClassifyJob, context: StageContext) throws -> [Publication] {
         let directory = context.workspace.appendingPathComponent("series")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        for file in [IngestedSeries.metadataFileName, SeriesInput.slicesFile, SeriesInput.masksFile] {
-            guard let ref = job.inputs[file] else { throw StageFailure.permanent("classify job has no input '\(file)'") }
+        for file in [IngestedSeries.metadataFileName, SeriesInput.slicesFile, SeriesInput.masksFile] where job.inputs[file] == nil {
+            throw StageFailure.permanent("classify job has no input '\(file)'")
+        }
+        for (file, ref) in job.inputs {
             try context.store.materialize(ref, at: directory.appendingPathComponent(file))
         }
         let result: Classification.SeriesClassification

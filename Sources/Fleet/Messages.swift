@@ -191,6 +191,7 @@ public struct SegmentJob: FleetMessage, Equatable {
 
     public func validate() throws(MessageError) {
         try validateIdentity(series)
+        try validateInputNames(inputs)
     }
 }
 
@@ -214,6 +215,7 @@ public struct ClassifyJob: FleetMessage, Equatable {
 
     public func validate() throws(MessageError) {
         try validateIdentity(series)
+        try validateInputNames(inputs)
         if segmentationWeightsSha256.isEmpty { throw .invalidField("segmentation_weights_sha256", "empty") }
     }
 }
@@ -340,6 +342,13 @@ public struct StatusEvent: FleetMessage, Equatable {
                 throw .invalidField("classification.chunks", "probability \(bad.probability) outside [0, 1]")
             }
         }
+    }
+}
+
+/// Input names become file names in a job's workspace: plain names only.
+private func validateInputNames(_ inputs: [String: ArtifactRef]) throws(MessageError) {
+    for name in inputs.keys where name.isEmpty || name.hasPrefix(".") || name.contains("/") {
+        throw .invalidField("inputs", "'\(name)' is not a plain file name")
     }
 }
 

@@ -27,8 +27,10 @@ public final class SegmentStage: Stage, @unchecked Sendable {
     public func run(_ job: SegmentJob, context: StageContext) throws -> [Publication] {
         let directory = context.workspace.appendingPathComponent("series")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        for file in [IngestedSeries.metadataFileName, IngestedSeries.floatImageFileName] {
-            guard let ref = job.inputs[file] else { throw StageFailure.permanent("segment job has no input '\(file)'") }
+        guard job.inputs[IngestedSeries.metadataFileName] != nil else {
+            throw StageFailure.permanent("segment job has no input '\(IngestedSeries.metadataFileName)'")
+        }
+        for (file, ref) in job.inputs {
             try context.store.materialize(ref, at: directory.appendingPathComponent(file))
         }
         do {

@@ -80,4 +80,13 @@ final class MessagesTests: XCTestCase {
         outOfRange.classification?.chunks[0].probability = 1.5
         XCTAssertThrowsError(try MessageCodec.decode(StatusEvent.self, from: MessageCodec.encode(outOfRange)))
     }
+
+    func testInputNamesMustBePlainFileNames() {
+        var job = SegmentJob(series: series, inputs: ["../../etc/cron.d/x": ArtifactRef(key: "k", sha256: "s")])
+        XCTAssertThrowsError(try MessageCodec.decode(SegmentJob.self, from: MessageCodec.encode(job))) { error in
+            XCTAssertEqual(error as? MessageError, .invalidField("inputs", "'../../etc/cron.d/x' is not a plain file name"))
+        }
+        job.inputs = ["masks.npy": ArtifactRef(key: "k", sha256: "s")]
+        XCTAssertNoThrow(try MessageCodec.decode(SegmentJob.self, from: MessageCodec.encode(job)))
+    }
 }

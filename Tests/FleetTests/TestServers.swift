@@ -7,14 +7,14 @@ import XCTest
 enum TestServers {
     static func amqpURL() throws -> String {
         guard let url = ProcessInfo.processInfo.environment["MGMT_AMQP_URL"], !url.isEmpty else {
-            throw XCTSkip.failure("MGMT_AMQP_URL is not set: source scripts/env.sh (tests need the real RabbitMQ)")
+            throw TestSetupError(message: "MGMT_AMQP_URL is not set: source scripts/env.sh (tests need the real RabbitMQ)")
         }
         return url
     }
 
     static func postgresConninfo() throws -> String {
         guard let conninfo = ProcessInfo.processInfo.environment["MGMT_PG_CONNINFO"], !conninfo.isEmpty else {
-            throw XCTSkip.failure("MGMT_PG_CONNINFO is not set: source scripts/env.sh (tests need the real PostgreSQL)")
+            throw TestSetupError(message: "MGMT_PG_CONNINFO is not set: source scripts/env.sh (tests need the real PostgreSQL)")
         }
         return conninfo
     }
@@ -39,11 +39,7 @@ enum TestServers {
     }
 }
 
-extension XCTSkip {
-    /// Missing servers are a failure, not a skip: a thrown plain error fails the test with this message.
-    static func failure(_ message: String) -> some Error { TestSetupError(message: message) }
-}
-
+/// Missing servers or tools fail a test (never skip it) with this message.
 struct TestSetupError: Error, CustomStringConvertible {
     let message: String
     var description: String { message }

@@ -1,0 +1,209 @@
+import Broker
+import Fleet
+import Foundation
+import ResultsStore
+import XCTest
+
+/// Generated studies through the four executables as separate processes on the real servers, with seeded weights
+/// of the full architectures. Small studies (few, small slices) keep the models' share of CI time low.
+final class FleetEndToEndTests: XCTestCase {
+    private static let fixtures = Fixtures()
+    private var cluster: FleetCluster?
+
+    override func tearDown() {
+        cluster?.stopAll()
+    }
+
+    /// Weights and studies made once for the whole class (a temporary directory removed at exit).
+    final class Fixtures: @unchecked Sendable {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("mgmt-e2e-\(UUID().uuidString)")
+        private let lock = NSLock()
+        private var models: URL?
+        private var offline: [String: OfflineResult] = [:]
+
+        deinit { try? FileManager.default.removeItem(at: root) }
+
+        func modelDirectory() throws -> URL {
+            try lock.withLock {
+                if let models { return models }
+                let directory = root.appendingPathComponent("models")
+                try run("cls-worker", ["demo-weights", directory.path, "--types", "FLAIR,T2w"])
+                models = directory
+                return directory
+            }
+        }
+
+        /// An export folder with the given patients (FLAIR + T2w, `slices` slices of 64×64).
+        func export(_ name: String, patients: [String], slices: Int = 10) throws -> URL {
+            let export = root.appendingPathComponent("exports/\(name)")
+            if FileManager.default.fileExists(atPath: export.path) { return export }
+            for (index, patient) in patients.enumerated() {
+                try SampleStudies.make(into: export, patient: patient, slices: slices, size: 64, series: "FLAIR,T2w",
+                                       seed: 11 + index)
+            }
+            return export
+        }
+
+        /// What the offline commands print for a study: `ingest run`, `seg-worker run`, `cls-worker run --json`.
+        func offlineResult(study: URL) throws -> OfflineResult {
+            if let cached = lock.withLock({ offline[study.path] }) { return cached }
+            let models = try modelDirectory()
+            let directory = root.appendingPathComponent("offline/\(study.lastPathComponent)-\(UUID().uuidString)")
+            try run("ingest", ["run", study.path, "--out", directory.path])
+            try run("seg-worker", ["run", directory.path, "--models", models.path, "--threads", "2"])
+            let json = try run("cls-worker", ["run", directory.path, "--models", models.path, "--threads", "2", "--json"])
+            let result = try JSONDecoder().decode(OfflineResult.self, from: Data(json.utf8))
+            lock.withLock { offline[study.path] = result }
+            return result
+        }
+
+        @discardableResult
+        private func run(_ executable: String, _ arguments: [String]) throws -> String {
+            let process = Process()
+            process.executableURL = FleetCluster.binDirectory.appendingPathComponent(executable)
+            process.arguments = arguments
+            let output = Pipe()
+            let errors = FileManager.default.temporaryDirectory.appendingPathComponent("stderr-\(UUID().uuidString)")
+            FileManager.default.createFile(atPath: errors.path, contents: nil)
+            defer { try? FileManager.default.removeItem(at: errors) }
+            process.standardOutput = output
+            process.standardError = try FileHandle(forWritingTo: errors)
+            try process.run()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else {
+                let stderr = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+                throw TestSetupError(message: "\(executable) \(arguments.joined(separator: " ")) failed: \(stderr)")
+            }
+            return text
+        }
+    }
+
+    /// The fields of `cls-worker run --json` the comparison needs.
+    struct OfflineResult: Decodable {
+        struct Series: Decodable {
+            struct Chunk: Decodable {
+                let index: Int
+                let probability: Double
+            }
+            let mriType: String
+            let chunks: [Chunk]
+            let weightsSHA256: String?
+            enum CodingKeys: String, CodingKey {
+                case mriType = "mri_type", chunks, weightsSHA256 = "weights_sha256"
+            }
+        }
+        let patientID: String
+        let probability: Double?
+        let series: [Series]
+        enum CodingKeys: String, CodingKey { case patientID = "patient_id", probability, series }
+    }
+
+    private func startFleet(segWorkers: Int = 1, extra: [String: String] = [:]) throws -> FleetCluster {
+        let cluster = try FleetCluster(models: try Self.fixtures.modelDirectory(), extra: extra)
+        self.cluster = cluster
+        try cluster.start("reporter", name: "reporter")
+        try cluster.start("ingest", name: "ingest")
+        for index in 0..<segWorkers { try cluster.start("seg-worker", name: "seg-\(index + 1)") }
+        try cluster.start("cls-worker", name: "cls")
+        return cluster
+    }
+
+    private func doneStudies(_ tables: ResultsTables) throws -> Int {
+        try tables.connection.execute("SELECT count(*) AS n FROM studies WHERE status = 'done'").rows[0].int("n")
+    }
+
+    /// The database's rows for a patient against the offline run of the same study with the same weights.
+    private func assertRowsMatchOffline(_ tables: ResultsTables, patient: String, study: URL,
+                                        file: StaticString = #filePath, line: UInt = #line) throws {
+        let offline = try Self.fixtures.offlineResult(study: study)
+        let chunks = try tables.chunkPredictions(patientId: patient)
+        for series in offline.series {
+            let stored = chunks.filter { $0.mriType == series.mriType }
+            XCTAssertEqual(stored.map(\.chunk.index), series.chunks.map(\.index), "\(series.mriType) chunks", file: file, line: line)
+            for (row, expected) in zip(stored, series.chunks) {
+                XCTAssertEqual(row.chunk.probability, expected.probability, accuracy: 1e-12, file: file, line: line)
+                XCTAssertEqual(row.weightsSha256, series.weightsSHA256, file: file, line: line)
+            }
+        }
+        XCTAssertEqual(chunks.count, offline.series.map(\.chunks.count).reduce(0, +), "exactly once", file: file, line: line)
+        let prediction = try XCTUnwrap(try tables.patientPredictions().first { $0.patientId == patient }, file: file, line: line)
+        switch (prediction.probability, offline.probability) {
+        case let (stored?, expected?): XCTAssertEqual(stored, expected, accuracy: 1e-12, file: file, line: line)
+        case (nil, nil): XCTAssertNotNil(prediction.reason, file: file, line: line)
+        default: XCTFail("patient probability \(String(describing: prediction.probability)) vs offline \(String(describing: offline.probability))", file: file, line: line)
+        }
+    }
+
+    func testStudyThroughTheFourExecutablesEqualsTheOfflineRun() throws {
+        let export = try Self.fixtures.export("single", patients: ["00500"])
+        let cluster = try startFleet()
+        let enqueue = try cluster.runToCompletion("ingest", ["enqueue", export.path])
+        XCTAssertEqual(enqueue.status, 0, enqueue.output)
+        XCTAssertTrue(enqueue.output.contains("enqueued 1 study"), enqueue.output)
+        let tables = try cluster.tables()
+        _ = try cluster.waitForRows(timeout: 240, doneStudies, until: { $0 == 1 })
+        try assertRowsMatchOffline(tables, patient: "00500", study: export.appendingPathComponent("00500"))
+        XCTAssertEqual(try tables.seriesStates(studyInstanceUid: try studyUID(tables)).map(\.status),
+                       ["classified", "classified"])
+        XCTAssertEqual(try tables.failures(), [])
+        let offline = try Self.fixtures.offlineResult(study: export.appendingPathComponent("00500"))
+        XCTAssertGreaterThan(offline.series.map(\.chunks.count).reduce(0, +), 0, "the sample study must produce chunks")
+        // Every worker stops cleanly on SIGTERM.
+        for name in ["ingest", "seg-1", "cls", "reporter"] {
+            XCTAssertEqual(cluster.terminate(name), 0, "\(name) exit status")
+        }
+    }
+
+    func testKilledSegWorkerJobIsFinishedByAnotherReplicaExactlyOnce() throws {
+        let export = try Self.fixtures.export("long", patients: ["00600"], slices: 24)
+        let cluster = try startFleet(segWorkers: 0)
+        let victim = try cluster.start("seg-worker", name: "seg-victim")
+        XCTAssertEqual(try cluster.runToCompletion("ingest", ["enqueue", export.path]).status, 0)
+        try waitUntil(timeout: 120) { cluster.log(of: victim).contains("job started") }
+        Thread.sleep(forTimeInterval: 0.5)  // well inside the model run
+        XCTAssertFalse(cluster.log(of: victim).contains("job finished"), "the kill must land mid-job")
+        cluster.kill9(victim)
+        let rescuer = try cluster.start("seg-worker", name: "seg-rescuer")
+        let tables = try cluster.tables()
+        _ = try cluster.waitForRows(timeout: 300, doneStudies, until: { $0 == 1 })
+        XCTAssertTrue(cluster.log(of: rescuer).contains("redelivered=true"), "the killed job was redelivered")
+        try assertRowsMatchOffline(tables, patient: "00600", study: export.appendingPathComponent("00600"))
+        XCTAssertEqual(try tables.failures(), [])
+        let broker = try cluster.broker()
+        defer { broker.close() }
+        XCTAssertEqual(try broker.messageCount(queue: QueueNames.deadLetter(of: cluster.queues.segment)), 0)
+    }
+
+    func testDuplicateDeliveriesLeaveOneSetOfRowsAndTwoReplicasShareTheQueue() throws {
+        let export = try Self.fixtures.export("pair", patients: ["00701", "00702"], slices: 8)
+        let cluster = try startFleet(segWorkers: 2)
+        XCTAssertEqual(try cluster.runToCompletion("ingest", ["enqueue", export.path]).status, 0)
+        let tables = try cluster.tables()
+        _ = try cluster.waitForRows(timeout: 300, doneStudies, until: { $0 == 2 })
+        let first = try tables.rowCounts()
+        let firstPredictions = try tables.patientPredictions()
+        // Every message of both studies again: the same job ids all the way down.
+        XCTAssertEqual(try cluster.runToCompletion("ingest", ["enqueue", export.path]).status, 0)
+        try waitUntil(timeout: 300) {
+            cluster.log(of: "cls").components(separatedBy: "job finished").count - 1 == 8
+        }
+        let broker = try cluster.broker()
+        defer { broker.close() }
+        try waitUntil(timeout: 60) { (try? broker.messageCount(queue: cluster.queues.report)) == 0 }
+        Thread.sleep(forTimeInterval: 1)
+        XCTAssertEqual(try tables.rowCounts(), first, "one set of rows")
+        XCTAssertEqual(try tables.patientPredictions().map(\.probability), firstPredictions.map(\.probability))
+        for patient in ["00701", "00702"] {
+            try assertRowsMatchOffline(tables, patient: patient, study: export.appendingPathComponent(patient))
+        }
+        for replica in ["seg-1", "seg-2"] {
+            let jobs = cluster.log(of: replica).components(separatedBy: "job finished").count - 1
+            XCTAssertGreaterThan(jobs, 0, "\(replica) received no job")
+        }
+    }
+
+    private func studyUID(_ tables: ResultsTables) throws -> String {
+        try tables.connection.execute("SELECT study_instance_uid FROM studies").rows[0].string("study_instance_uid")
+    }
+}
