@@ -29,7 +29,7 @@ done
 now() { date +%s.%N; }
 calc() { awk "BEGIN { print $1 }"; }
 elapsed() { calc "$2 - $1"; }
-sql() { psql "$MGMT_PG_CONNINFO" -X -q -t -A -c "$1"; }
+sql() { PGOPTIONS="-c client_min_messages=warning" psql "$MGMT_PG_CONNINFO" -X -q -t -A -c "$1"; }
 
 echo "bench: $studies studies x 4 series, $slices slices of ${size}x${size}, MGMT_THREADS=$MGMT_THREADS, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
 offline=0
@@ -37,7 +37,7 @@ for study in "$work"/export/*; do
   out=$work/offline/$(basename "$study")
   t0=$(now); "$bin/ingest" run "$study" --out "$out" >/dev/null
   t1=$(now); "$bin/seg-worker" run "$out" --models "$models" --threads "$MGMT_THREADS" >/dev/null
-  t2=$(now); "$bin/cls-worker" run "$out" --models "$models" --threads "$MGMT_THREADS" >/dev/null
+  t2=$(now); "$bin/cls-worker" run "$out" --models "$models" --threads "$MGMT_THREADS" >/dev/null 2>&1
   t3=$(now)
   printf '  offline %s: ingest %.1f s, segment %.1f s, classify %.1f s\n' "$(basename "$study")" \
     "$(elapsed "$t0" "$t1")" "$(elapsed "$t1" "$t2")" "$(elapsed "$t2" "$t3")"
@@ -62,7 +62,7 @@ for replicas in 1 2; do
   until (($(grep -l '\[Fleet\] consuming' "$work"/*-r$replicas.log 2>/dev/null | wc -l) >= 4)); do sleep 0.2; done
   sleep 1
   t0=$(now)
-  "$bin/ingest" enqueue "$work/export" >/dev/null
+  "$bin/ingest" enqueue "$work/export" >/dev/null 2>&1
   until [[ $(sql "select count(*) from $schema.studies where status in ('done', 'failed')" 2>/dev/null) == "$studies" ]]; do
     sleep 0.5
   done
