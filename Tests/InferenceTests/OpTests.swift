@@ -36,6 +36,13 @@ final class OpTests: XCTestCase {
         assertClose(try conv(t("bnfold.x")), try t("bnfold.y"), tolerance: 1e-4)
     }
 
+    func testBatchNormWithReLU() throws {
+        let norm = try BatchNorm(weight: t("bnfold.gamma").storage, bias: t("bnfold.beta").storage,
+                                 runningMean: t("bnfold.mean").storage, runningVar: t("bnfold.var").storage)
+        assertClose(try norm(t("bn.x"), activation: .relu), try t("bn.y"), tolerance: 1e-5)
+        XCTAssertThrowsError(try norm(Tensor(zeros: [1, 5, 2, 2])))
+    }
+
     func testActivations() throws {
         let x = try t("act.x")
         for (activation, key) in [(Activation.relu, "relu"), (.silu, "silu"), (.gelu, "gelu"), (.sigmoid, "sigmoid")] {

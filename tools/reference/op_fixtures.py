@@ -51,6 +51,10 @@ y = F.relu(bn(F.conv2d(torch.from_numpy(x), torch.from_numpy(wt), None, 1, 1)))
 out.update({"bnfold.x": x, "bnfold.w": wt, "bnfold.y": y.detach().numpy(), "bnfold.gamma": bn.weight.detach().numpy(),
             "bnfold.beta": bn.bias.detach().numpy(), "bnfold.mean": bn.running_mean.numpy(), "bnfold.var": bn.running_var.numpy()})
 
+# Batch norm alone (DenseNet's pre-activation BN + ReLU), same parameters, odd plane size.
+bx = rand(2, 6, 5, 3)
+out["bn.x"], out["bn.y"] = bx, F.relu(bn(torch.from_numpy(bx))).detach().numpy()
+
 # Activations on a range with large magnitudes.
 a = np.concatenate([np.linspace(-20, 20, 401, dtype=np.float32), rand(99) * 3])
 t = torch.from_numpy(a)
