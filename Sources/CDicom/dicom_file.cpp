@@ -1,5 +1,6 @@
 // Loading a DICOM file and decoding its pixel data with DCMTK, behind the C API of CDicom.h.
 #include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dccodec.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcpixel.h"
@@ -138,6 +139,23 @@ mgmt_dicom_status checkPixelFormat(const mgmt_dicom_header &h, mgmt_dicom_error 
     return MGMT_DICOM_OK;
 }
 
+mgmt_dicom_status unsupportedSyntax(const mgmt_dicom_header &h, mgmt_dicom_error *error) {
+    return fail(error, MGMT_DICOM_UNSUPPORTED_TRANSFER_SYNTAX,
+                "unsupported transfer syntax %s (%s): DCMTK has no decoder for it", h.transfer_syntax_name,
+                h.transfer_syntax_uid);
+}
+
+/// The header-level checks: pixel format, then whether a decoder exists for an encapsulated syntax.
+mgmt_dicom_status checkDecodable(mgmt_dicom_file &file, mgmt_dicom_error *error) {
+    mgmt_dicom_status status = checkPixelFormat(file.header, error);
+    if (status != MGMT_DICOM_OK) return status;
+    const E_TransferSyntax original = file.format.getDataset()->getOriginalXfer();
+    if (DcmXfer(original).isEncapsulated() && !DcmCodecList::canChangeCoding(original, EXS_LittleEndianExplicit)) {
+        return unsupportedSyntax(file.header, error);
+    }
+    return MGMT_DICOM_OK;
+}
+
 /// Decompresses (if needed) and returns the native little-endian pixel element with at least `bytes` bytes.
 mgmt_dicom_status nativePixels(mgmt_dicom_file &file, size_t bytes, DcmElement *&element, mgmt_dicom_error *error) {
     DcmDataset &dataset = *file.format.getDataset();
@@ -147,9 +165,7 @@ mgmt_dicom_status nativePixels(mgmt_dicom_file &file, size_t bytes, DcmElement *
         if (status.bad()) {
             DcmXfer xfer(dataset.getOriginalXfer());
             if (xfer.isEncapsulated() && !dataset.canWriteXfer(EXS_LittleEndianExplicit)) {
-                return fail(error, MGMT_DICOM_UNSUPPORTED_TRANSFER_SYNTAX,
-                            "unsupported transfer syntax %s (%s): DCMTK has no decoder for it", h.transfer_syntax_name,
-                            h.transfer_syntax_uid);
+                return unsupportedSyntax(h, error);
             }
             return fail(error, MGMT_DICOM_DECODE_FAILED, "cannot decode %s pixel data: %s", h.transfer_syntax_name,
                         status.text());
@@ -188,7 +204,7 @@ mgmt_dicom_status readPixels(mgmt_dicom_file *file, Output *out, size_t capacity
     if (!file || !out) return fail(error, MGMT_DICOM_INTERNAL, "null argument");
     try {
         const mgmt_dicom_header &h = file->header;
-        mgmt_dicom_status status = checkPixelFormat(h, error);
+        mgmt_dicom_status status = checkDecodable(*file, error);
         if (status != MGMT_DICOM_OK) return status;
         const size_t count = mgmt_dicom_value_count(file);
         if (capacity < count) {
@@ -230,7 +246,7 @@ mgmt_dicom_status readPixels(mgmt_dicom_file *file, Output *out, size_t capacity
 
 }  // namespace
 
-extern "C" mgmt_dicom_file *mgmt_dicom_open(const char *path, mgmt_dicom_error *error) {
+extern "C" mgmt_dicom_file *mgmt_dicom_open(const char *path, int defer_large_values, mgmt_dicom_error *error) {
     mgmt_dicom_register_codecs();
     if (error) {
         error->status = MGMT_DICOM_OK;
@@ -263,9 +279,10 @@ extern "C" mgmt_dicom_file *mgmt_dicom_open(const char *path, mgmt_dicom_error *
         }
         const bool part10 = hasPart10Preamble(path);
         std::unique_ptr<mgmt_dicom_file> file(new mgmt_dicom_file());
-        // Read every element now (no lazy loading): one pass over the file, no re-open when decoding.
-        OFCondition status = file->format.loadFile(OFFilename(path), EXS_Unknown, EGL_noChange,
-                                                   std::numeric_limits<Uint32>::max(), ERM_autoDetect);
+        // Either every element now (one pass over the file, no re-open when decoding) or only the small ones.
+        const Uint32 maxReadLength = defer_large_values ? DCM_MaxReadLength : std::numeric_limits<Uint32>::max();
+        OFCondition status = file->format.loadFile(OFFilename(path), EXS_Unknown, EGL_noChange, maxReadLength,
+                                                   ERM_autoDetect);
         DcmDataset *dataset = file->format.getDataset();
         if (status.bad()) {
             if (!part10 && (!dataset || !looksLikeDataset(*dataset))) {
@@ -295,6 +312,15 @@ extern "C" void mgmt_dicom_close(mgmt_dicom_file *file) { delete file; }
 
 extern "C" const mgmt_dicom_header *mgmt_dicom_get_header(const mgmt_dicom_file *file) {
     return file ? &file->header : nullptr;
+}
+
+extern "C" mgmt_dicom_status mgmt_dicom_check_decodable(mgmt_dicom_file *file, mgmt_dicom_error *error) {
+    if (!file) return fail(error, MGMT_DICOM_INTERNAL, "null file");
+    try {
+        return checkDecodable(*file, error);
+    } catch (...) {
+        return fail(error, MGMT_DICOM_INTERNAL, "DCMTK failed while checking the pixel format");
+    }
 }
 
 extern "C" size_t mgmt_dicom_value_count(const mgmt_dicom_file *file) {

@@ -39,7 +39,7 @@ public enum DicomError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .unreadable(let path, let reason): "\(path): unreadable: \(reason)"
+        case .unreadable(let path, let reason): "\(path): \(reason)"
         case .notDicom(let path, let reason): "\(path): \(reason)"
         case .truncated(let path, let reason): "\(path): \(reason)"
         case .noPixelData(let path): "\(path): DICOM without pixel data"
@@ -141,9 +141,13 @@ public final class DicomFile {
     private let handle: OpaquePointer
 
     /// Loads `path`. Throws `DicomError` if it is unreadable, not DICOM or truncated.
-    public init(path: String) throws(DicomError) {
+    /// With `deferringPixelData`, the pixel data is read from the file only when decoded (a cheap header scan;
+    /// a file cut short inside its pixel data then fails at decoding instead).
+    public init(path: String, deferringPixelData: Bool = false) throws(DicomError) {
         var error = mgmt_dicom_error()
-        guard let handle = mgmt_dicom_open(path, &error), let header = mgmt_dicom_get_header(handle) else {
+        guard let handle = mgmt_dicom_open(path, deferringPixelData ? 1 : 0, &error),
+              let header = mgmt_dicom_get_header(handle)
+        else {
             throw DicomError(path: path, error)
         }
         self.path = path
@@ -156,6 +160,15 @@ public final class DicomFile {
     /// Whether the file at `path` is DICOM (a DICM preamble or a parseable dataset), whatever its name.
     public static func isDicom(path: String) -> Bool {
         (try? DicomFile(path: path)) != nil
+    }
+
+    /// Throws the error decoding would give for reasons visible in the header alone (no pixel data, absurd size,
+    /// colour, a transfer syntax without a decoder such as JPEG 2000), without decoding anything.
+    public func checkDecodable() throws(DicomError) {
+        var error = mgmt_dicom_error()
+        guard mgmt_dicom_check_decodable(handle, &error) == MGMT_DICOM_OK else {
+            throw DicomError(path: path, error, header: mgmt_dicom_get_header(handle)?.pointee)
+        }
     }
 
     /// Values per frame: rows × columns.
@@ -171,6 +184,18 @@ public final class DicomFile {
     public func rescaledPixels() throws(DicomError) -> [Float] {
         try read { mgmt_dicom_read_rescaled(handle, $0.baseAddress, $0.count, &$1) }
     }
+
+    /// `rescaledPixels()` written into the first `valueCount` elements of `buffer` (e.g. a file's slot in a
+    /// series' buffer), without allocating.
+    public func readRescaledPixels(into buffer: UnsafeMutableBufferPointer<Float>) throws(DicomError) {
+        var error = mgmt_dicom_error()
+        guard mgmt_dicom_read_rescaled(handle, buffer.baseAddress, buffer.count, &error) == MGMT_DICOM_OK else {
+            throw DicomError(path: path, error, header: mgmt_dicom_get_header(handle)?.pointee)
+        }
+    }
+
+    /// Values in all frames: rows × columns × frames.
+    public var valueCount: Int { frameValueCount * header.numberOfFrames }
 
     /// `rescaledPixels()` split into frames (a multi-frame file gives one array per frame).
     public func rescaledFrames() throws(DicomError) -> [[Float]] {

@@ -10,8 +10,9 @@
 // - Each border is followed counter-clockwise in chain-code terms (icvFetchContour): every visited
 //   pixel is emitted (CHAIN_APPROX_NONE), starting at the border's first pixel; a single pixel gives
 //   one point.
-// - Parents follow Suzuki's rule from the last border met on the row; labels here are exact integers
-//   (OpenCV's 8-bit path recovers the same parent with a bounding-box search).
+// - Parents follow Suzuki's rule from the last border met on the row. Like OpenCV, the scan runs on
+//   one byte per pixel (0, 1, visited, right edge); the border's number is kept aside for border
+//   pixels only, so the parent is exact (OpenCV's 8-bit path finds it with a bounding-box search).
 // - Output order is OpenCV's: each contour is inserted at the front of its parent's child list, and
 //   the list is flattened depth-first (parent, then its children), so later borders come first.
 
@@ -57,65 +58,97 @@ public func contourArea(_ points: [ContourPoint]) -> Double {
 
 /// cv2.findContours(image, cv2.RETR_TREE, cv2.CHAIN_APPROX_NONE) on the mask "pixel != 0":
 /// every outer and hole border, nested ones included, in OpenCV's order, with OpenCV's hierarchy.
+@_specialize(where Pixel == UInt8)
+@_specialize(where Pixel == Float)
 public func findContours<Pixel: PixelValue>(_ image: Image<Pixel>) -> [Contour] {
-    var tracer = BorderTracer(image)
+    let tracer = BorderTracer(image)
     return tracer.run()
 }
 
-private struct BorderTracer {
+private final class BorderTracer {
     let stride: Int
     let width: Int
     let height: Int
-    /// Padded label image: 0 background, 1 unvisited foreground, k ≥ 2 visited by border k,
-    /// -k marked by border k as its right edge. Border k is found contour number k - 2; 1 is the frame.
-    var labels: [Int32]
+    /// Padded mark image: 0 background, 1 unvisited foreground, `visited`, or `rightEdge` (a border
+    /// pixel whose east neighbour is background and was examined by the border through it).
+    let marks: UnsafeMutableBufferPointer<Int8>
+    static let visited: Int8 = 2, rightEdge: Int8 = -2
+    /// For border pixels only (marks not 0 or 1): the number of the border that marked them last;
+    /// border k is found contour number k - 2, 1 is the frame. Other entries are never read.
+    let labels: UnsafeMutablePointer<Int32>
     /// Neighbour offsets by chain code 0…7 (E, NE, N, NW, W, SW, S, SE), repeated once.
-    let deltas: [Int]
-    static let steps: [(dx: Int, dy: Int)] = [(1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1)]
+    let deltas: UnsafeMutableBufferPointer<Int>
+    /// Chain code steps as (dx, dy).
+    let stepX: UnsafeMutableBufferPointer<Int>
+    let stepY: UnsafeMutableBufferPointer<Int>
 
     var found: [(points: [ContourPoint], isHole: Bool, parent: Int)] = []  // parent: -1 = frame
 
+    @_specialize(where Pixel == UInt8)
+    @_specialize(where Pixel == Float)
     init<Pixel: PixelValue>(_ image: Image<Pixel>) {
         let width = image.width, height = image.height, s = width + 2
-        var labels = [Int32](repeating: 0, count: s * (height + 2))
+        let marks = UnsafeMutableBufferPointer<Int8>.allocate(capacity: s * (height + 2))
+        marks.initialize(repeating: 0)
         image.pixels.withUnsafeBufferPointer { source in
             for y in 0..<height {
-                for x in 0..<width where source[y * width + x] != .zero {
-                    labels[(y + 1) * s + x + 1] = 1
-                }
+                let sourceRow = source.baseAddress! + (y &* width)
+                let row = marks.baseAddress! + ((y &+ 1) &* s &+ 1)
+                for x in 0..<width { row[x] = sourceRow[x] != .zero ? 1 : 0 }
             }
         }
         self.width = width
         self.height = height
         self.stride = s
-        self.labels = labels
+        self.marks = marks
+        self.labels = UnsafeMutablePointer<Int32>.allocate(capacity: s * (height + 2))
         let eight = [1, -s + 1, -s, -s - 1, -1, s - 1, s, s + 1]
-        deltas = eight + eight
+        deltas = UnsafeMutableBufferPointer.allocate(capacity: 16)
+        _ = deltas.initialize(from: eight + eight)
+        stepX = UnsafeMutableBufferPointer.allocate(capacity: 8)
+        _ = stepX.initialize(from: [1, 1, 0, -1, -1, -1, 0, 1])
+        stepY = UnsafeMutableBufferPointer.allocate(capacity: 8)
+        _ = stepY.initialize(from: [0, -1, -1, -1, 0, 1, 1, 1])
     }
 
-    mutating func run() -> [Contour] {
+    deinit {
+        marks.deallocate()
+        labels.deallocate()
+        deltas.deallocate()
+        stepX.deallocate()
+        stepY.deallocate()
+    }
+
+    /// The raster scan as OpenCV runs it (icvFindNextContour): only value changes along a row matter.
+    /// A 0 → 1 change starts an outer border at the 1; a change from a foreground pixel not marked as
+    /// a right edge to 0 starts a hole border at that foreground pixel. After a border is traced the
+    /// scan resumes at the next pixel, re-reading the (now marked) pixel it started from.
+    func run() -> [Contour] {
         for y in 1...height {
+            let row = marks.baseAddress! + y &* stride
             var lastLabel: Int32 = 1  // LNBD: the frame at the start of each row
-            for x in 1...width {
-                let p = y * stride + x
-                let value = labels[p]
-                if value == 0 { continue }
-                var isHole = false
-                if value == 1 && labels[p - 1] == 0 {
-                    isHole = false
-                } else if value >= 1 && labels[p + 1] == 0 {
-                    isHole = true
-                    if value > 1 { lastLabel = value }
+            var previous: Int8 = 0
+            var x = 1
+            while x <= width {
+                let value = row[x]
+                if value == previous { x &+= 1; continue }
+                let isOuter = previous == 0 && value == 1
+                let isHole = !isOuter && value == 0 && previous >= 1
+                if isOuter || isHole {
+                    let origin = y &* stride &+ x &- (isHole ? 1 : 0)
+                    if isHole && previous == Self.visited { lastLabel = labels[origin] }
+                    let parent = parentOfNewBorder(isHole: isHole, lastLabel: lastLabel)
+                    let label = Int32(found.count + 2)
+                    let points = follow(from: origin, origin: ContourPoint(x: x - 1 - (isHole ? 1 : 0), y: y - 1),
+                                        isHole: isHole, label: label)
+                    found.append((points, isHole, parent))
+                    lastLabel = labels[origin]
+                    previous = row[x]
                 } else {
-                    if value != 1 { lastLabel = abs(value) }
-                    continue
+                    previous = value
+                    if value != 0 && value != 1 { lastLabel = labels[y &* stride &+ x] }
                 }
-                let parent = parentOfNewBorder(isHole: isHole, lastLabel: lastLabel)
-                let label = Int32(found.count + 2)
-                let points = follow(from: p, origin: ContourPoint(x: x - 1, y: y - 1), isHole: isHole, label: label)
-                found.append((points, isHole, parent))
-                let after = labels[p]
-                if after != 1 { lastLabel = abs(after) }
+                x &+= 1
             }
         }
         return ordered()
@@ -131,7 +164,7 @@ private struct BorderTracer {
     }
 
     /// icvFetchContour with CHAIN_APPROX_NONE: follows one border, marks it, returns its pixels.
-    private mutating func follow(from start: Int, origin: ContourPoint, isHole: Bool, label: Int32) -> [ContourPoint] {
+    private func follow(from start: Int, origin: ContourPoint, isHole: Bool, label: Int32) -> [ContourPoint] {
         var points: [ContourPoint] = []
         var s = isHole ? 0 : 4
         let searchEnd = s
@@ -139,11 +172,12 @@ private struct BorderTracer {
         repeat {
             s = (s - 1) & 7
             first = start + deltas[s]
-        } while labels[first] == 0 && s != searchEnd
+        } while marks[first] == 0 && s != searchEnd
 
         var point = origin
         if s == searchEnd {  // isolated pixel
-            labels[start] = -label
+            marks[start] = Self.rightEdge
+            labels[start] = label
             return [point]
         }
         var current = start
@@ -153,17 +187,19 @@ private struct BorderTracer {
             while s < 15 {
                 s += 1
                 next = current + deltas[s]
-                if labels[next] != 0 { break }
+                if marks[next] != 0 { break }
             }
             s &= 7
             if UInt(bitPattern: s - 1) < UInt(end) {
-                labels[current] = -label  // the east neighbour was examined and is background
-            } else if labels[current] == 1 {
+                marks[current] = Self.rightEdge  // the east neighbour was examined and is background
+                labels[current] = label
+            } else if marks[current] == 1 {
+                marks[current] = Self.visited
                 labels[current] = label
             }
             points.append(point)
-            point.x += Self.steps[s].dx
-            point.y += Self.steps[s].dy
+            point.x += stepX[s]
+            point.y += stepY[s]
             if next == start && current == first { break }
             current = next
             s = (s + 4) & 7

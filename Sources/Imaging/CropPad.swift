@@ -37,9 +37,11 @@ func reflect101(_ position: Int, _ length: Int) -> Int {
 
 extension Image {
     /// The sub-image of `width`×`height` at (`x`, `y`); throws unless it lies inside the image.
+    @_specialize(where Pixel == UInt8)
+    @_specialize(where Pixel == Float)
     public func cropped(x: Int, y: Int, width cropWidth: Int, height cropHeight: Int) throws -> Image {
         guard cropWidth > 0, cropHeight > 0, x >= 0, y >= 0,
-              x + cropWidth <= width, y + cropHeight <= height else {
+              cropWidth <= width - x, cropHeight <= height - y else {
             throw ImagingError.cropOutOfBounds(x: x, y: y, width: cropWidth, height: cropHeight,
                                                imageWidth: width, imageHeight: height)
         }
@@ -53,6 +55,8 @@ extension Image {
 
     /// albumentations 1.1.0 `CenterCrop(height, width)`: offsets (H - h) // 2 and (W - w) // 2;
     /// throws if the crop is larger than the image (as albumentations raises).
+    @_specialize(where Pixel == UInt8)
+    @_specialize(where Pixel == Float)
     public func centreCropped(width cropWidth: Int, height cropHeight: Int) throws -> Image {
         guard cropWidth <= width, cropHeight <= height else {
             throw ImagingError.cropOutOfBounds(x: (width - cropWidth) / 2, y: (height - cropHeight) / 2,
@@ -64,12 +68,19 @@ extension Image {
     }
 
     /// cv2.copyMakeBorder(self, top, bottom, left, right, cv2.BORDER_REFLECT_101).
+    @_specialize(where Pixel == UInt8)
+    @_specialize(where Pixel == Float)
     public func paddedReflect101(_ padding: Padding) throws -> Image {
         guard padding.top >= 0, padding.bottom >= 0, padding.left >= 0, padding.right >= 0 else {
             throw ImagingError.invalidArgument("padding must not be negative: \(padding)")
         }
-        let newWidth = width + padding.left + padding.right
-        let newHeight = height + padding.top + padding.bottom
+        let (horizontal, overflowH) = padding.left.addingReportingOverflow(padding.right)
+        let (vertical, overflowV) = padding.top.addingReportingOverflow(padding.bottom)
+        guard !overflowH, !overflowV, horizontal <= Int(Int32.max) - width, vertical <= Int(Int32.max) - height else {
+            throw ImagingError.invalidArgument("padding \(padding) is too large")
+        }
+        let newWidth = width + horizontal, newHeight = height + vertical
+        try Self.validate(width: newWidth, height: newHeight)
         let columns = (0..<newWidth).map { reflect101($0 - padding.left, width) }
         var output = [Pixel](repeating: .zero, count: newWidth * newHeight)
         output.withUnsafeMutableBufferPointer { out in
@@ -85,6 +96,8 @@ extension Image {
     }
 
     /// albumentations 1.1.0 `PadIfNeeded(minHeight, minWidth, border_mode=BORDER_REFLECT_101)`.
+    @_specialize(where Pixel == UInt8)
+    @_specialize(where Pixel == Float)
     public func paddedReflect101(minWidth: Int, minHeight: Int) throws -> Image {
         try paddedReflect101(.padIfNeeded(width: width, height: height, minWidth: minWidth, minHeight: minHeight))
     }

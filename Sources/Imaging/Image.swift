@@ -10,12 +10,12 @@ extension Float: PixelValue {}
 public struct Image<Pixel: PixelValue>: Sendable, Equatable {
     public let width: Int
     public let height: Int
-    /// Row-major, `height * width` values.
-    public var pixels: [Pixel]
+    /// Row-major, `height * width` values (change them in place with `withUnsafeMutablePixels`).
+    public private(set) var pixels: [Pixel]
 
     /// Wraps `pixels` (row-major); throws unless it holds exactly `width * height` values.
     public init(width: Int, height: Int, pixels: [Pixel]) throws {
-        guard width > 0, height > 0 else { throw ImagingError.invalidSize(width: width, height: height) }
+        try Self.validate(width: width, height: height)
         guard pixels.count == width * height else {
             throw ImagingError.pixelCountMismatch(expected: width * height, actual: pixels.count)
         }
@@ -26,17 +26,25 @@ public struct Image<Pixel: PixelValue>: Sendable, Equatable {
 
     /// An image filled with `value` (zero by default).
     public init(width: Int, height: Int, repeating value: Pixel = .zero) throws {
-        guard width > 0, height > 0 else { throw ImagingError.invalidSize(width: width, height: height) }
+        try Self.validate(width: width, height: height)
         self.width = width
         self.height = height
         self.pixels = [Pixel](repeating: value, count: width * height)
     }
 
-    /// Internal fast path for operations that already know the sizes are valid.
+    /// Fast path for operations that already know the sizes are valid.
+    @usableFromInline
     init(validWidth width: Int, height: Int, pixels: [Pixel]) {
         self.width = width
         self.height = height
         self.pixels = pixels
+    }
+
+    /// Sizes every operation accepts: positive, at most Int32.max pixels (OpenCV's limit).
+    static func validate(width: Int, height: Int) throws {
+        guard width > 0, height > 0 else { throw ImagingError.invalidSize(width: width, height: height) }
+        let (count, overflow) = width.multipliedReportingOverflow(by: height)
+        guard !overflow, count <= Int(Int32.max) else { throw ImagingError.invalidSize(width: width, height: height) }
     }
 
     public subscript(y: Int, x: Int) -> Pixel {
@@ -44,10 +52,25 @@ public struct Image<Pixel: PixelValue>: Sendable, Equatable {
         set { pixels[y * width + x] = newValue }
     }
 
+    /// In-place access to the row-major pixels (the count cannot change).
+    public mutating func withUnsafeMutablePixels<R>(_ body: (UnsafeMutableBufferPointer<Pixel>) throws -> R) rethrows -> R {
+        try pixels.withUnsafeMutableBufferPointer { try body($0) }
+    }
+
+    /// A same-sized image of `transform` applied to every pixel (e.g. a threshold or a conversion).
+    @inlinable
+    public func map<Other: PixelValue>(_ transform: (Pixel) throws -> Other) rethrows -> Image<Other> {
+        Image<Other>(validWidth: width, height: height, pixels: try pixels.map(transform))
+    }
+
     /// Splits an interleaved H×W×C buffer (OpenCV/NumPy HWC layout) into C planes.
+    @_specialize(where Pixel == UInt8)
+    @_specialize(where Pixel == Float)
     public static func planes(interleaved: [Pixel], width: Int, height: Int, channels: Int) throws -> [Image] {
-        guard width > 0, height > 0 else { throw ImagingError.invalidSize(width: width, height: height) }
-        guard channels > 0 else { throw ImagingError.invalidArgument("channels must be positive, got \(channels)") }
+        try validate(width: width, height: height)
+        guard channels > 0, channels <= 1 << 16 else {
+            throw ImagingError.invalidArgument("channels must be in 1...65536, got \(channels)")
+        }
         guard interleaved.count == width * height * channels else {
             throw ImagingError.pixelCountMismatch(expected: width * height * channels, actual: interleaved.count)
         }
@@ -64,6 +87,8 @@ public struct Image<Pixel: PixelValue>: Sendable, Equatable {
     }
 
     /// Interleaves equally sized planes into one H×W×C buffer (HWC layout).
+    @_specialize(where Pixel == UInt8)
+    @_specialize(where Pixel == Float)
     public static func interleave(_ planes: [Image]) throws -> [Pixel] {
         guard let first = planes.first else { throw ImagingError.invalidArgument("no planes to interleave") }
         for plane in planes where plane.width != first.width || plane.height != first.height {
@@ -94,7 +119,7 @@ public enum ImagingError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .invalidSize(width, height):
-            return "invalid image size \(width)×\(height): both must be positive"
+            return "invalid image size \(width)×\(height): both must be positive, at most 2^31 - 1 pixels"
         case let .pixelCountMismatch(expected, actual):
             return "pixel buffer holds \(actual) values, expected \(expected)"
         case let .sizeMismatch(expected, actual):

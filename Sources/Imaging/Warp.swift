@@ -23,7 +23,10 @@ public struct AffineMatrix: Sendable, Equatable {
 
     /// albumentations 1.1.0 `Affine(scale=s)` for an image of this size (no rotation, shear or
     /// translation): scale about the pixel-centre point (w/2 - 0.5, h/2 - 0.5). This is the forward
-    /// map that albumentations passes to cv2.warpAffine (without WARP_INVERSE_MAP).
+    /// map that albumentations passes to cv2.warpAffine (without WARP_INVERSE_MAP). albumentations
+    /// builds it as a product of skimage transforms (with ±90° rotations cancelling), so its
+    /// translation can differ from this one in the last bit; the 1/1024 quantisation hides that
+    /// (for scale 1.2 the products land on thirds, never on a rounding tie).
     public static func albumentationsZoom(scale: Double, width: Int, height: Int) -> AffineMatrix {
         let shiftX = Double(width) / 2 - 0.5
         let shiftY = Double(height) / 2 - 0.5
@@ -117,18 +120,20 @@ private func warpAffineKernel<Pixel: PixelValue>(
                 map.bdelta.withUnsafeBufferPointer { bdelta in
                     for y in 0..<height {
                         let (x0, y0) = map.rowOrigin(y)
+                        let outRow = out.baseAddress! + y &* width
                         for x in 0..<width {
-                            let fixedX = (x0 + adelta[x]) >> shift
-                            let fixedY = (y0 + bdelta[x]) >> shift
+                            let fixedX = (x0 &+ adelta[x]) >> shift
+                            let fixedY = (y0 &+ bdelta[x]) >> shift
                             // OpenCV stores the integer part as a saturated short.
                             let sx = max(min(fixedX >> bits, Int(Int16.max)), Int(Int16.min))
                             let sy = max(min(fixedY >> bits, Int(Int16.max)), Int(Int16.min))
-                            let tableIndex = (fixedY & mask) * QuantisedAffineMap.tableSize + (fixedX & mask)
+                            let tableIndex = (fixedY & mask) &* QuantisedAffineMap.tableSize &+ (fixedX & mask)
                             let v00: Pixel, v01: Pixel, v10: Pixel, v11: Pixel
-                            if sx >= 0, sy >= 0, sx < sw - 1, sy < sh - 1 {
-                                let p = sy * sw + sx
-                                v00 = src[p]; v01 = src[p + 1]; v10 = src[p + sw]; v11 = src[p + sw + 1]
-                            } else if sx >= sw || sx + 1 < 0 || sy >= sh || sy + 1 < 0 {
+                            // One unsigned compare per axis: 0 ≤ sx < sw - 1 and 0 ≤ sy < sh - 1.
+                            if UInt(bitPattern: sx) < UInt(bitPattern: sw &- 1), UInt(bitPattern: sy) < UInt(bitPattern: sh &- 1) {
+                                let p = src.baseAddress! + (sy &* sw &+ sx)
+                                v00 = p[0]; v01 = p[1]; v10 = p[sw]; v11 = p[sw &+ 1]
+                            } else if sx >= sw || sx < -1 || sy >= sh || sy < -1 {
                                 continue  // entirely outside: border value 0
                             } else {
                                 let x0In = sx >= 0 && sx < sw, x1In = sx + 1 >= 0 && sx + 1 < sw
@@ -138,7 +143,7 @@ private func warpAffineKernel<Pixel: PixelValue>(
                                 v10 = x0In && y1In ? src[(sy + 1) * sw + sx] : .zero
                                 v11 = x1In && y1In ? src[(sy + 1) * sw + sx + 1] : .zero
                             }
-                            out[y * width + x] = interpolate(v00, v01, v10, v11, tableIndex * 4)
+                            outRow[x] = interpolate(v00, v01, v10, v11, tableIndex &* 4)
                         }
                     }
                 }
@@ -154,13 +159,13 @@ extension Image where Pixel == UInt8 {
     public func warpedAffine(_ matrix: AffineMatrix, width: Int? = nil, height: Int? = nil,
                              inverseMap: Bool = false) throws -> Image<UInt8> {
         let outWidth = width ?? self.width, outHeight = height ?? self.height
-        guard outWidth > 0, outHeight > 0 else { throw ImagingError.invalidSize(width: outWidth, height: outHeight) }
+        try Self.validate(width: outWidth, height: outHeight)
         let inverse = inverseMap ? matrix : matrix.inverted()
         return bilinearFixedTable.withUnsafeBufferPointer { table in
             warpAffineKernel(source: self, inverse: inverse, width: outWidth, height: outHeight) { v00, v01, v10, v11, t in
-                let sum = Int32(v00) * table[t] + Int32(v01) * table[t + 1]
-                    + Int32(v10) * table[t + 2] + Int32(v11) * table[t + 3]
-                return UInt8(clamping: (sum + (1 << 14)) >> 15)
+                let sum = Int32(v00) &* table[t] &+ Int32(v01) &* table[t &+ 1]
+                    &+ Int32(v10) &* table[t &+ 2] &+ Int32(v11) &* table[t &+ 3]
+                return UInt8(clamping: (sum &+ (1 << 14)) >> 15)
             }
         }
     }
@@ -177,11 +182,11 @@ extension Image where Pixel == Float {
     public func warpedAffine(_ matrix: AffineMatrix, width: Int? = nil, height: Int? = nil,
                              inverseMap: Bool = false) throws -> Image<Float> {
         let outWidth = width ?? self.width, outHeight = height ?? self.height
-        guard outWidth > 0, outHeight > 0 else { throw ImagingError.invalidSize(width: outWidth, height: outHeight) }
+        try Self.validate(width: outWidth, height: outHeight)
         let inverse = inverseMap ? matrix : matrix.inverted()
         return bilinearFloatTable.withUnsafeBufferPointer { table in
             warpAffineKernel(source: self, inverse: inverse, width: outWidth, height: outHeight) { v00, v01, v10, v11, t in
-                v00 * table[t] + v01 * table[t + 1] + v10 * table[t + 2] + v11 * table[t + 3]
+                v00 * table[t] + v01 * table[t &+ 1] + v10 * table[t &+ 2] + v11 * table[t &+ 3]
             }
         }
     }

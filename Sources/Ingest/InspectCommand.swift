@@ -21,17 +21,20 @@ struct InspectCommand: ParsableCommand {
     }
 
     func run() throws {
-        let result = try stage.ingestor().ingest(study: URL(fileURLWithPath: study))
+        var seriesMetadata = [SeriesMetadata]()  // the arrays are dropped as soon as each series is built
+        let studyMetadata = try stage.ingestor().ingest(study: URL(fileURLWithPath: study)) { _, series in
+            seriesMetadata.append(series.metadata)
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            let report = Report(study: result.metadata, series: result.series.map(\.metadata))
+            let report = Report(study: studyMetadata, series: seriesMetadata)
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
-        print("study \(result.metadata.studyInstanceUID)  patient \(result.metadata.patientID)  "
-              + "\(result.series.count) series")
-        for series in result.series.map(\.metadata) {
+        print("study \(studyMetadata.studyInstanceUID)  patient \(studyMetadata.patientID)  "
+              + "\(seriesMetadata.count) series")
+        for series in seriesMetadata {
             let order = series.orderCheck
             let spacing = order.spacing.map { String(format: ", spacing %.2f mm", $0) } ?? ""
             let folder = series.sourceFolder.isEmpty ? "." : series.sourceFolder
@@ -42,16 +45,15 @@ struct InspectCommand: ParsableCommand {
             print("  order by \(order.method.rawValue): \(order.status.rawValue)\(spacing)"
                   + (order.detail.map { " (\($0))" } ?? ""))
             print("  intensity \(series.intensity.min) … \(series.intensity.max)")
-            print("  transfer syntax \(series.transferSyntaxes.map(\.name).joined(separator: ", "))")
-            for issue in series.errors { print("  error: \(issue)") }
+            print("  transfer syntax \(series.transferSyntaxes.map(\.name).joined(separator: "; "))")
         }
-        if !result.metadata.errors.isEmpty {
-            print("errors (\(result.metadata.errors.count)):")
-            for issue in result.metadata.errors { print("  \(issue)") }
+        if !studyMetadata.errors.isEmpty {
+            print("errors (\(studyMetadata.errors.count)):")
+            for issue in studyMetadata.errors { print("  \(issue)") }
         }
-        if !result.metadata.warnings.isEmpty {
-            print("warnings (\(result.metadata.warnings.count)):")
-            for issue in result.metadata.warnings { print("  \(issue)") }
+        if !studyMetadata.warnings.isEmpty {
+            print("warnings (\(studyMetadata.warnings.count)):")
+            for issue in studyMetadata.warnings { print("  \(issue)") }
         }
     }
 }

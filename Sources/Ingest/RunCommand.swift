@@ -17,13 +17,12 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var stage: StageArguments
 
     func run() throws {
-        let result = try stage.ingestor().ingest(study: URL(fileURLWithPath: study))
-        try result.write(to: URL(fileURLWithPath: out))
-        for entry in result.metadata.series {
+        let metadata = try stage.ingestor().ingest(study: URL(fileURLWithPath: study), into: URL(fileURLWithPath: out))
+        for entry in metadata.series {
             print("\(entry.dir)\t\(entry.mriType.rawValue)\t\(entry.slices) slices")
         }
-        for issue in result.metadata.errors { FileHandle.standardError.write(Data("error: \(issue)\n".utf8)) }
-        for issue in result.metadata.warnings { FileHandle.standardError.write(Data("warning: \(issue)\n".utf8)) }
-        if result.series.isEmpty { throw ExitCode(2) }
+        for issue in metadata.errors { FileHandle.standardError.write(Data("error: \(issue)\n".utf8)) }
+        for issue in metadata.warnings { FileHandle.standardError.write(Data("warning: \(issue)\n".utf8)) }
+        if metadata.series.isEmpty { throw ExitCode(2) }
     }
 }

@@ -2,7 +2,7 @@
 // its uint8 truncation, and Borovec's projection crop.
 
 /// T4E's `check_empty`: a slice is kept when more than `minimumFraction` of its pixels are > 0.
-public func isNonEmptySlice(_ pixels: [Float], minimumFraction: Double = 0.1) -> Bool {
+public func isNonEmptySlice(_ pixels: some Collection<Float>, minimumFraction: Double = 0.1) -> Bool {
     var positive = 0
     for value in pixels where value > 0 { positive += 1 }
     return Double(positive) > minimumFraction * Double(pixels.count)
@@ -18,13 +18,13 @@ public struct IntensityRange: Codable, Sendable, Equatable {
         self.max = max
     }
 
-    /// The range over every value of every slice; nil when there are no values.
-    public init?(of slices: [[Float]]) {
+    /// The range over every value of every slice; nil when there are no values (or only NaN).
+    public init?<Slice: Collection<Float>>(of slices: [Slice]) {
         var low = Float.infinity, high = -Float.infinity
         for slice in slices {
             for value in slice {
-                low = Swift.min(low, value)
-                high = Swift.max(high, value)
+                low = value < low ? value : low
+                high = value > high ? value : high
             }
         }
         guard low <= high else { return nil }
@@ -34,26 +34,38 @@ public struct IntensityRange: Codable, Sendable, Equatable {
 
 /// Stacks `slices` (each rows×columns) into one volume mapped by `(v − min) / (max − min) · 255`, in Float.
 /// A constant series (max == min) maps to all zeros rather than dividing by zero.
-public func normalisedVolume(slices: [[Float]], rows: Int, columns: Int, range: IntensityRange) -> SeriesVolume<Float> {
+public func normalisedVolume<Slice: Collection<Float>>(slices: [Slice], rows: Int, columns: Int,
+                                                       range: IntensityRange) -> SeriesVolume<Float> {
     let span = range.max - range.min
-    var values = [Float]()
-    values.reserveCapacity(slices.count * rows * columns)
-    for slice in slices {
-        // NumPy's order of operations ((v − min) / span, then · 255), so results agree to the last bits.
-        if span > 0 {
-            for value in slice { values.append((value - range.min) / span * 255) }
-        } else {
-            values.append(contentsOf: repeatElement(0, count: slice.count))
+    let count = slices.count * rows * columns
+    let values = [Float](unsafeUninitializedCapacity: count) { out, initialized in
+        var offset = 0
+        for slice in slices {
+            // NumPy's order of operations ((v − min) / span, then · 255), so results agree to the last bits.
+            for value in slice.prefix(count - offset) {
+                out[offset] = span > 0 ? (value - range.min) / span * 255 : 0
+                offset += 1
+            }
         }
+        if offset < count { out.baseAddress.map { ($0 + offset).initialize(repeating: 0, count: count - offset) } }
+        initialized = count
     }
     return SeriesVolume(slices: slices.count, rows: rows, columns: columns, values: values)
 }
 
 /// NumPy's `astype(np.uint8)` of values in [0, 255]: truncation toward zero.
 public func truncatedToUInt8(_ volume: SeriesVolume<Float>) -> SeriesVolume<UInt8> {
-    SeriesVolume(
-        slices: volume.slices, rows: volume.rows, columns: volume.columns,
-        values: volume.values.map { UInt8(clamping: Int($0.rounded(.towardZero))) })
+    let values = [UInt8](unsafeUninitializedCapacity: volume.values.count) { out, initialized in
+        volume.values.withUnsafeBufferPointer { input in
+            for i in input.indices {
+                let value = input[i]
+                // Out-of-range and NaN inputs saturate instead of trapping.
+                out[i] = value >= 255 ? 255 : (value > 0 ? UInt8(value) : 0)
+            }
+        }
+        initialized = volume.values.count
+    }
+    return SeriesVolume(slices: volume.slices, rows: volume.rows, columns: volume.columns, values: values)
 }
 
 /// Borovec's projection crop (kaggle_vol-3D-classify `crop_volume`): for each axis, the sum over the other two

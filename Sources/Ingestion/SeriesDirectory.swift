@@ -1,5 +1,6 @@
 import DICOM
 import Foundation
+import Imaging
 
 /// One recorded problem: a file that could not be used, or a series that was rejected or needs attention.
 /// `path` is relative to the study folder.
@@ -108,8 +109,10 @@ public struct IngestedSeries: Sendable {
 
     public func write(to directory: URL) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try NpyFile.write(image, to: directory.appendingPathComponent(Self.floatImageFileName))
-        try NpyFile.write(imageUInt8, to: directory.appendingPathComponent(Self.uint8ImageFileName))
+        try NpyArray(shape: image.shape, values: .float32(image.values))
+            .write(to: directory.appendingPathComponent(Self.floatImageFileName))
+        try NpyArray(shape: imageUInt8.shape, values: .uint8(imageUInt8.values))
+            .write(to: directory.appendingPathComponent(Self.uint8ImageFileName))
         // Metadata last: its presence means the arrays beside it are complete.
         try writeJSON(metadata, to: directory.appendingPathComponent(Self.metadataFileName))
     }
@@ -119,15 +122,49 @@ public struct IngestedSeries: Sendable {
                                  from: Data(contentsOf: directory.appendingPathComponent(metadataFileName)))
     }
 
+    /// Reads series.json and both arrays, checking their shapes against it.
     public static func read(from directory: URL) throws -> IngestedSeries {
         let metadata = try readMetadata(from: directory)
-        let image = try NpyFile.read(Float.self, from: directory.appendingPathComponent(floatImageFileName))
-        let imageUInt8 = try NpyFile.read(UInt8.self, from: directory.appendingPathComponent(uint8ImageFileName))
-        let expected = [metadata.slices, metadata.rows, metadata.columns]
-        guard image.shape == expected, imageUInt8.shape == expected else {
-            throw NpyError.malformed(path: directory.path, reason: "array shapes disagree with series.json \(expected)")
+        return IngestedSeries(metadata: metadata, image: try readFloatImage(from: directory, metadata: metadata),
+                              imageUInt8: try readUInt8Image(from: directory, metadata: metadata))
+    }
+
+    /// image_float.npy alone (what segmentation needs), checked against `metadata`'s shape.
+    public static func readFloatImage(from directory: URL, metadata: SeriesMetadata) throws -> SeriesVolume<Float> {
+        try readVolume(directory.appendingPathComponent(floatImageFileName), metadata: metadata, type: "float32") {
+            $0.float32Values
         }
-        return IngestedSeries(metadata: metadata, image: image, imageUInt8: imageUInt8)
+    }
+
+    /// image_uint8.npy alone (what classification needs), checked against `metadata`'s shape.
+    public static func readUInt8Image(from directory: URL, metadata: SeriesMetadata) throws -> SeriesVolume<UInt8> {
+        try readVolume(directory.appendingPathComponent(uint8ImageFileName), metadata: metadata, type: "uint8") {
+            $0.uint8Values
+        }
+    }
+
+    private static func readVolume<T>(_ url: URL, metadata: SeriesMetadata, type: String,
+                                      values: (NpyArray) -> [T]?) throws -> SeriesVolume<T> {
+        let shape = [metadata.slices, metadata.rows, metadata.columns]
+        let array = try NpyArray(contentsOf: url)
+        guard array.shape == shape else {
+            throw SeriesDirectoryError.shapeMismatch(path: url.path, shape: array.shape, expected: shape)
+        }
+        guard let values = values(array) else { throw SeriesDirectoryError.wrongType(path: url.path, expected: type) }
+        return SeriesVolume(slices: shape[0], rows: shape[1], columns: shape[2], values: values)
+    }
+}
+
+public enum SeriesDirectoryError: Error, Equatable, Sendable, CustomStringConvertible {
+    case shapeMismatch(path: String, shape: [Int], expected: [Int])
+    case wrongType(path: String, expected: String)
+
+    public var description: String {
+        switch self {
+        case .wrongType(let path, let expected): "\(path): not a \(expected) array"
+        case .shapeMismatch(let path, let shape, let expected):
+            "\(path): array shape \(shape) disagrees with series.json \(expected)"
+        }
     }
 }
 
@@ -163,7 +200,7 @@ public struct StudyMetadata: Codable, Sendable, Equatable {
     }
 }
 
-/// The ingest stage's output for one study.
+/// The ingest stage's output for one study (written by `StudyIngestor.ingest(study:into:)`).
 public struct IngestedStudy: Sendable {
     public static let metadataFileName = "study.json"
 
@@ -174,15 +211,6 @@ public struct IngestedStudy: Sendable {
     public init(metadata: StudyMetadata, series: [IngestedSeries]) {
         self.metadata = metadata
         self.series = series
-    }
-
-    /// Writes each series directory, then study.json.
-    public func write(to directory: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        for (entry, series) in zip(metadata.series, series) {
-            try series.write(to: directory.appendingPathComponent(entry.dir))
-        }
-        try writeJSON(metadata, to: directory.appendingPathComponent(Self.metadataFileName))
     }
 
     public static func readMetadata(from directory: URL) throws -> StudyMetadata {

@@ -38,55 +38,85 @@ public struct StudyIngestor: Sendable {
         self.logger = logger
     }
 
-    public func ingest(study: URL) throws(IngestError) -> IngestedStudy {
+    /// Ingests a study in memory (for inspection and tests). Throws `IngestError` if `study` is not a folder;
+    /// every per-file and per-series problem is recorded in the result instead.
+    public func ingest(study: URL) throws -> IngestedStudy {
+        var series = [IngestedSeries]()
+        let metadata = try ingest(study: study) { _, built in series.append(built) }
+        return IngestedStudy(metadata: metadata, series: series)
+    }
+
+    /// Ingests a study into `output` (study.json plus one directory per series), writing each series as soon as
+    /// it is built so that only one series' arrays are in memory at a time.
+    @discardableResult
+    public func ingest(study: URL, into output: URL) throws -> StudyMetadata {
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        let metadata = try ingest(study: study) { dir, series in
+            try series.write(to: output.appendingPathComponent(dir))
+        }
+        try writeJSON(metadata, to: output.appendingPathComponent(IngestedStudy.metadataFileName))
+        return metadata
+    }
+
+    /// The stage: scans every file's header, groups and types the series, then decodes, orders and normalises one
+    /// series at a time and hands it to `emit` with its directory name. Returns the study's metadata.
+    public func ingest(study: URL, emit: (_ directory: String, _ series: IngestedSeries) throws -> Void) throws
+        -> StudyMetadata
+    {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: study.path, isDirectory: &isDirectory), isDirectory.boolValue
-        else { throw .notADirectory(study.path) }
+        else { throw IngestError.notADirectory(study.path) }
         var errors = [IngestIssue]()
         var warnings = [IngestIssue]()
         let files = listFiles(in: study, errors: &errors)
         if files.isEmpty {
             errors.append(IngestIssue(kind: "empty_study", message: "no files in the study folder"))
         }
-        let decoded = parallelMap(files.count, threads: options.decodeThreads) { decode(files[$0], study: study) }
+        let scanned = parallelMap(files.count, threads: options.decodeThreads) { scan(files[$0], study: study) }
 
-        var groups = [GroupKey: [DecodedFile]]()
-        for result in decoded {
+        var groups = [GroupKey: [ScannedFile]]()
+        for result in scanned {
             switch result {
-            case .success(let file): groups[GroupKey(folder: file.folder, seriesUID: file.header.seriesInstanceUID), default: []].append(file)
+            case .success(let file):
+                groups[GroupKey(folder: file.folder, seriesUID: file.header.seriesInstanceUID), default: []].append(file)
             case .failure(let issue): errors.append(issue)
             }
         }
-        let assignments = assignTypes(groups, warnings: &warnings, errors: &errors)
-        let identity = studyIdentity(groups.values.flatMap { $0 }, study: study, warnings: &warnings)
+        let assignments = assignTypes(groups, warnings: &warnings)
+        let identity = studyIdentity(groups.values.flatMap { $0.map(\.header) }, study: study, warnings: &warnings)
 
         var entries = [StudyMetadata.SeriesEntry]()
-        var outputs = [IngestedSeries]()
         var usedNames = Set<String>()
         for (key, assignment) in assignments.sorted(by: { seriesOrder($0, $1) }) {
-            guard let files = groups.removeValue(forKey: key) else { continue }
-            let seriesErrors = errors.filter { $0.seriesInstanceUID == key.seriesUID && $0.path.map(folder(of:)) == key.folder }
-            switch buildSeries(files, key: key, type: assignment, identity: identity, fileErrors: seriesErrors) {
+            guard let members = groups.removeValue(forKey: key) else { continue }
+            guard case .type(let mriType, let typeSource) = assignment else {
+                if case .unknown(let reason) = assignment {
+                    errors.append(seriesIssue(key, kind: "no_mri_type", "no MRI type: \(reason)"))
+                }
+                continue
+            }
+            let built = buildSeries(members, key: key, type: mriType, typeSource: typeSource, identity: identity)
+            errors += built.fileErrors
+            switch built.series {
+            case .none: continue  // every file failed and already has its error
             case .success(let series):
                 if series.metadata.orderCheck.status != .consistent {
-                    warnings.append(IngestIssue(
-                        kind: "order_check_\(series.metadata.orderCheck.status.rawValue)",
-                        message: "\(key.folder.isEmpty ? "." : key.folder): "
-                            + (series.metadata.orderCheck.detail ?? series.metadata.orderCheck.status.rawValue),
-                        seriesInstanceUID: key.seriesUID))
+                    warnings.append(seriesIssue(
+                        key, kind: "order_check_\(series.metadata.orderCheck.status.rawValue)",
+                        series.metadata.orderCheck.detail ?? series.metadata.orderCheck.status.rawValue))
                 }
-                var name = series.metadata.mriType.rawValue
+                var name = mriType.rawValue
                 var suffix = 2
                 while usedNames.contains(name) {
-                    name = "\(series.metadata.mriType.rawValue)-\(suffix)"
+                    name = "\(mriType.rawValue)-\(suffix)"
                     suffix += 1
                 }
                 usedNames.insert(name)
-                entries.append(StudyMetadata.SeriesEntry(dir: name, mriType: series.metadata.mriType,
-                                                         seriesInstanceUID: key.seriesUID, slices: series.metadata.slices))
-                outputs.append(series)
+                try emit(name, series)
+                entries.append(StudyMetadata.SeriesEntry(dir: name, mriType: mriType, seriesInstanceUID: key.seriesUID,
+                                                         slices: series.metadata.slices))
                 logger.info("series ingested", metadata: [
-                    "series_instance_uid": "\(key.seriesUID)", "mri_type": "\(name)",
+                    "series_instance_uid": "\(key.seriesUID)", "dir": "\(name)",
                     "slices_total": "\(series.metadata.slicesTotal)", "slices_kept": "\(series.metadata.slices)",
                     "order_check": "\(series.metadata.orderCheck.status.rawValue)",
                 ])
@@ -95,12 +125,16 @@ public struct StudyIngestor: Sendable {
                 logger.warning("series rejected", metadata: ["series_instance_uid": "\(key.seriesUID)", "kind": "\(issue.kind)"])
             }
         }
-        if outputs.isEmpty && !files.isEmpty {
+        if entries.isEmpty && !files.isEmpty {
             errors.append(IngestIssue(kind: "no_series", message: "no recognisable series in the study"))
         }
-        let metadata = StudyMetadata(patientID: identity.patientID, studyInstanceUID: identity.studyUID,
-                                     series: entries, errors: errors, warnings: warnings)
-        return IngestedStudy(metadata: metadata, series: outputs)
+        return StudyMetadata(patientID: identity.patientID, studyInstanceUID: identity.studyUID,
+                             series: entries, errors: errors, warnings: warnings)
+    }
+
+    private func seriesIssue(_ key: GroupKey, kind: String, _ message: String) -> IngestIssue {
+        IngestIssue(kind: kind, message: "\(key.folder.isEmpty ? "." : key.folder): series \(key.seriesUID): \(message)",
+                    seriesInstanceUID: key.seriesUID)
     }
 
     // MARK: Discovery and decoding
@@ -123,19 +157,52 @@ public struct StudyIngestor: Sendable {
         return files.sorted()
     }
 
-    private func decode(_ path: String, study: URL) -> Result<DecodedFile, IngestIssue> {
+    /// Header only: the pixel data stays on disk until the file's series is built. Files whose header already
+    /// shows they cannot be decoded are rejected here, so they are reported whatever happens to their series.
+    private func scan(_ path: String, study: URL) -> Result<ScannedFile, IngestIssue> {
         let name = relative(path, to: study)
+        let file: DicomFile
         do throws(DicomError) {
-            let file = try DicomFile(path: path)
-            do throws(DicomError) {
-                let frames = try file.rescaledFrames()
-                return .success(DecodedFile(path: name, folder: folder(of: name), header: file.header, frames: frames))
-            } catch {
-                return .failure(issue(error, name: name, series: file.header.seriesInstanceUID))
-            }
+            file = try DicomFile(path: path, deferringPixelData: true)
         } catch {
             return .failure(issue(error, name: name, series: nil))
         }
+        do throws(DicomError) {
+            try file.checkDecodable()
+            return .success(ScannedFile(absolutePath: path, path: name, folder: folder(of: name), header: file.header))
+        } catch {
+            return .failure(issue(error, name: name, series: file.header.seriesInstanceUID))
+        }
+    }
+
+    /// Decodes every file of a series into one buffer, each file at its own offset (no per-slice allocations).
+    /// Files that fail keep zeros in their slot and are left out of `slices`.
+    private func decodeStack(_ files: [ScannedFile], sliceValueCount: Int) -> DecodedStack {
+        let frameOffsets = files.reduce(into: [0]) { $0.append($0[$0.count - 1] + $1.header.numberOfFrames) }
+        var pixels = [Float](repeating: 0, count: (frameOffsets.last ?? 0) * sliceValueCount)
+        let results = pixels.withUnsafeMutableBufferPointer { buffer in
+            let shared = SharedBuffer(buffer)
+            return parallelMap(files.count, threads: options.decodeThreads) { index -> IngestIssue? in
+                let file = files[index]
+                let slot = shared.slice(from: frameOffsets[index] * sliceValueCount,
+                                        count: file.header.numberOfFrames * sliceValueCount)
+                do throws(DicomError) {
+                    try DicomFile(path: file.absolutePath).readRescaledPixels(into: slot)
+                    return nil
+                } catch {
+                    return issue(error, name: file.path, series: file.header.seriesInstanceUID)
+                }
+            }
+        }
+        var stack = DecodedStack(pixels: [], slices: [], fileErrors: results.compactMap { $0 })
+        for (index, file) in files.enumerated() where results[index] == nil {
+            for frame in 0..<file.header.numberOfFrames {
+                stack.slices.append(DecodedSlice(file: index, frame: frame,
+                                                 start: (frameOffsets[index] + frame) * sliceValueCount))
+            }
+        }
+        stack.pixels = pixels
+        return stack
     }
 
     private func issue(_ error: DicomError, name: String, series: String?) -> IngestIssue {
@@ -154,8 +221,9 @@ public struct StudyIngestor: Sendable {
 
     /// The largest series of a folder named after an MRI type takes that type; every other series gets its type
     /// from SeriesDescription. Returns groups in a stable order (folder, then UID).
-    private func assignTypes(_ groups: [GroupKey: [DecodedFile]], warnings: inout [IngestIssue],
-                             errors: inout [IngestIssue]) -> [(GroupKey, TypeAssignment)] {
+    private func assignTypes(_ groups: [GroupKey: [ScannedFile]], warnings: inout [IngestIssue])
+        -> [(GroupKey, TypeAssignment)]
+    {
         var result = [(GroupKey, TypeAssignment)]()
         let byFolder = Dictionary(grouping: groups.keys, by: \.folder)
         for folder in byFolder.keys.sorted() {
@@ -195,19 +263,16 @@ public struct StudyIngestor: Sendable {
         return (rank(a.1), a.0.folder, a.0.seriesUID) < (rank(b.1), b.0.folder, b.0.seriesUID)
     }
 
-    private func description(_ files: [DecodedFile]?) -> String { files?.first?.header.seriesDescription ?? "" }
+    private func description(_ files: [ScannedFile]?) -> String { files?.first?.header.seriesDescription ?? "" }
 
-    private func buildSeries(_ files: [DecodedFile], key: GroupKey, type: TypeAssignment, identity: StudyIdentity,
-                             fileErrors: [IngestIssue]) -> Result<IngestedSeries, IngestIssue> {
-        let place = key.folder.isEmpty ? "." : key.folder
-        func rejected(_ kind: String, _ message: String) -> Result<IngestedSeries, IngestIssue> {
-            .failure(IngestIssue(kind: kind, message: "\(place): series \(key.seriesUID): \(message)",
-                                 seriesInstanceUID: key.seriesUID))
+    private func buildSeries(_ files: [ScannedFile], key: GroupKey, type mriType: MRIType, typeSource: String,
+                             identity: StudyIdentity) -> (series: Result<IngestedSeries, IngestIssue>?, fileErrors: [IngestIssue]) {
+        func rejected(_ kind: String, _ message: String, _ fileErrors: [IngestIssue] = [])
+            -> (Result<IngestedSeries, IngestIssue>?, [IngestIssue])
+        {
+            (.failure(seriesIssue(key, kind: kind, message)), fileErrors)
         }
-        guard case .type(let mriType, let typeSource) = type else {
-            guard case .unknown(let reason) = type else { return rejected("no_mri_type", "no MRI type") }
-            return rejected("no_mri_type", "no MRI type: \(reason)")
-        }
+        // Sizes must agree before anything is decoded.
         let sizes = Dictionary(grouping: files) { [$0.header.rows, $0.header.columns] }
         guard sizes.count == 1, let size = sizes.keys.first else {
             let counts = sizes.sorted { ($0.value.count, $1.key[0]) > ($1.value.count, $0.key[0]) }
@@ -215,29 +280,26 @@ public struct StudyIngestor: Sendable {
             return rejected("mixed_sizes", "slices differ in size: " + counts.joined(separator: ", "))
         }
         let (rows, columns) = (size[0], size[1])
-
-        var placements = [SlicePlacement]()
-        var pixels = [[Float]]()
-        var positions = [[Double]?]()
-        for file in files {
-            for (frame, values) in file.frames.enumerated() {
-                placements.append(SlicePlacement(
-                    instanceNumber: file.header.instanceNumber, frame: frame, isMultiFrame: file.frames.count > 1,
-                    position: file.header.imagePositionPatient, orientation: file.header.imageOrientationPatient))
-                pixels.append(values)
-                positions.append(file.header.imagePositionPatient)
-            }
+        let stack = decodeStack(files, sliceValueCount: rows * columns)
+        guard !stack.slices.isEmpty else { return (nil, stack.fileErrors) }
+        let placements = stack.slices.map { slice in
+            let header = files[slice.file].header
+            return SlicePlacement(instanceNumber: header.instanceNumber, frame: slice.frame,
+                                  isMultiFrame: header.numberOfFrames > 1, position: header.imagePositionPatient,
+                                  orientation: header.imageOrientationPatient)
         }
+        let pixels = stack.slices.map { stack.pixels[$0.start..<($0.start + rows * columns)] }
         let order: [Int], check: OrderCheck
         do throws(SliceOrderingError) {
             (order, check) = try orderSlices(placements)
         } catch {
-            return rejected("unordered", error.description)
+            return rejected("unordered", error.description, stack.fileErrors)
         }
         let kept = order.filter { isNonEmptySlice(pixels[$0], minimumFraction: options.nonEmptyFraction) }
         let keptPixels = kept.map { pixels[$0] }
         guard let range = IntensityRange(of: keptPixels) else {
-            return rejected("all_slices_empty", "all \(order.count) slices are empty (≤ \(Int(options.nonEmptyFraction * 100)) % of pixels > 0)")
+            return rejected("all_slices_empty", "all \(order.count) slices are empty "
+                            + "(≤ \(Int(options.nonEmptyFraction * 100)) % of pixels > 0)", stack.fileErrors)
         }
         let normalised = normalisedVolume(slices: keptPixels, rows: rows, columns: columns, range: range)
         var crop = ProjectionCrop(of: normalised, threshold: options.cropThreshold)
@@ -247,8 +309,9 @@ public struct StudyIngestor: Sendable {
             rows: options.cropInPlane ? crop.rows.range : 0..<rows,
             columns: options.cropInPlane ? crop.columns.range : 0..<columns)
         let stored = crop.slices.range.map { kept[$0] }
-        let first = files[0].header
-        let syntaxes = Set(files.map(\.header.transferSyntax)).sorted { $0.uid < $1.uid }
+        let decodedFiles = Set(stack.slices.map(\.file)).sorted().map { files[$0] }
+        let first = decodedFiles[0].header
+        let syntaxes = Set(decodedFiles.map(\.header.transferSyntax)).sorted { $0.uid < $1.uid }
         let metadata = SeriesMetadata(
             patientID: identity.patientID, studyInstanceUID: identity.studyUID, seriesInstanceUID: key.seriesUID,
             seriesDescription: first.seriesDescription, mriType: mriType, mriTypeSource: typeSource,
@@ -258,9 +321,10 @@ public struct StudyIngestor: Sendable {
             orderCheck: check, intensity: range, crop: crop,
             geometry: SeriesGeometry(imageOrientationPatient: first.imageOrientationPatient,
                                      pixelSpacing: first.pixelSpacing, sliceThickness: first.sliceThickness,
-                                     imagePositionPatient: stored.map { positions[$0] }),
-            errors: fileErrors)
-        return .success(IngestedSeries(metadata: metadata, image: image, imageUInt8: truncatedToUInt8(image)))
+                                     imagePositionPatient: stored.map { placements[$0].position }),
+            errors: stack.fileErrors)
+        return (.success(IngestedSeries(metadata: metadata, image: image, imageUInt8: truncatedToUInt8(image))),
+                stack.fileErrors)
     }
 
     // MARK: Study identity
@@ -272,7 +336,7 @@ public struct StudyIngestor: Sendable {
 
     /// The most common PatientID and StudyInstanceUID among the files (the folder name when PatientID is empty);
     /// a study folder mixing patients or studies gets a warning.
-    private func studyIdentity(_ files: [DecodedFile], study: URL, warnings: inout [IngestIssue]) -> StudyIdentity {
+    private func studyIdentity(_ headers: [DicomHeader], study: URL, warnings: inout [IngestIssue]) -> StudyIdentity {
         func mostCommon(_ values: [String], field: String) -> String {
             let counts = Dictionary(grouping: values.filter { !$0.isEmpty }, by: { $0 }).mapValues(\.count)
             if counts.count > 1 {
@@ -280,8 +344,8 @@ public struct StudyIngestor: Sendable {
             }
             return counts.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key ?? ""
         }
-        let patient = mostCommon(files.map(\.header.patientID), field: "patient_id")
-        let studyUID = mostCommon(files.map(\.header.studyInstanceUID), field: "study_instance_uid")
+        let patient = mostCommon(headers.map(\.patientID), field: "patient_id")
+        let studyUID = mostCommon(headers.map(\.studyInstanceUID), field: "study_instance_uid")
         return StudyIdentity(patientID: patient.isEmpty ? study.lastPathComponent : patient, studyUID: studyUID)
     }
 }
@@ -291,11 +355,26 @@ private struct GroupKey: Hashable {
     var seriesUID: String
 }
 
-private struct DecodedFile: Sendable {
+private struct ScannedFile: Sendable {
+    var absolutePath: String
+    /// Relative to the study folder.
     var path: String
     var folder: String
     var header: DicomHeader
-    var frames: [[Float]]
+}
+
+/// A series' decoded pixels: every slice of every decoded file in one buffer, in file order.
+private struct DecodedStack {
+    var pixels: [Float]
+    var slices: [DecodedSlice]
+    var fileErrors: [IngestIssue]
+}
+
+private struct DecodedSlice {
+    /// Index into the series' files, frame within that file, and first value in `DecodedStack.pixels`.
+    var file: Int
+    var frame: Int
+    var start: Int
 }
 
 private func relative(_ path: String, to study: URL) -> String {
@@ -318,6 +397,17 @@ private func parallelMap<T: Sendable>(_ count: Int, threads: Int, _ body: @Senda
         while let index = slots.claim() { slots.store(body(index), at: index) }
     }
     return slots.results()
+}
+
+/// A buffer that several threads fill in disjoint slices.
+private struct SharedBuffer: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<Float>
+
+    init(_ buffer: UnsafeMutableBufferPointer<Float>) { self.buffer = buffer }
+
+    func slice(from start: Int, count: Int) -> UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(rebasing: buffer[start..<(start + count)])
+    }
 }
 
 /// Result slots written by distinct indices from several threads; the lock only guards the work counter.

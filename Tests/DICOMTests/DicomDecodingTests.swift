@@ -74,6 +74,23 @@ final class DicomDecodingTests: XCTestCase {
         }
     }
 
+    /// Lossy JPEG baseline (8-bit) and extended (12-bit) at quality 100 decode to within 1 grey level of the
+    /// source (the codec is lossy; the uncompressed source decodes exactly).
+    func testLossyJPEGDecodesCloseToTheSource() throws {
+        for (bits, name, uid) in [(8, "smooth8_jpeg_baseline.dcm", "1.2.840.10008.1.2.4.50"),
+                                  (12, "smooth12_jpeg_extended.dcm", "1.2.840.10008.1.2.4.51")] {
+            let expected = try littleEndian("smooth_expected_\(bits).i32", as: Int32.self)
+            XCTAssertEqual(try DicomFile(path: fixture("smooth\(bits).dcm")).storedValues(), expected)
+            let file = try DicomFile(path: fixture(name))
+            XCTAssertEqual(file.header.transferSyntax.uid, uid)
+            XCTAssertEqual(file.header.bitsStored, bits)
+            let decoded = try file.storedValues()
+            XCTAssertEqual(decoded.count, 32 * 32)
+            XCTAssertLessThanOrEqual(zip(decoded, expected).map { abs($0 - $1) }.max() ?? .max, 1, name)
+            XCTAssertEqual(decoded.max(), (1 << bits) - 1, name)
+        }
+    }
+
     func testJPEG2000GivesAClearUnsupportedSyntaxError() throws {
         let path = fixture("MR_small_jp2klossless.dcm")
         let file = try DicomFile(path: path)
@@ -132,4 +149,40 @@ private final class Counter: @unchecked Sendable {
     private var count = 0
     func increment() { lock.withLock { count += 1 } }
     var value: Int { lock.withLock { count } }
+}
+
+final class DeferredPixelDataTests: XCTestCase {
+    func testDeferredLoadingDecodesTheSamePixelsAndStillReportsBadFiles() throws {
+        let expected = try DicomFile(path: fixture("MR_small.dcm")).storedValues()
+        for name in ["MR_small.dcm", "MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_bigendian.dcm"] {
+            let file = try DicomFile(path: fixture(name), deferringPixelData: true)
+            XCTAssertEqual(file.header.rows, 64, name)
+            XCTAssertEqual(try file.storedValues(), expected, name)
+        }
+        for (name, kind) in [("bad_truncated.dcm", "truncated"), ("bad_text.dcm", "not_dicom"),
+                             ("MR_small_jp2klossless.dcm", "unsupported_transfer_syntax")] {
+            do {
+                _ = try DicomFile(path: fixture(name), deferringPixelData: true).storedValues()
+                XCTFail("\(name) decoded")
+            } catch {
+                XCTAssertEqual(error.kind, kind, "\(name): \(error)")
+            }
+        }
+    }
+}
+
+final class HeaderCheckTests: XCTestCase {
+    func testCheckDecodableNamesHeaderLevelProblemsWithoutDecoding() throws {
+        for (name, kind) in [("bad_no_pixel_data.dcm", "no_pixel_data"), ("bad_absurd_rows.dcm", "absurd_dimensions"),
+                             ("MR_small_jp2klossless.dcm", "unsupported_transfer_syntax")] {
+            let file = try DicomFile(path: fixture(name), deferringPixelData: true)
+            XCTAssertThrowsError(try file.checkDecodable(), name) { error in
+                XCTAssertEqual((error as? DicomError)?.kind, kind, name)
+            }
+        }
+        for name in ["MR_small_RLE.dcm", "MR_small_jpeg_lossless.dcm", "MR_small_jpeg_ls_lossless.dcm",
+                     "MR_small_deflated.dcm", "ramp12_bigendian.dcm"] {
+            XCTAssertNoThrow(try DicomFile(path: fixture(name), deferringPixelData: true).checkDecodable(), name)
+        }
+    }
 }

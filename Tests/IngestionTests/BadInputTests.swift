@@ -77,3 +77,23 @@ final class BadInputTests: XCTestCase {
         }
     }
 }
+
+final class MultiFrameIngestTests: XCTestCase {
+    /// A 3-frame file becomes 3 slices (frame order); frame 0 is all negative after rescale, so it is dropped.
+    func testMultiFrameFileIsSplitIntoSlices() throws {
+        let study = try temporaryDirectory(self)
+        try copyItem(dicomFixtures.appendingPathComponent("ramp12_explicit.dcm"), to: study.appendingPathComponent("FLAIR/x"))
+        let result = try StudyIngestor().ingest(study: study)
+        let series = try XCTUnwrap(result.series.first?.metadata)
+        XCTAssertEqual(series.slicesTotal, 3)
+        XCTAssertEqual(series.slicesNonempty, 2)
+        XCTAssertEqual(series.instanceNumbers, [7, 7])
+        XCTAssertEqual(series.orderCheck.status, .unchecked)
+        let stored = try Data(contentsOf: dicomFixtures.appendingPathComponent("ramp12_expected.i32")).withUnsafeBytes {
+            Array($0.bindMemory(to: Int32.self))
+        }
+        XCTAssertEqual(series.intensity, IntensityRange(min: Float(stored[320]) * 0.5 - 10.25,
+                                                        max: Float(stored[959]) * 0.5 - 10.25))
+        XCTAssertEqual(result.series.first?.image.shape, [2, 16, 20])
+    }
+}

@@ -1,6 +1,15 @@
 import Foundation
+import Imaging
 import Ingestion
 import XCTest
+
+/// A (S, H, W) float32 or uint8 .npy fixture as a volume.
+private func volume<T>(_ name: String, _ values: (NpyArray) -> [T]?) throws -> SeriesVolume<T> {
+    let array = try NpyArray(contentsOf: ingestionFixtures.appendingPathComponent(name))
+    XCTAssertEqual(array.shape.count, 3)
+    return SeriesVolume(slices: array.shape[0], rows: array.shape[1], columns: array.shape[2],
+                        values: try XCTUnwrap(values(array)))
+}
 
 private struct ExpectedSeries: Decodable {
     var slices_total: Int
@@ -20,8 +29,8 @@ final class NormalisationAndCropTests: XCTestCase {
     /// The shuffled-name FLAIR fixture ingests to NumPy's order, empty-slice drop, normalisation and uint8.
     func testIngestMatchesNumPyReference() throws {
         let reference = try expected()
-        let expectedFloat = try NpyFile.read(Float.self, from: ingestionFixtures.appendingPathComponent("expected_float.npy"))
-        let expectedUInt8 = try NpyFile.read(UInt8.self, from: ingestionFixtures.appendingPathComponent("expected_uint8.npy"))
+        let expectedFloat = try volume("expected_float.npy", \.float32Values)
+        let expectedUInt8 = try volume("expected_uint8.npy", \.uint8Values)
         let study = try StudyIngestor().ingest(study: ingestionFixtures.appendingPathComponent("study/00007"))
         XCTAssertEqual(study.metadata.errors, [])
         XCTAssertEqual(study.series.count, 1)
@@ -41,7 +50,7 @@ final class NormalisationAndCropTests: XCTestCase {
 
     func testProjectionCropMatchesNumPy() throws {
         let reference = try expected()
-        let volume = try NpyFile.read(Float.self, from: ingestionFixtures.appendingPathComponent("expected_float.npy"))
+        let volume = try volume("expected_float.npy", \.float32Values)
         XCTAssertEqual(reference.crops.count, 4)
         for (threshold, ranges) in reference.crops {
             let crop = ProjectionCrop(of: volume, threshold: try XCTUnwrap(Double(threshold)))
@@ -60,7 +69,7 @@ final class NormalisationAndCropTests: XCTestCase {
             .ingest(study: ingestionFixtures.appendingPathComponent("study/00007")).series.first)
         XCTAssertEqual(series.image.shape, ranges.map { $0[1] - $0[0] })
         XCTAssertEqual(series.metadata.crop.applied, ["slices", "rows", "columns"])
-        let full = try NpyFile.read(Float.self, from: ingestionFixtures.appendingPathComponent("expected_float.npy"))
+        let full = try volume("expected_float.npy", \.float32Values)
         let cropped = full.cropped(slices: ranges[0][0]..<ranges[0][1], rows: ranges[1][0]..<ranges[1][1],
                                    columns: ranges[2][0]..<ranges[2][1])
         let worst = zip(series.image.values, cropped.values).map { abs($0 - $1) }.max() ?? .infinity

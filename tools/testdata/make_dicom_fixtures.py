@@ -7,6 +7,8 @@ numpy + pydicom 2.3, and DCMTK's dcmconv/dcmcjpeg/dcmcjpls/dcmcrle).
   pixel_array of MR_small.dcm (raw int16 little endian, 64x64) as the known answer.
 - ramp12_*.dcm: a 3-frame 12-bit signed ramp with junk in the unused high bits and a fractional rescale,
   whose stored values are known by construction (ramp12_expected.i32: int32 little endian, 3x16x20).
+- smooth8/smooth12 (32x32 unsigned 8- and 12-bit gradients, smooth_expected_*.i32) and their lossy JPEG
+  baseline / extended versions: DCMTK must decode them to within a few grey levels of the source.
 - bad input: a truncated MR_small, a zero-byte file, a text file, a DICOM without pixel data, one with
   absurd Rows/Columns.
 
@@ -61,6 +63,22 @@ def ramp12_dataset(frames=3, rows=16, columns=20):
     return ds, stored.reshape(frames, rows, columns)
 
 
+def smooth_dataset(bits):
+    """A smooth unsigned 32x32 pattern with BitsStored = `bits` (8: BitsAllocated 8, 12: BitsAllocated 16)."""
+    y, x = np.mgrid[0:32, 0:32]
+    top = (1 << bits) - 1
+    wave = np.sin(x / 9.0) * np.cos(y / 7.0)
+    # Spans exactly 0..top: DCMTK's lossy encoder stretches the stored range to the full bit depth (+sp).
+    values = np.rint((wave - wave.min()) / (wave.max() - wave.min()) * top).astype(np.int32)
+    ds, _ = ramp12_dataset(frames=1, rows=32, columns=32)
+    del ds.NumberOfFrames
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.4"  # MR Image Storage
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = (8 if bits == 8 else 16), bits, bits - 1, 0
+    del ds.RescaleSlope, ds.RescaleIntercept
+    ds.PixelData = values.astype(np.uint8 if bits == 8 else "<u2").tobytes()
+    return ds, values
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pydicom-test-files", type=pathlib.Path,
@@ -85,6 +103,13 @@ def main():
     stored.astype("<i4").tofile(out / "ramp12_expected.i32")
     dcmtk("dcmcrle", str(out / "ramp12_explicit.dcm"), str(out / "ramp12_rle.dcm"))
     dcmtk("dcmconv", "--write-xfer-big", str(out / "ramp12_explicit.dcm"), str(out / "ramp12_bigendian.dcm"))
+
+    for bits, option, name in [(8, "--encode-baseline", "jpeg_baseline"), (12, "--encode-extended", "jpeg_extended")]:
+        ds, values = smooth_dataset(bits)
+        source = out / f"smooth{bits}.dcm"
+        ds.save_as(source, write_like_original=False)
+        values.astype("<i4").tofile(out / f"smooth_expected_{bits}.i32")
+        dcmtk("dcmcjpeg", option, "--quality", "100", str(source), str(out / f"smooth{bits}_{name}.dcm"))
 
     data = mr.read_bytes()
     (out / "bad_truncated.dcm").write_bytes(data[: len(data) - 3000])

@@ -8,7 +8,7 @@ The phantom: an ellipsoid head (scalp, skull gap, brain with a smooth intensity 
 Without --traps every series is axial, explicit VR little endian, files named Image-<InstanceNumber>.dcm
 (the Kaggle layout). With --traps a real export's oddities are added:
   - file names shuffled and unrelated to InstanceNumber (some without extension);
-  - T2w acquired sagittally;
+  - T2w acquired sagittally, with the file of its middle slice missing (a gap the order check reports);
   - T1w written in mixed transfer syntaxes (implicit, big endian, deflated, RLE, JPEG lossless, JPEG-LS);
   - a 3-slice localizer series mixed into the FLAIR folder;
   - the T1wCE folder named "series_7", so its MRI type must come from SeriesDescription;
@@ -147,10 +147,12 @@ class Study:
         self.uid = generate_uid(entropy_srcs=["mgmt-fleet synthetic study", patient, str(seed)])
 
 
-def write_series(series, folder, rng, shuffled_names, syntax_tools, scratch):
+def write_series(series, folder, rng, shuffled_names, syntax_tools, scratch, missing=()):
     folder.mkdir(parents=True, exist_ok=True)
     order = rng.permutation(series.slices) if shuffled_names else np.arange(series.slices)
     for position, index in enumerate(order):
+        if index in missing:
+            continue
         if shuffled_names:
             digest = hashlib.sha1(f"{series.uid}/{index}".encode()).hexdigest()[:12]
             name = f"IM{digest}" + (".dcm" if position % 3 else "")
@@ -188,7 +190,8 @@ def main():
             series = Series(study, mri_type, args.slices, args.size, sagittal, args.seed)
             folder_name = "series_7" if args.traps and mri_type == "T1wCE" else mri_type
             tools = TRANSFER_SYNTAX_TOOLS if args.traps and mri_type == "T1w" else None
-            write_series(series, root / folder_name, rng, args.traps, tools, pathlib.Path(scratch))
+            missing = {args.slices // 2} if sagittal else set()
+            write_series(series, root / folder_name, rng, args.traps, tools, pathlib.Path(scratch), missing)
             if args.traps and mri_type == "FLAIR":
                 localizer = Series(study, "T1w", 3, 64, False, args.seed, description="LOCALIZER")
                 write_series(localizer, root / folder_name, rng, True, None, pathlib.Path(scratch))

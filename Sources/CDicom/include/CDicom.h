@@ -62,10 +62,16 @@ typedef struct mgmt_dicom_file mgmt_dicom_file;
 /// mgmt_dicom_open calls it, so callers need not.
 void mgmt_dicom_register_codecs(void);
 
-/// Loads a whole file (header and pixel data) and reads its header. Returns NULL and fills `error` on failure.
-mgmt_dicom_file *mgmt_dicom_open(const char *path, mgmt_dicom_error *error);
+/// Loads a file and reads its header. With `defer_large_values` non-zero, values over 4 KB (the pixel data)
+/// are skipped now and read from the file when first used: cheap header scans. Returns NULL and fills
+/// `error` on failure.
+mgmt_dicom_file *mgmt_dicom_open(const char *path, int defer_large_values, mgmt_dicom_error *error);
 void mgmt_dicom_close(mgmt_dicom_file *file);
 const mgmt_dicom_header *mgmt_dicom_get_header(const mgmt_dicom_file *file);
+
+/// Whether the pixel data can be decoded, judged from the header alone (pixel data present, sane size,
+/// greyscale, a transfer syntax with a decoder). mgmt_dicom_read_* make the same checks.
+mgmt_dicom_status mgmt_dicom_check_decodable(mgmt_dicom_file *file, mgmt_dicom_error *error);
 
 /// Number of values mgmt_dicom_read_* writes: rows × columns × frames (one sample per pixel).
 size_t mgmt_dicom_value_count(const mgmt_dicom_file *file);
