@@ -174,7 +174,8 @@ public struct ECANFNet: Sendable {
             output.withUnsafeMutableBufferPointer { out in
                 let inputBase = SendablePointer(UnsafeMutablePointer(mutating: input.baseAddress!))
                 let outputBase = SendablePointer(out.baseAddress!)
-                Parallel.forEach(count: batches.count, threads: workers, workspaces: workspaces) { index, workspace in
+                // With a single batch, Parallel gives sgemm all `threads`; with several, one batch per thread.
+                Parallel.forEach(count: batches.count, threads: threads, workspaces: workspaces) { index, workspace in
                     let batch = batches[index]
                     model.forward(inputBase.pointer + batch.lowerBound * frameSize, frames: batch.count,
                                   into: outputBase.pointer + batch.lowerBound * width, workspace)

@@ -47,17 +47,15 @@ extension Conv2d {
         finishVectorized(output, planeSize: n)
     }
 
-    /// Bias and activation over the output planes; SiLU vectorised (`VectorMath`).
+    /// Bias and activation over the output planes, in one pass for SiLU (vectorised, `VectorMath`).
     private func finishVectorized(_ output: UnsafeMutablePointer<Float>, planeSize: Int) {
         for o in 0..<outChannels {
             let plane = output + o * planeSize
-            if let bias {
-                let b = bias[o]
-                for i in 0..<planeSize { plane[i] += b }
-            }
+            let b = bias?[o] ?? 0
             if activation == .silu {
-                VectorMath.silu(plane, count: planeSize)
+                VectorMath.silu(plane, count: planeSize, shift: b)
             } else {
+                for i in 0..<planeSize { plane[i] += b }
                 activation.apply(UnsafeMutableBufferPointer(start: plane, count: planeSize))
             }
         }
