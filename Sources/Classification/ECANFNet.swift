@@ -199,18 +199,15 @@ public struct ECANFNet: Sendable {
         let single = (1...5).map { workspace.scratch($0).floats(Self.frameBufferCapacity) }
         let batched = (6...10).map { workspace.scratch($0).floats(Self.batchBufferCapacity * frames) }
         let frameSize = 3 * ECANFNetArchitecture.inputSize * ECANFNetArchitecture.inputSize
-        var size = (0, 0)
-        var channels = 0
+        let channels = ECANFNetArchitecture.blocks[Self.firstBatchedBlock - 1].outChannels
+        var (h, w) = (0, 0)
         for f in 0..<frames {
-            size = frameHead(input + f * frameSize, single, scratch)
-            channels = ECANFNetArchitecture.blocks[Self.firstBatchedBlock - 1].outChannels
+            (h, w) = frameHead(input + f * frameSize, single, scratch)
             // Scatter the frame's planes into the batch: channel c of frame f at [c][f].
-            let plane = size.0 * size.1
             for c in 0..<channels {
-                (batched[0] + (c * frames + f) * plane).update(from: single[0] + c * plane, count: plane)
+                (batched[0] + (c * frames + f) * h * w).update(from: single[0] + c * h * w, count: h * w)
             }
         }
-        var (h, w) = size
         let (x, a, b, c, s) = (batched[0], batched[1], batched[2], batched[3], batched[4])
         for block in blocks[Self.firstBatchedBlock...] {
             (h, w) = runBlock(block, frames: frames, height: h, width: w, x: x, a: a, b: b, c: c, s: s, scratch: scratch)
