@@ -3,12 +3,6 @@
 /// gives OpenBLAS too few columns to run near its peak; a batch of them does. With a batch of one it is an
 /// ordinary NCHW convolution.
 extension Conv2d {
-    /// Floats of scratch `applyChannelMajor` needs.
-    public func channelMajorScratchCount(batch: Int, height: Int, width: Int) -> Int {
-        let (oh, ow) = outputSize(height: height, width: width)
-        return kernel == 1 && stride == 1 && padding == 0 ? 0 : inChannels / groups * kernel.y * kernel.x * batch * oh * ow
-    }
-
     /// input [inChannels][batch][height][width] → output [outChannels][batch][oh][ow], bias and activation fused.
     public func applyChannelMajor(
         input: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
