@@ -38,7 +38,13 @@ let package = Package(
         .target(name: "Imaging"),
         .target(name: "Ingestion", dependencies: ["DICOM", "Imaging", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Inference", dependencies: ["COpenBLAS"]),
-        .target(name: "Segmentation", dependencies: ["Inference", "Imaging", "Ingestion"]),
+        .target(
+            name: "Segmentation",
+            dependencies: [
+                "Inference", "Imaging", "Ingestion",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "Classification",
             dependencies: ["Inference", "Imaging", "Ingestion", "Segmentation", .product(name: "Crypto", package: "swift-crypto")]
@@ -59,7 +65,13 @@ let package = Package(
             dependencies: ["Fleet", "Ingestion", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]
         ),
-        .executableTarget(name: "SegWorker", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "SegWorker",
+            dependencies: [
+                "Fleet", "Segmentation", "Inference",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "ClsWorker",
             dependencies: [
@@ -75,8 +87,8 @@ let package = Package(
         .testTarget(name: "DICOMTests", dependencies: ["DICOM"], exclude: ["Fixtures"]),
         .testTarget(name: "IngestionTests", dependencies: ["Ingestion"], exclude: ["Fixtures"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference"], exclude: ["Fixtures"]),
+        .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Inference", "Imaging", "Ingestion"], exclude: ["Fixtures"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
-        .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Inference"], exclude: ["Fixtures"]),
         .testTarget(
             name: "ClassificationTests",
             dependencies: ["Classification", "Inference", "Imaging", "Ingestion", .product(name: "Crypto", package: "swift-crypto")],

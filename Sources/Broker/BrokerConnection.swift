@@ -183,7 +183,9 @@ public final class BrokerConnection: Sendable {
 /// `condition`; the AMQPConnection itself is touched only by the owner thread after `init`.
 final class ConnectionOwner: @unchecked Sendable {
     private struct Request {
-        let run: (AMQPConnection) -> Void
+        /// Runs the call and returns the hand-over of its result, so that a call which breaks the connection
+        /// is answered only after the failure is recorded (a caller that sees the error also sees `failure`).
+        let run: (AMQPConnection) -> () -> Void
         let cancel: (BrokerError) -> Void
     }
 
@@ -224,7 +226,10 @@ final class ConnectionOwner: @unchecked Sendable {
             condition.unlock()
             throw endError
         }
-        requests.append(Request(run: { connection in completion.finish(Result { try body(connection) }) },
+        requests.append(Request(run: { connection in
+                                    let result = Result { try body(connection) }
+                                    return { completion.finish(result) }
+                                },
                                 cancel: { completion.finish(.failure($0)) }))
         condition.unlock()
         wakePipe.wake()
@@ -271,11 +276,12 @@ final class ConnectionOwner: @unchecked Sendable {
             if stopping && batch.isEmpty { break }
 
             for (index, request) in batch.enumerated() {
-                request.run(connection)
+                let answer = request.run(connection)
                 if let error = connection.brokenError {
-                    batch[(index + 1)...].forEach { $0.cancel(error) }
-                    return end(with: error)
+                    end(with: error, answering: answer, cancelling: batch[(index + 1)...])
+                    return
                 }
+                answer()
             }
             handOverDeliveries()
             do {
@@ -299,17 +305,20 @@ final class ConnectionOwner: @unchecked Sendable {
         connection.deliveries.removeAll()
     }
 
-    /// Fails every waiting caller with `error`; deliveries not yet taken are dropped (the broker redelivers them).
-    private func end(with error: BrokerError) {
+    /// Records `error` as the connection's end, then answers the call that ended it (if any) and fails every
+    /// other waiting caller; deliveries not yet taken are dropped (the broker redelivers them).
+    private func end(with error: BrokerError, answering answer: (() -> Void)? = nil,
+                     cancelling unrun: ArraySlice<Request> = []) {
         connection.close()
         condition.lock()
         endError = error
         finished = true
-        let abandoned = requests
+        let abandoned = Array(unrun) + requests
         requests.removeAll()
         deliveries.removeAll()
         condition.broadcast()
         condition.unlock()
+        answer?()
         abandoned.forEach { $0.cancel(error) }
         if error != .closed { logger.warning("RabbitMQ connection ended", metadata: ["error": "\(error)"]) }
     }

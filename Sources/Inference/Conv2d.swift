@@ -68,6 +68,7 @@ public struct BatchNorm: Sendable {
         }
         let (n, c, h, w) = x.nchw
         var y = Tensor(zeros: x.shape)
+        guard y.count > 0 else { return y }
         x.storage.withUnsafeBufferPointer { src in
             y.storage.withUnsafeMutableBufferPointer { dst in
                 for i in 0..<n {
@@ -81,8 +82,9 @@ public struct BatchNorm: Sendable {
 }
 
 /// 2-D convolution (PyTorch's Conv2d semantics) with an optional fused per-channel epilogue.
-/// Weights are [out, in/groups, kh, kw]. Computed per image as im2col + sgemm per group; a 1×1 stride-1
-/// unpadded convolution multiplies the input directly.
+/// Weights are [out, in/groups, kh, kw]. Computed per image: a 1×1 stride-1 unpadded convolution is one GEMM on
+/// the input, a 3×3 stride-1 pad-1 ungrouped one uses Winograd F(4×4, 3×3) (`Winograd3x3`), anything else
+/// im2col + sgemm per group. All take their temporary memory from the caller's `Scratch`.
 public struct Conv2d: Sendable {
     public let inChannels: Int
     public let outChannels: Int
@@ -95,11 +97,13 @@ public struct Conv2d: Sendable {
     public private(set) var bias: [Float]?
     /// Applied after the bias, fused into the output pass.
     public var activation: Activation
+    /// Winograd form of a 3×3 stride-1 pad-1 ungrouped convolution (nil for every other kind).
+    private var winograd: Winograd3x3?
 
     public init(
         weight: Tensor, bias: Tensor? = nil,
         stride: Pair2D = 1, padding: Pair2D = 0, dilation: Pair2D = 1, groups: Int = 1,
-        activation: Activation = .identity
+        activation: Activation = .identity, folding norm: BatchNorm? = nil
     ) throws {
         guard weight.shape.count == 4 else {
             throw InferenceError.shapeMismatch(what: "conv weight", expected: [-1, -1, -1, -1], found: weight.shape)
@@ -124,10 +128,26 @@ public struct Conv2d: Sendable {
         self.weight = weight.storage
         self.bias = bias?.storage
         self.activation = activation
+        if let norm { try foldWeights(norm) }
+        prepareFastPath()
     }
 
-    /// Folds a batch norm that follows this convolution into its weights and bias (done once, at load).
+    private var isWinogradEligible: Bool {
+        kernel == 3 && stride == 1 && padding == 1 && dilation == 1 && groups == 1
+    }
+
+    private mutating func prepareFastPath() {
+        winograd = isWinogradEligible ? Winograd3x3(weight: weight, inChannels: inChannels, outChannels: outChannels) : nil
+    }
+
+    /// Folds a batch norm that follows this convolution into its weights and bias (done once, at load; the
+    /// `folding:` initialiser argument does the same without preparing the weights twice).
     public mutating func fold(_ norm: BatchNorm) throws {
+        try foldWeights(norm)
+        prepareFastPath()
+    }
+
+    private mutating func foldWeights(_ norm: BatchNorm) throws {
         guard norm.channels == outChannels else {
             throw InferenceError.shapeMismatch(what: "folded batch norm", expected: [outChannels], found: [norm.channels])
         }
@@ -154,6 +174,9 @@ public struct Conv2d: Sendable {
     /// Scratch floats `apply` needs for one image of this size.
     public func scratchCount(height: Int, width: Int) -> Int {
         if isPointwise { return 0 }
+        if winograd != nil {
+            return Winograd3x3.scratchCount(inChannels: inChannels, outChannels: outChannels, height: height, width: width)
+        }
         let (oh, ow) = outputSize(height: height, width: width)
         return inChannels / groups * kernel.y * kernel.x * oh * ow
     }
@@ -165,6 +188,11 @@ public struct Conv2d: Sendable {
     ) {
         let (oh, ow) = outputSize(height: height, width: width)
         let outPlane = oh * ow
+        if let winograd {
+            winograd.apply(input: input, height: height, width: width, output: output, scratch: scratch)
+            finish(output, planeSize: outPlane)
+            return
+        }
         let inPerGroup = inChannels / groups, outPerGroup = outChannels / groups
         let k = inPerGroup * kernel.y * kernel.x
         weight.withUnsafeBufferPointer { w in
@@ -245,6 +273,7 @@ public struct Conv2d: Sendable {
         guard oh > 0, ow > 0 else {
             throw InferenceError.invalidParameter("conv: input \(h)×\(w) is smaller than the kernel")
         }
+        guard n > 0 else { return Tensor(zeros: [0, outChannels, oh, ow]) }
         var y = Tensor(zeros: [n, outChannels, oh, ow])
         x.storage.withUnsafeBufferPointer { src in
             y.storage.withUnsafeMutableBufferPointer { dst in

@@ -134,6 +134,7 @@ private func poolTensor(
     let (oh, ow) = outputSize(h, w)
     guard oh > 0, ow > 0 else { throw InferenceError.invalidParameter("pool: input \(h)×\(w) too small") }
     var y = Tensor(zeros: [n, c, oh, ow])
+    guard y.count > 0 else { return y }
     x.storage.withUnsafeBufferPointer { src in
         y.storage.withUnsafeMutableBufferPointer { dst in
             body(src.baseAddress!, n * c, h, w, dst.baseAddress!)
@@ -160,6 +161,7 @@ public enum Ops {
         }
         let (n, c, h, w) = x.nchw
         var y = Tensor(zeros: [n, c, 1, 1])
+        guard x.count > 0 else { return y }
         x.storage.withUnsafeBufferPointer { src in
             y.storage.withUnsafeMutableBufferPointer { globalAveragePool(input: src.baseAddress!, planes: n * c, planeSize: h * w, output: $0.baseAddress!) }
         }
@@ -185,6 +187,7 @@ public enum Ops {
         }
         let (n, c, h, w) = x.nchw
         var y = Tensor(zeros: [n, c, 2 * h, 2 * w])
+        guard y.count > 0 else { return y }
         x.storage.withUnsafeBufferPointer { src in
             y.storage.withUnsafeMutableBufferPointer { upsampleNearest2x(input: src.baseAddress!, planes: n * c, height: h, width: w, output: $0.baseAddress!) }
         }
@@ -207,6 +210,7 @@ public enum Ops {
             for i in 0..<n {
                 for part in parts {
                     let size = part.shape[1] * h * w
+                    guard size > 0 else { continue }
                     part.storage.withUnsafeBufferPointer { src in
                         (dst.baseAddress! + offset).update(from: src.baseAddress! + i * size, count: size)
                     }
@@ -254,8 +258,9 @@ public struct Linear: Sendable {
         guard let last = x.shape.last, last == inFeatures else {
             throw InferenceError.shapeMismatch(what: "linear input", expected: [-1, inFeatures], found: x.shape)
         }
-        let rows = x.count / inFeatures
+        let rows = inFeatures == 0 ? 0 : x.count / inFeatures
         var y = Tensor(zeros: Array(x.shape.dropLast()) + [outFeatures])
+        guard rows > 0, y.count > 0 else { return y }
         x.storage.withUnsafeBufferPointer { src in
             y.storage.withUnsafeMutableBufferPointer { apply(input: src.baseAddress!, rows: rows, output: $0.baseAddress!) }
         }

@@ -83,8 +83,12 @@ public struct SafeTensorsFile: @unchecked Sendable {
                   let offsets = (info["data_offsets"] as? [NSNumber])?.map(\.intValue), offsets.count == 2
             else { throw SafeTensorsError.badHeader(path: path, reason: "entry \(key) lacks dtype, shape or data_offsets") }
             guard let size = Self.elementSizes[dtype] else { throw SafeTensorsError.unsupportedDType(key: key, dtype: dtype) }
-            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[1] >= offsets[0],
-                  offsets[1] - offsets[0] == shape.reduce(1, *) * size
+            let count = shape.reduce(Optional(1)) { product, dimension in
+                guard let product, dimension >= 0 else { return nil }
+                let (next, overflow) = product.multipliedReportingOverflow(by: dimension)
+                return overflow ? nil : next
+            }
+            guard let count, offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] - offsets[0] == count * size
             else { throw SafeTensorsError.badHeader(path: path, reason: "entry \(key): data_offsets do not match its shape") }
             entries[key] = Entry(dtype: dtype, shape: shape, begin: offsets[0], end: offsets[1])
             needed = max(needed, offsets[1])

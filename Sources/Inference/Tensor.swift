@@ -31,35 +31,6 @@ public struct Tensor: Sendable, Equatable {
     }
 }
 
-/// Recycles tensor storage so a forward pass does not allocate per layer: `take` hands out a zero-free
-/// tensor whose storage comes from a returned one when one is big enough, `recycle` gives storage back.
-public final class TensorPool {
-    private var free: [[Float]] = []
-
-    public init() {}
-
-    /// A tensor of `shape`; its contents are unspecified (every op overwrites its output).
-    public func take(_ shape: [Int]) -> Tensor {
-        let count = shape.reduce(1, *)
-        var storage: [Float]
-        if let index = free.firstIndex(where: { $0.capacity >= count }) {
-            storage = free.remove(at: index)
-            if storage.count > count {
-                storage.removeLast(storage.count - count)
-            } else if storage.count < count {
-                storage.append(contentsOf: repeatElement(0, count: count - storage.count))
-            }
-        } else {
-            storage = [Float](repeating: 0, count: count)
-        }
-        return Tensor(unchecked: shape, storage)
-    }
-
-    public func recycle(_ tensor: consuming Tensor) {
-        free.append(tensor.storage)
-    }
-}
-
 extension Tensor {
     init(unchecked shape: [Int], _ storage: [Float]) {
         self.shape = shape

@@ -182,13 +182,17 @@ extension Conv2d {
         return FeatureMap(data: output, channels: outChannels, height: oh, width: ow)
     }
 
-    /// PyTorch's Conv2d weight (and bias) under `prefix`, with `outChannels`, `inChannels / groups`, kernel.
+    /// PyTorch's Conv2d weight (and bias) under `prefix`, with `outChannels`, `inChannels / groups`, kernel; with
+    /// `foldedNorm`, the BatchNorm2d under that prefix that follows the convolution is folded in.
     public static func load(
         _ prefix: String, from source: WeightSource, inChannels: Int, outChannels: Int, kernel: Int,
-        stride: Pair2D = 1, padding: Pair2D = 0, groups: Int = 1, bias: Bool, activation: Activation = .identity
+        stride: Pair2D = 1, padding: Pair2D = 0, groups: Int = 1, bias: Bool, activation: Activation = .identity,
+        foldedNorm: String? = nil
     ) throws -> Conv2d {
         let weight = try source.tensor("\(prefix).weight", shape: [outChannels, inChannels / groups, kernel, kernel], isNorm: false)
         let biasTensor = bias ? try source.tensor("\(prefix).bias", shape: [outChannels], isNorm: false) : nil
-        return try Conv2d(weight: weight, bias: biasTensor, stride: stride, padding: padding, groups: groups, activation: activation)
+        let norm = try foldedNorm.map { try source.batchNorm($0, channels: outChannels) }
+        return try Conv2d(weight: weight, bias: biasTensor, stride: stride, padding: padding, groups: groups,
+                          activation: activation, folding: norm)
     }
 }

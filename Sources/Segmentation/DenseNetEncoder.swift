@@ -29,10 +29,8 @@ struct DenseNetEncoder: Sendable {
     let transitionPool = AvgPool2d(kernel: 2, stride: 2)
 
     init(_ source: WeightSource, prefix: String = "encoder.features") throws {
-        var stem = try Conv2d.load("\(prefix).conv0", from: source, inChannels: 3, outChannels: Self.stemChannels,
-                                   kernel: 7, stride: 2, padding: 3, bias: false, activation: .relu)
-        try stem.fold(source.batchNorm("\(prefix).norm0", channels: Self.stemChannels))
-        self.stem = stem
+        stem = try Conv2d.load("\(prefix).conv0", from: source, inChannels: 3, outChannels: Self.stemChannels,
+                               kernel: 7, stride: 2, padding: 3, bias: false, activation: .relu, foldedNorm: "\(prefix).norm0")
         var blocks: [[DenseLayer]] = []
         var transitions: [Transition] = []
         var channels = Self.stemChannels
@@ -41,9 +39,9 @@ struct DenseNetEncoder: Sendable {
             for l in 0..<count {
                 let layerPrefix = "\(prefix).denseblock\(b + 1).denselayer\(l + 1)"
                 let norm = try source.batchNorm("\(layerPrefix).norm1", channels: channels)
-                var reduce = try Conv2d.load("\(layerPrefix).conv1", from: source, inChannels: channels,
-                                             outChannels: Self.bottleneck, kernel: 1, bias: false, activation: .relu)
-                try reduce.fold(source.batchNorm("\(layerPrefix).norm2", channels: Self.bottleneck))
+                let reduce = try Conv2d.load("\(layerPrefix).conv1", from: source, inChannels: channels,
+                                             outChannels: Self.bottleneck, kernel: 1, bias: false, activation: .relu,
+                                             foldedNorm: "\(layerPrefix).norm2")
                 let grow = try Conv2d.load("\(layerPrefix).conv2", from: source, inChannels: Self.bottleneck,
                                            outChannels: Self.growth, kernel: 3, padding: 1, bias: false)
                 layers.append(DenseLayer(norm: norm, reduce: reduce, grow: grow))

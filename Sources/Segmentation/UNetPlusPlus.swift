@@ -25,14 +25,12 @@ public struct UNetPlusPlus: Sendable {
         let conv2: Conv2d
 
         init(_ source: WeightSource, prefix: String, inChannels: Int, skipChannels: Int, outChannels: Int) throws {
-            var conv1 = try Conv2d.load("\(prefix).conv1.0", from: source, inChannels: inChannels + skipChannels,
-                                        outChannels: outChannels, kernel: 3, padding: 1, bias: false, activation: .relu)
-            try conv1.fold(source.batchNorm("\(prefix).conv1.1", channels: outChannels))
-            var conv2 = try Conv2d.load("\(prefix).conv2.0", from: source, inChannels: outChannels,
-                                        outChannels: outChannels, kernel: 3, padding: 1, bias: false, activation: .relu)
-            try conv2.fold(source.batchNorm("\(prefix).conv2.1", channels: outChannels))
-            self.conv1 = conv1
-            self.conv2 = conv2
+            conv1 = try Conv2d.load("\(prefix).conv1.0", from: source, inChannels: inChannels + skipChannels,
+                                    outChannels: outChannels, kernel: 3, padding: 1, bias: false, activation: .relu,
+                                    foldedNorm: "\(prefix).conv1.1")
+            conv2 = try Conv2d.load("\(prefix).conv2.0", from: source, inChannels: outChannels,
+                                    outChannels: outChannels, kernel: 3, padding: 1, bias: false, activation: .relu,
+                                    foldedNorm: "\(prefix).conv2.1")
         }
 
         func callAsFunction(_ x: FeatureMap, skips: [FeatureMap], workspace: Workspace) -> FeatureMap {

@@ -61,6 +61,13 @@ final class SafeTensorsTests: XCTestCase {
         garbage.append(contentsOf: Array("nope".utf8))
         try garbage.write(to: url)
         XCTAssertThrowsError(try SafeTensorsFile(contentsOf: url)) { guard case .badHeader? = $0 as? SafeTensorsError else { return XCTFail("\($0)") } }
+        // A shape whose element count overflows is a bad header, not a trap.
+        let huge = #"{"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,16]}}"#
+        var hugeData = Data()
+        withUnsafeBytes(of: UInt64(huge.utf8.count).littleEndian) { hugeData.append(contentsOf: $0) }
+        hugeData.append(contentsOf: Array(huge.utf8) + [UInt8](repeating: 0, count: 16))
+        try hugeData.write(to: url)
+        XCTAssertThrowsError(try SafeTensorsFile(contentsOf: url)) { guard case .badHeader? = $0 as? SafeTensorsError else { return XCTFail("\($0)") } }
         try FileManager.default.removeItem(at: url)
         XCTAssertThrowsError(try SafeTensorsFile(contentsOf: url)) { guard case .unreadable? = $0 as? SafeTensorsError else { return XCTFail("\($0)") } }
     }

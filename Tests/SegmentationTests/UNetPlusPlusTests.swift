@@ -44,6 +44,7 @@ final class UNetPlusPlusTests: XCTestCase {
             let diff = maxAbsDifference(Array(output.storage[(i * plane)..<((i + 1) * plane)]),
                                         Array(expected.storage[(i * plane)..<((i + 1) * plane)]))
             XCTAssertLessThanOrEqual(diff, 1e-4, "input \(i): max |Δ| \(diff)")
+            print("parity input \(i): max |Δ| = \(diff)")
         }
         // Single-threaded (threaded sgemm) path gives the same result.
         let single = try model.predict(Tensor(shape: [1, 3, 224, 224], storage: Array(input[0..<(3 * 224 * 224)])),

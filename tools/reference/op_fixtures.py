@@ -29,6 +29,9 @@ convs = [
     ("conv_dilated", 1, 3, 12, 14, 5, (3, 3), 1, 2, 2, 1, True),
     ("conv_rect", 1, 3, 10, 12, 4, (3, 5), (2, 1), (1, 2), 1, 1, True),
     ("conv_no_pad_big_kernel", 1, 2, 6, 6, 3, (5, 5), 1, 0, 1, 1, False),
+    # Winograd F(4x4, 3x3) path: many channels, partial tiles on both axes, and a 7x7 map.
+    ("conv_3x3_winograd_wide", 2, 64, 13, 10, 48, (3, 3), 1, 1, 1, 1, True),
+    ("conv_3x3_winograd_7x7", 1, 96, 7, 7, 32, (3, 3), 1, 1, 1, 1, False),
 ]
 for name, n, cin, h, w, cout, k, s, p, d, g, bias in convs:
     x = rand(n, cin, h, w)
@@ -47,6 +50,10 @@ bn.running_mean.data, bn.running_var.data = torch.from_numpy(rand(6)), torch.fro
 y = F.relu(bn(F.conv2d(torch.from_numpy(x), torch.from_numpy(wt), None, 1, 1)))
 out.update({"bnfold.x": x, "bnfold.w": wt, "bnfold.y": y.detach().numpy(), "bnfold.gamma": bn.weight.detach().numpy(),
             "bnfold.beta": bn.bias.detach().numpy(), "bnfold.mean": bn.running_mean.numpy(), "bnfold.var": bn.running_var.numpy()})
+
+# Batch norm alone (DenseNet's pre-activation BN + ReLU), same parameters, odd plane size.
+bx = rand(2, 6, 5, 3)
+out["bn.x"], out["bn.y"] = bx, F.relu(bn(torch.from_numpy(bx))).detach().numpy()
 
 # Activations on a range with large magnitudes.
 a = np.concatenate([np.linspace(-20, 20, 401, dtype=np.float32), rand(99) * 3])

@@ -83,12 +83,13 @@ def main():
 
     # Model parity: two seeded inputs (recreated by the Swift test) and a preprocessed phantom slice.
     inputs = [uniform(f"input.{i}", 3 * 224 * 224, -2.0, 2.0, BASE_SEED).reshape(3, 224, 224) for i in range(2)]
-    inputs.append(preprocess(phantom_slice(240, 240)))
+    phantom = phantom_slice(240, 240)
+    inputs.append(preprocess(phantom))
     with torch.no_grad():
         outputs = model(torch.from_numpy(np.stack(inputs))).numpy()
     for i, o in enumerate(outputs):
         print(f"input {i}: output mean {o.mean():.3f}, min {o.min():.3f}, max {o.max():.3f}, >0.5 {np.mean(o > 0.5):.3f}")
-    save_file({"phantom_input": inputs[2], "outputs": outputs}, str(FIXTURES / "model_parity.safetensors"))
+    save_file({"phantom_slice": phantom, "phantom_input": inputs[2], "outputs": outputs}, str(FIXTURES / "model_parity.safetensors"))
 
     # Stage parity: a small series of non-square slices through T4E's pre-processing, model, threshold and
     # inverse transform.

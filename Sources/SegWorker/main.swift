@@ -1,2 +1,0 @@
-import Fleet
-print("SegWorker: not built yet")
