@@ -4,7 +4,8 @@ import XCTest
 
 /// The ops this task added to Inference, against the engine's own references.
 final class InferenceAdditionsTests: XCTestCase {
-    /// A channel-major batch equals the engine's per-image NCHW convolution: grouped, strided, padded, odd sizes.
+    /// A channel-major batch equals the direct convolution (PyTorch's definition, in double): grouped, strided,
+    /// padded, odd sizes, with bias and activation.
     func testChannelMajorConvolutionEqualsPerImageConvolution() throws {
         let cases: [(inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int, groups: Int, activation: Activation)] = [
             (8, 6, 3, 2, 1, 2, .silu), (4, 4, 3, 1, 1, 1, .identity), (6, 9, 1, 1, 0, 3, .silu), (3, 4, 3, 2, 0, 1, .relu),
@@ -20,8 +21,8 @@ final class InferenceAdditionsTests: XCTestCase {
             let (oh, ow) = conv.outputSize(height: height, width: width)
             let images = SeededWeights.uniform(key: "x\(index)", count: batch * c.inChannels * height * width, low: -3, high: 3, baseSeed: 3)
 
-            // Reference: the engine's NCHW path, one image at a time.
-            let reference = try conv(Tensor(shape: [batch, c.inChannels, height, width], storage: images))
+            let reference = directConvolution(images, batch: batch, height: height, width: width, weight: weight.storage, bias: bias.storage,
+                                              c: (c.inChannels, c.outChannels, c.kernel, c.stride, c.padding, c.groups), activation: c.activation)
             // Channel-major: [C][B][H][W] in, [C][B][oh][ow] out.
             var channelMajor = [Float](repeating: 0, count: images.count)
             for b in 0..<batch {
@@ -41,12 +42,45 @@ final class InferenceAdditionsTests: XCTestCase {
             for b in 0..<batch {
                 for o in 0..<c.outChannels {
                     for i in 0..<(oh * ow) {
-                        let expected = reference.storage[(b * c.outChannels + o) * oh * ow + i]
+                        let expected = reference[(b * c.outChannels + o) * oh * ow + i]
                         XCTAssertEqual(output[(o * batch + b) * oh * ow + i], expected, accuracy: 1e-5 * max(1, abs(expected)), "case \(index)")
                     }
                 }
             }
         }
+    }
+
+    /// out[b][o][y][x] = act(bias[o] + Σ w[o][c][ky][kx] · in[b][g·cpg + c][y·s − p + ky][x·s − p + kx]), NCHW.
+    private func directConvolution(
+        _ input: [Float], batch: Int, height: Int, width: Int, weight: [Float], bias: [Float],
+        c: (inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int, groups: Int), activation: Activation
+    ) -> [Float] {
+        let oh = (height + 2 * c.padding - c.kernel) / c.stride + 1, ow = (width + 2 * c.padding - c.kernel) / c.stride + 1
+        let inPerGroup = c.inChannels / c.groups, outPerGroup = c.outChannels / c.groups
+        var out = [Float](repeating: 0, count: batch * c.outChannels * oh * ow)
+        for b in 0..<batch {
+            for o in 0..<c.outChannels {
+                let g = o / outPerGroup
+                for y in 0..<oh {
+                    for x in 0..<ow {
+                        var sum = Double(bias[o])
+                        for ci in 0..<inPerGroup {
+                            for ky in 0..<c.kernel {
+                                for kx in 0..<c.kernel {
+                                    let iy = y * c.stride - c.padding + ky, ix = x * c.stride - c.padding + kx
+                                    guard iy >= 0, iy < height, ix >= 0, ix < width else { continue }
+                                    let w = weight[((o * inPerGroup + ci) * c.kernel + ky) * c.kernel + kx]
+                                    sum += Double(w) * Double(input[((b * c.inChannels + g * inPerGroup + ci) * height + iy) * width + ix])
+                                }
+                            }
+                        }
+                        out[((b * c.outChannels + o) * oh + y) * ow + x] = Float(sum)
+                    }
+                }
+            }
+        }
+        out.withUnsafeMutableBufferPointer { activation.apply($0) }
+        return out
     }
 
     func testVectorisedExpAndSiLUMatchLibm() {
