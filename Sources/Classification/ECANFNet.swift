@@ -174,7 +174,8 @@ public struct ECANFNet: Sendable {
             output.withUnsafeMutableBufferPointer { out in
                 let inputBase = SendablePointer(UnsafeMutablePointer(mutating: input.baseAddress!))
                 let outputBase = SendablePointer(out.baseAddress!)
-                Parallel.forEach(count: batches.count, threads: workers, workspaces: workspaces) { index, workspace in
+                // With a single batch, Parallel gives sgemm all `threads`; with several, one batch per thread.
+                Parallel.forEach(count: batches.count, threads: threads, workspaces: workspaces) { index, workspace in
                     let batch = batches[index]
                     model.forward(inputBase.pointer + batch.lowerBound * frameSize, frames: batch.count,
                                   into: outputBase.pointer + batch.lowerBound * width, workspace)
@@ -198,18 +199,15 @@ public struct ECANFNet: Sendable {
         let single = (1...5).map { workspace.scratch($0).floats(Self.frameBufferCapacity) }
         let batched = (6...10).map { workspace.scratch($0).floats(Self.batchBufferCapacity * frames) }
         let frameSize = 3 * ECANFNetArchitecture.inputSize * ECANFNetArchitecture.inputSize
-        var size = (0, 0)
-        var channels = 0
+        let channels = ECANFNetArchitecture.blocks[Self.firstBatchedBlock - 1].outChannels
+        var (h, w) = (0, 0)
         for f in 0..<frames {
-            size = frameHead(input + f * frameSize, single, scratch)
-            channels = ECANFNetArchitecture.blocks[Self.firstBatchedBlock - 1].outChannels
+            (h, w) = frameHead(input + f * frameSize, single, scratch)
             // Scatter the frame's planes into the batch: channel c of frame f at [c][f].
-            let plane = size.0 * size.1
             for c in 0..<channels {
-                (batched[0] + (c * frames + f) * plane).update(from: single[0] + c * plane, count: plane)
+                (batched[0] + (c * frames + f) * h * w).update(from: single[0] + c * h * w, count: h * w)
             }
         }
-        var (h, w) = size
         let (x, a, b, c, s) = (batched[0], batched[1], batched[2], batched[3], batched[4])
         for block in blocks[Self.firstBatchedBlock...] {
             (h, w) = runBlock(block, frames: frames, height: h, width: w, x: x, a: a, b: b, c: c, s: s, scratch: scratch)
@@ -231,7 +229,7 @@ public struct ECANFNet: Sendable {
         var source = input
         for (i, conv) in stem.enumerated() {
             let target = i == stem.count - 1 ? x : (i % 2 == 0 ? a : b)
-            conv.applyChannelMajor(input: source, batch: 1, height: h, width: w, output: target, scratch: scratch)
+            convolve(conv, source, frames: 1, height: h, width: w, into: target, scratch)
             (h, w) = conv.outputSize(height: h, width: w)
             source = UnsafePointer(target)
         }
@@ -263,8 +261,8 @@ public struct ECANFNet: Sendable {
             shortcut = UnsafePointer(s)
         }
         block.conv1.applyChannelMajor(input: a, batch: frames, height: h, width: w, output: b, scratch: scratch)
-        block.conv2.applyChannelMajor(input: b, batch: frames, height: h, width: w, output: c, scratch: scratch)
-        block.conv2b.applyChannelMajor(input: c, batch: frames, height: oh, width: ow, output: b, scratch: scratch)
+        convolve(block.conv2, b, frames: frames, height: h, width: w, into: c, scratch)
+        convolve(block.conv2b, c, frames: frames, height: oh, width: ow, into: b, scratch)
         block.conv3.applyChannelMajor(input: b, batch: frames, height: oh, width: ow, output: c, scratch: scratch)
         let plane = oh * ow
         for f in 0..<frames {
@@ -276,6 +274,27 @@ public struct ECANFNet: Sendable {
             }
         }
         return (oh, ow)
+    }
+
+    /// `conv` on one frame or a channel-major batch. A single frame through a 3×3 stride-1 ungrouped convolution
+    /// takes the engine's Winograd path (its activation then runs vectorised here).
+    private func convolve(
+        _ conv: Conv2d, _ input: UnsafePointer<Float>, frames: Int, height: Int, width: Int,
+        into output: UnsafeMutablePointer<Float>, _ scratch: Scratch
+    ) {
+        guard frames == 1, conv.kernel == 3, conv.stride == 1, conv.groups == 1 else {
+            conv.applyChannelMajor(input: input, batch: frames, height: height, width: width, output: output, scratch: scratch)
+            return
+        }
+        var linear = conv
+        linear.activation = .identity
+        linear.apply(input: input, height: height, width: width, output: output, scratch: scratch)
+        let count = conv.outChannels * height * width
+        if conv.activation == .silu {
+            VectorMath.silu(output, count: count)
+        } else {
+            conv.activation.apply(UnsafeMutableBufferPointer(start: output, count: count))
+        }
     }
 
     /// ECA for one frame of a channel-major batch: per-channel mean → 1-D convolution across channels (zero

@@ -18,7 +18,7 @@ struct Run: ParsableCommand {
     @Option(help: "Test-time augmentation: zoom (T4E), none, or zoom+none.")
     var tta: String = TestTimeAugmentation.zoom.rawValue
 
-    @Option(help: "Backbone worker threads (default: $MGMT_THREADS, else 2).")
+    @Option(help: "Backbone worker threads (default: $MGMT_THREADS, else the machine's cores).")
     var threads: Int?
 
     @Flag(help: "Print the JSON document instead of a summary.")
@@ -32,9 +32,11 @@ struct Run: ParsableCommand {
         guard let augmentation = TestTimeAugmentation(rawValue: tta) else {
             throw ValidationError("--tta must be one of \(TestTimeAugmentation.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let threadCount = threads ?? environment["MGMT_THREADS"].flatMap(Int.init) ?? 2
+        let threadCount = threads ?? environment["MGMT_THREADS"].flatMap(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
         guard threadCount >= 1 else { throw ValidationError("--threads must be at least 1") }
 
+        // Logs go to stderr: stdout carries the result document.
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
         var logger = Logger(label: "cls-worker")
         logger.logLevel = .info
         logger.info("classifying", metadata: ["directory": "\(directory)", "tta": "\(augmentation.rawValue)",
@@ -42,6 +44,13 @@ struct Run: ParsableCommand {
         let patient = try StudyClassifier(modelsDirectory: URL(fileURLWithPath: modelsPath), augmentation: augmentation,
                                           threads: threadCount)
             .run(studyDirectory: URL(fileURLWithPath: directory))
+        for series in patient.series {
+            logger.info("series classified", metadata: [
+                "mri_type": "\(series.mriType)", "status": "\(series.status.rawValue)", "kept": "\(series.kept.count)",
+                "chunks": "\(series.chunks.count)", "probability": "\(series.probability.map { "\($0)" } ?? "none")",
+                "weights_sha256": "\(series.weightsSHA256 ?? "none")",
+            ])
+        }
         if json {
             print(String(decoding: try patient.jsonData(), as: UTF8.self))
         } else {

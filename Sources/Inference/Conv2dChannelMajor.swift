@@ -3,12 +3,6 @@
 /// gives OpenBLAS too few columns to run near its peak; a batch of them does. With a batch of one it is an
 /// ordinary NCHW convolution.
 extension Conv2d {
-    /// Floats of scratch `applyChannelMajor` needs.
-    public func channelMajorScratchCount(batch: Int, height: Int, width: Int) -> Int {
-        let (oh, ow) = outputSize(height: height, width: width)
-        return kernel == 1 && stride == 1 && padding == 0 ? 0 : inChannels / groups * kernel.y * kernel.x * batch * oh * ow
-    }
-
     /// input [inChannels][batch][height][width] → output [outChannels][batch][oh][ow], bias and activation fused.
     public func applyChannelMajor(
         input: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
@@ -47,17 +41,15 @@ extension Conv2d {
         finishVectorized(output, planeSize: n)
     }
 
-    /// Bias and activation over the output planes; SiLU vectorised (`VectorMath`).
+    /// Bias and activation over the output planes, in one pass for SiLU (vectorised, `VectorMath`).
     private func finishVectorized(_ output: UnsafeMutablePointer<Float>, planeSize: Int) {
         for o in 0..<outChannels {
             let plane = output + o * planeSize
-            if let bias {
-                let b = bias[o]
-                for i in 0..<planeSize { plane[i] += b }
-            }
+            let b = bias?[o] ?? 0
             if activation == .silu {
-                VectorMath.silu(plane, count: planeSize)
+                VectorMath.silu(plane, count: planeSize, shift: b)
             } else {
+                for i in 0..<planeSize { plane[i] += b }
                 activation.apply(UnsafeMutableBufferPointer(start: plane, count: planeSize))
             }
         }

@@ -22,15 +22,17 @@ public enum VectorMath {
         return p * Float(bitPattern: UInt32(bitPattern: (integer &+ 127) &<< 23))
     }
 
-    /// values ← values · sigmoid(values) · factor (factor 1: PyTorch's SiLU).
-    public static func silu(_ values: UnsafeMutablePointer<Float>, count: Int, factor: Float = 1) {
-        silu(from: UnsafePointer(values), to: values, count: count, factor: factor)
+    /// v ← SiLU(v + shift) · factor for every value: a bias, PyTorch's SiLU and a scale in one pass.
+    public static func silu(_ values: UnsafeMutablePointer<Float>, count: Int, shift: Float = 0, factor: Float = 1) {
+        silu(from: UnsafePointer(values), to: values, count: count, shift: shift, factor: factor)
     }
 
-    /// output ← input · sigmoid(input) · factor.
-    public static func silu(from input: UnsafePointer<Float>, to output: UnsafeMutablePointer<Float>, count: Int, factor: Float = 1) {
+    /// output ← SiLU(input + shift) · factor, where SiLU(v) = v · sigmoid(v).
+    public static func silu(
+        from input: UnsafePointer<Float>, to output: UnsafeMutablePointer<Float>, count: Int, shift: Float = 0, factor: Float = 1
+    ) {
         for i in 0..<count {
-            let v = input[i]
+            let v = input[i] + shift
             output[i] = v / (1 + exp(-v)) * factor
         }
     }
