@@ -175,6 +175,27 @@ final class FleetEndToEndTests: XCTestCase {
         XCTAssertEqual(try broker.messageCount(queue: QueueNames.deadLetter(of: cluster.queues.segment)), 0)
     }
 
+    func testSigtermFinishesTheCurrentJobThenExitsZero() throws {
+        let export = try Self.fixtures.export("single", patients: ["00500"])
+        let cluster = try startFleet(segWorkers: 0)
+        let worker = try cluster.start("seg-worker", name: "seg-stopping")
+        XCTAssertEqual(try cluster.runToCompletion("ingest", ["enqueue", export.path]).status, 0)
+        try waitUntil(timeout: 120) { cluster.log(of: worker).contains("job started") }
+        XCTAssertEqual(cluster.terminate(worker, timeout: 60), 0, "exit status after SIGTERM")
+        let log = cluster.log(of: worker)
+        let stop = try XCTUnwrap(log.range(of: "stop requested"))
+        XCTAssertNotNil(log.range(of: "job finished", range: stop.upperBound..<log.endIndex), "the current job was finished")
+        XCTAssertEqual(log.components(separatedBy: "job started").count - 1, 1, "no new job after SIGTERM")
+        // The finished job was acked (its series is segmented); the other series waits for the next replica.
+        let tables = try cluster.tables()
+        let states = try cluster.waitForRows(timeout: 60, { try $0.seriesStates(studyInstanceUid: try self.studyUID($0)) },
+                                             until: { $0.contains { $0.status != "ingested" } })
+        XCTAssertEqual(states.filter { $0.status == "ingested" }.count, 1)
+        try cluster.start("seg-worker", name: "seg-next")
+        _ = try cluster.waitForRows(timeout: 240, doneStudies, until: { $0 == 1 })
+        try assertRowsMatchOffline(tables, patient: "00500", study: export.appendingPathComponent("00500"))
+    }
+
     func testDuplicateDeliveriesLeaveOneSetOfRowsAndTwoReplicasShareTheQueue() throws {
         let export = try Self.fixtures.export("pair", patients: ["00701", "00702"], slices: 8)
         let cluster = try startFleet(segWorkers: 2)
