@@ -32,13 +32,13 @@ struct EnqueueCommand: ParsableCommand {
         defer { enqueuer.close() }
         if watch {
             let watcher = StudyWatcher(export: exportURL, quietSeconds: quiet ?? configuration.watchQuietSeconds)
-            print("watching \(exportURL.path) (a study is enqueued once quiet for \(watcher.quietSeconds) s); Ctrl-C stops")
+            say("watching \(exportURL.path) (a study is enqueued once quiet for \(watcher.quietSeconds) s); Ctrl-C stops")
             var total = 0
             while true {
                 for folder in try watcher.poll() {
                     try enqueuer.enqueue([folder])
                     total += 1
-                    print("enqueued \(folder.lastPathComponent) (\(total) so far)")
+                    say("enqueued \(folder.lastPathComponent) (\(total) so far)")
                 }
                 Thread.sleep(forTimeInterval: min(1, max(watcher.quietSeconds / 4, 0.1)))
             }
@@ -49,8 +49,13 @@ struct EnqueueCommand: ParsableCommand {
         }
         for (index, folder) in folders.enumerated() {
             let job = try enqueuer.enqueue([folder])[0]
-            print("[\(index + 1)/\(folders.count)] enqueued \(folder.lastPathComponent)  job \(job.jobId.prefix(12))")
+            say("[\(index + 1)/\(folders.count)] enqueued \(folder.lastPathComponent)  job \(job.jobId.prefix(12))")
         }
-        print("enqueued \(folders.count) stud\(folders.count == 1 ? "y" : "ies") from \(exportURL.path) to queue \(configuration.queues.studies)")
+        say("enqueued \(folders.count) stud\(folders.count == 1 ? "y" : "ies") from \(exportURL.path) to queue \(configuration.queues.studies)")
     }
+}
+
+/// A progress line written at once (print is block-buffered into a pipe or a container log).
+private func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
