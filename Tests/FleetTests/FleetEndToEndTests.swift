@@ -14,14 +14,17 @@ final class FleetEndToEndTests: XCTestCase {
         cluster?.stopAll()
     }
 
+    /// The weights (hundreds of MB) and studies go once every test of the class has run.
+    override class func tearDown() {
+        try? FileManager.default.removeItem(at: fixtures.root)
+    }
+
     /// Weights and studies made once for the whole class (a temporary directory removed at exit).
     final class Fixtures: @unchecked Sendable {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("mgmt-e2e-\(UUID().uuidString)")
         private let lock = NSLock()
         private var models: URL?
         private var offline: [String: OfflineResult] = [:]
-
-        deinit { try? FileManager.default.removeItem(at: root) }
 
         func modelDirectory() throws -> URL {
             try lock.withLock {
