@@ -3,14 +3,13 @@
 #   (a) ECA-NFNet-L0 backbone frames/s at batch 35, 224×224, 1 and 2 threads, with GFLOP/s (8.5 GFLOP/frame)
 #   (b) one series of 120 kept slices end to end: Swift (embeddings shared across chunks) vs the reference's
 #       shape (backbone recomputed for every chunk), in PyTorch and in Swift.
-# usage: scripts/bench-cls.sh [PYTHON]   (default /work/refenv/bin/python, or build one with
-#        ../shared/tools/reference-env.sh DIR && DIR/bin/pip install tqdm)
+# usage: scripts/bench-cls.sh [PYTHON]   (default: scripts/reference-python.sh)
 # Set BENCH_SKIP_REFERENCE_SERIES=1 to skip the slowest part (PyTorch on all 18 chunks).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
-python=${1:-/work/refenv/bin/python}
 source scripts/env.sh
+python=${1:-$(scripts/reference-python.sh)}
 swift build -c release --product cls-worker >/dev/null
 bin=$(swift build -c release --show-bin-path)/cls-worker
 work=$(mktemp -d)

@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # UNet++/DenseNet121 throughput, Swift engine vs PyTorch (Debian's torch in the reference environment), same
 # seeded weights, batch 8 at 224x224, 1 and 2 threads, alternating in one run so both see the same machine load.
-#   usage: scripts/bench-seg.sh [BATCHES (default 2)]     env: REFENV (default /work/refenv)
+#   usage: scripts/bench-seg.sh [BATCHES (default 2)]     env: REFENV (see scripts/reference-python.sh)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
 source scripts/env.sh
 batches=${1:-2}
-python=${REFENV:-/work/refenv}/bin/python
-[[ -x $python ]] || { echo "no reference Python at $python: build it with ../shared/tools/reference-env.sh DIR, set REFENV=DIR" >&2; exit 1; }
+python=$(scripts/reference-python.sh)
 swift build -c release --product seg-worker >/dev/null
 worker=$(swift build -c release --show-bin-path)/seg-worker
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; load average: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: compare ratios)"

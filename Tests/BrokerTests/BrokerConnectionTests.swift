@@ -9,7 +9,7 @@ final class BrokerConnectionTests: XCTestCase {
 
     private func brokerURL() throws -> AMQPURL {
         guard let text = ProcessInfo.processInfo.environment["MGMT_AMQP_URL"], !text.isEmpty else {
-            XCTFail("MGMT_AMQP_URL is not set (export MGMT_DATA_DIR=/work/servers; source scripts/env.sh)")
+            XCTFail("MGMT_AMQP_URL is not set (run scripts/test.sh, or scripts/servers.sh start and source scripts/env.sh)")
             throw TestAbort()
         }
         return try AMQPURL(parsing: text)

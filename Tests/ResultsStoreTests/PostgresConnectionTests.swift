@@ -8,7 +8,7 @@ final class PostgresConnectionTests: XCTestCase {
 
     private func conninfo() throws -> String {
         guard let value = ProcessInfo.processInfo.environment["MGMT_PG_CONNINFO"], !value.isEmpty else {
-            XCTFail("MGMT_PG_CONNINFO is not set (export MGMT_DATA_DIR=/work/servers; source scripts/env.sh)")
+            XCTFail("MGMT_PG_CONNINFO is not set (run scripts/test.sh, or scripts/servers.sh start and source scripts/env.sh)")
             throw TestAbort()
         }
         return value
