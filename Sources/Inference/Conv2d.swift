@@ -216,15 +216,10 @@ public struct Conv2d: Sendable {
         finish(output, planeSize: outPlane)
     }
 
-    /// Bias and activation over the output planes.
+    /// Bias and activation over the output planes, fused in one pass per plane.
     func finish(_ output: UnsafeMutablePointer<Float>, planeSize: Int) {
         for o in 0..<outChannels {
-            let plane = UnsafeMutableBufferPointer(start: output + o * planeSize, count: planeSize)
-            if let bias {
-                let b = bias[o]
-                for i in plane.indices { plane[i] += b }
-            }
-            activation.apply(plane)
+            activation.apply(output + o * planeSize, count: planeSize, shift: bias?[o] ?? 0)
         }
     }
 

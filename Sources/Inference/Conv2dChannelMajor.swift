@@ -38,20 +38,7 @@ extension Conv2d {
                            b: columns, ldb: n, c: output + g * outPerGroup * n, ldc: n)
             }
         }
-        finishVectorized(output, planeSize: n)
+        finish(output, planeSize: n)
     }
 
-    /// Bias and activation over the output planes, in one pass for SiLU (vectorised, `VectorMath`).
-    private func finishVectorized(_ output: UnsafeMutablePointer<Float>, planeSize: Int) {
-        for o in 0..<outChannels {
-            let plane = output + o * planeSize
-            let b = bias?[o] ?? 0
-            if activation == .silu {
-                VectorMath.silu(plane, count: planeSize, shift: b)
-            } else {
-                for i in 0..<planeSize { plane[i] += b }
-                activation.apply(UnsafeMutableBufferPointer(start: plane, count: planeSize))
-            }
-        }
-    }
 }
