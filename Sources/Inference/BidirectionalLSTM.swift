@@ -111,10 +111,10 @@ public struct BidirectionalLSTM: Sendable {
                 }
                 let outStart = t * 2 * hidden + directionIndex * hidden
                 for j in 0..<hidden {
-                    let inputGate = sigmoid(gates[j])
-                    let forgetGate = sigmoid(gates[hidden + j])
+                    let inputGate = VectorMath.sigmoid(gates[j])
+                    let forgetGate = VectorMath.sigmoid(gates[hidden + j])
                     let cellCandidate = tanhf(gates[2 * hidden + j])
-                    let outputGate = sigmoid(gates[3 * hidden + j])
+                    let outputGate = VectorMath.sigmoid(gates[3 * hidden + j])
                     c[j] = forgetGate * c[j] + inputGate * cellCandidate
                     h[j] = outputGate * tanhf(c[j])
                     output[outStart + j] = h[j]
@@ -123,8 +123,6 @@ public struct BidirectionalLSTM: Sendable {
         }
         return output
     }
-
-    @inline(__always) private func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
 }
 
 /// Input projections of an LSTM for a set of input rows (see `BidirectionalLSTM.project`).

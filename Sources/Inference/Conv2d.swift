@@ -216,18 +216,15 @@ public struct Conv2d: Sendable {
         finish(output, planeSize: outPlane)
     }
 
-    /// Bias and activation over the output planes.
+    /// Bias and activation over the output planes, fused in one pass per plane.
     func finish(_ output: UnsafeMutablePointer<Float>, planeSize: Int) {
         for o in 0..<outChannels {
-            let plane = UnsafeMutableBufferPointer(start: output + o * planeSize, count: planeSize)
-            if let bias {
-                let b = bias[o]
-                for i in plane.indices { plane[i] += b }
-            }
-            activation.apply(plane)
+            activation.apply(output + o * planeSize, count: planeSize, shift: bias?[o] ?? 0)
         }
     }
 
+    /// im2col for one image: row (c, ky, kx) of `columns` holds the values kernel tap (ky, kx) of input channel c
+    /// meets at every output position.
     private func im2col(
         _ input: UnsafePointer<Float>, channels: Int, height: Int, width: Int, oh: Int, ow: Int,
         into columns: UnsafeMutablePointer<Float>
@@ -237,29 +234,40 @@ public struct Conv2d: Sendable {
             let plane = input + c * height * width
             for ky in 0..<kernel.y {
                 for kx in 0..<kernel.x {
-                    let xOffset = kx * dilation.x - padding.x
-                    // Output columns whose input column lies inside the image: ox in [first, last).
-                    let first = min(ow, max(0, (-xOffset + stride.x - 1) / stride.x))
-                    let last = max(first, min(ow, (width - xOffset + stride.x - 1) / stride.x))
-                    for oy in 0..<oh {
-                        let iy = oy * stride.y - padding.y + ky * dilation.y
-                        let dst = row + oy * ow
-                        guard iy >= 0 && iy < height else {
-                            dst.update(repeating: 0, count: ow)
-                            continue
-                        }
-                        let src = plane + iy * width
-                        if first > 0 { dst.update(repeating: 0, count: first) }
-                        if stride.x == 1 {
-                            (dst + first).update(from: src + first + xOffset, count: last - first)
-                        } else {
-                            for ox in first..<last { dst[ox] = src[ox * stride.x + xOffset] }
-                        }
-                        if last < ow { (dst + last).update(repeating: 0, count: ow - last) }
-                    }
+                    gatherPatchRow(plane, height: height, width: width, ky: ky, kx: kx, oh: oh, ow: ow, into: row)
                     row += oh * ow
                 }
             }
+        }
+    }
+
+    /// One im2col row for one image plane: the input values that kernel tap (ky, kx) meets at every output
+    /// position, oh·ow contiguous floats (zeros where the tap falls in the padding). Both the per-image and the
+    /// channel-major paths build their columns from it.
+    @inline(__always)
+    func gatherPatchRow(
+        _ plane: UnsafePointer<Float>, height: Int, width: Int, ky: Int, kx: Int, oh: Int, ow: Int,
+        into row: UnsafeMutablePointer<Float>
+    ) {
+        let xOffset = kx * dilation.x - padding.x
+        // Output columns whose input column lies inside the image: ox in [first, last).
+        let first = min(ow, max(0, (-xOffset + stride.x - 1) / stride.x))
+        let last = max(first, min(ow, (width - xOffset + stride.x - 1) / stride.x))
+        for oy in 0..<oh {
+            let iy = oy * stride.y - padding.y + ky * dilation.y
+            let dst = row + oy * ow
+            guard iy >= 0 && iy < height else {
+                dst.update(repeating: 0, count: ow)
+                continue
+            }
+            let src = plane + iy * width
+            if first > 0 { dst.update(repeating: 0, count: first) }
+            if stride.x == 1 {
+                (dst + first).update(from: src + first + xOffset, count: last - first)
+            } else {
+                for ox in first..<last { dst[ox] = src[ox * stride.x + xOffset] }
+            }
+            if last < ow { (dst + last).update(repeating: 0, count: ow - last) }
         }
     }
 

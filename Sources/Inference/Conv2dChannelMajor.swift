@@ -38,47 +38,7 @@ extension Conv2d {
                            b: columns, ldb: n, c: output + g * outPerGroup * n, ldc: n)
             }
         }
-        finishVectorized(output, planeSize: n)
+        finish(output, planeSize: n)
     }
 
-    /// Bias and activation over the output planes, in one pass for SiLU (vectorised, `VectorMath`).
-    private func finishVectorized(_ output: UnsafeMutablePointer<Float>, planeSize: Int) {
-        for o in 0..<outChannels {
-            let plane = output + o * planeSize
-            let b = bias?[o] ?? 0
-            if activation == .silu {
-                VectorMath.silu(plane, count: planeSize, shift: b)
-            } else {
-                for i in 0..<planeSize { plane[i] += b }
-                activation.apply(UnsafeMutableBufferPointer(start: plane, count: planeSize))
-            }
-        }
-    }
-
-    /// One im2col row for one image: the input values that kernel tap (ky, kx) meets at every output position.
-    private func gatherPatchRow(
-        _ plane: UnsafePointer<Float>, height: Int, width: Int, ky: Int, kx: Int, oh: Int, ow: Int,
-        into row: UnsafeMutablePointer<Float>
-    ) {
-        let xOffset = kx * dilation.x - padding.x
-        // Output columns whose input column lies inside the image: ox in [first, last).
-        let first = min(ow, max(0, (-xOffset + stride.x - 1) / stride.x))
-        let last = max(first, min(ow, (width - xOffset + stride.x - 1) / stride.x))
-        for oy in 0..<oh {
-            let iy = oy * stride.y - padding.y + ky * dilation.y
-            let dst = row + oy * ow
-            guard iy >= 0 && iy < height else {
-                dst.update(repeating: 0, count: ow)
-                continue
-            }
-            let src = plane + iy * width
-            if first > 0 { dst.update(repeating: 0, count: first) }
-            if stride.x == 1 {
-                (dst + first).update(from: src + first + xOffset, count: last - first)
-            } else {
-                for ox in first..<last { dst[ox] = src[ox * stride.x + xOffset] }
-            }
-            if last < ow { (dst + last).update(repeating: 0, count: ow - last) }
-        }
-    }
 }

@@ -9,17 +9,24 @@ public enum Activation: Sendable, Equatable {
     case identity, relu, silu, gelu, sigmoid
 
     public func apply(_ values: UnsafeMutableBufferPointer<Float>) {
+        guard let base = values.baseAddress else { return }
+        apply(base, count: values.count)
+    }
+
+    /// v ← activation(v + shift) for `count` values: a bias and the activation in one pass. SiLU and sigmoid
+    /// take `VectorMath`'s vectorised exp (the one exp path for activations).
+    public func apply(_ values: UnsafeMutablePointer<Float>, count: Int, shift: Float = 0) {
         switch self {
         case .identity:
-            return
+            if shift != 0 { for i in 0..<count { values[i] += shift } }
         case .relu:
-            for i in values.indices { values[i] = max(values[i], 0) }
+            for i in 0..<count { values[i] = max(values[i] + shift, 0) }
         case .silu:
-            for i in values.indices { let v = values[i]; values[i] = v / (1 + expf(-v)) }
+            VectorMath.silu(values, count: count, shift: shift)
         case .gelu:
-            for i in values.indices { let v = values[i]; values[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
+            for i in 0..<count { let v = values[i] + shift; values[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
         case .sigmoid:
-            for i in values.indices { values[i] = 1 / (1 + expf(-values[i])) }
+            VectorMath.sigmoid(values, count: count, shift: shift)
         }
     }
 

@@ -36,4 +36,13 @@ public enum VectorMath {
             output[i] = v / (1 + exp(-v)) * factor
         }
     }
+
+    /// PyTorch's sigmoid, 1 / (1 + e^−x), on `exp` above.
+    @inline(__always)
+    public static func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
+
+    /// v ← sigmoid(v + shift) for every value.
+    public static func sigmoid(_ values: UnsafeMutablePointer<Float>, count: Int, shift: Float = 0) {
+        for i in 0..<count { values[i] = sigmoid(values[i] + shift) }
+    }
 }

@@ -50,6 +50,27 @@ final class OpTests: XCTestCase {
         }
     }
 
+    /// The fused bias + activation form (what convolutions use) equals adding the bias, then the activation;
+    /// sigmoid on VectorMath.exp stays within a few ulp of libm's.
+    func testActivationWithShiftAndVectorisedSigmoid() {
+        var values: [Float] = [-200, -90, -88, -20, -1, -1e-3, 0, 1e-3, 0.5, 1, 3.7, 20, 88, 90, 200]
+        values += (0..<801).map { Float($0 - 400) / 20 }
+        for v in values {
+            let expected = 1 / (1 + expf(-v))
+            XCTAssertEqual(VectorMath.sigmoid(v), expected, accuracy: 3e-7 * expected + 1e-37, "sigmoid(\(v))")
+        }
+        XCTAssertEqual(VectorMath.sigmoid(0), 0.5)
+        XCTAssertEqual(VectorMath.sigmoid(200), 1)
+        let shift: Float = -0.375
+        for activation in [Activation.identity, .relu, .silu, .gelu, .sigmoid] {
+            var fused = values, separate = values
+            fused.withUnsafeMutableBufferPointer { activation.apply($0.baseAddress!, count: $0.count, shift: shift) }
+            for i in separate.indices { separate[i] += shift }
+            separate.withUnsafeMutableBufferPointer { activation.apply($0) }
+            XCTAssertEqual(fused, separate, "\(activation)")
+        }
+    }
+
     func testPooling() throws {
         let cases: [(String, Bool, Int, Int, Int, Bool, Bool)] = [
             ("maxpool_3_2_1", true, 3, 2, 1, false, true), ("maxpool_3_2_1_odd", true, 3, 2, 1, false, true),
