@@ -289,12 +289,7 @@ public struct ECANFNet: Sendable {
         var linear = conv
         linear.activation = .identity
         linear.apply(input: input, height: height, width: width, output: output, scratch: scratch)
-        let count = conv.outChannels * height * width
-        if conv.activation == .silu {
-            VectorMath.silu(output, count: count)
-        } else {
-            conv.activation.apply(UnsafeMutableBufferPointer(start: output, count: count))
-        }
+        conv.activation.apply(output, count: conv.outChannels * height * width)
     }
 
     /// ECA for one frame of a channel-major batch: per-channel mean → 1-D convolution across channels (zero
@@ -308,7 +303,7 @@ public struct ECANFNet: Sendable {
                 let j = ch + k - half
                 if j >= 0 && j < channels { y += weights[k] * means[j] }
             }
-            return 1 / (1 + expf(-y))
+            return VectorMath.sigmoid(y)
         }
     }
 

@@ -38,17 +38,8 @@ public enum Activation: Sendable, Equatable {
     }
 }
 
-/// PyTorch's pooling output size, including ceil_mode's rule that the last window must start inside the
-/// input or its left padding.
-func pooledSize(_ size: Int, kernel: Int, stride: Int, padding: Int, ceilMode: Bool) -> Int {
-    let span = size + 2 * padding - kernel
-    var out = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1
-    if ceilMode && (out - 1) * stride >= size + padding { out -= 1 }
-    return out
-}
-
-/// Max pooling (padding counts as −∞).
-public struct MaxPool2d: Sendable {
+/// A pooling window's geometry, shared by max and average pooling.
+public struct PoolWindow: Sendable {
     public let kernel: Pair2D, stride: Pair2D, padding: Pair2D
     public let ceilMode: Bool
 
@@ -60,13 +51,36 @@ public struct MaxPool2d: Sendable {
     }
 
     public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
-        (pooledSize(height, kernel: kernel.y, stride: stride.y, padding: padding.y, ceilMode: ceilMode),
-         pooledSize(width, kernel: kernel.x, stride: stride.x, padding: padding.x, ceilMode: ceilMode))
+        (pooledSize(height, kernel: kernel.y, stride: stride.y, padding: padding.y),
+         pooledSize(width, kernel: kernel.x, stride: stride.x, padding: padding.x))
+    }
+
+    /// PyTorch's pooling output size, including ceil_mode's rule that the last window must start inside the
+    /// input or its left padding.
+    private func pooledSize(_ size: Int, kernel: Int, stride: Int, padding: Int) -> Int {
+        let span = size + 2 * padding - kernel
+        var out = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1
+        if ceilMode && (out - 1) * stride >= size + padding { out -= 1 }
+        return out
+    }
+}
+
+/// Max pooling (padding counts as −∞).
+public struct MaxPool2d: Sendable {
+    public let window: PoolWindow
+
+    public init(kernel: Pair2D, stride: Pair2D? = nil, padding: Pair2D = 0, ceilMode: Bool = false) {
+        window = PoolWindow(kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)
+    }
+
+    public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
+        window.outputSize(height: height, width: width)
     }
 
     /// `channels` planes of height×width → `channels` planes of the output size.
     public func apply(input: UnsafePointer<Float>, channels: Int, height: Int, width: Int, output: UnsafeMutablePointer<Float>) {
         let (oh, ow) = outputSize(height: height, width: width)
+        let (kernel, stride, padding) = (window.kernel, window.stride, window.padding)
         for c in 0..<channels {
             let src = input + c * height * width, dst = output + c * oh * ow
             for oy in 0..<oh {
@@ -88,25 +102,21 @@ public struct MaxPool2d: Sendable {
 
 /// Average pooling with PyTorch's ceil_mode and count_include_pad rules.
 public struct AvgPool2d: Sendable {
-    public let kernel: Pair2D, stride: Pair2D, padding: Pair2D
-    public let ceilMode: Bool
+    public let window: PoolWindow
     public let countIncludePad: Bool
 
     public init(kernel: Pair2D, stride: Pair2D? = nil, padding: Pair2D = 0, ceilMode: Bool = false, countIncludePad: Bool = true) {
-        self.kernel = kernel
-        self.stride = stride ?? kernel
-        self.padding = padding
-        self.ceilMode = ceilMode
+        window = PoolWindow(kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)
         self.countIncludePad = countIncludePad
     }
 
     public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
-        (pooledSize(height, kernel: kernel.y, stride: stride.y, padding: padding.y, ceilMode: ceilMode),
-         pooledSize(width, kernel: kernel.x, stride: stride.x, padding: padding.x, ceilMode: ceilMode))
+        window.outputSize(height: height, width: width)
     }
 
     public func apply(input: UnsafePointer<Float>, channels: Int, height: Int, width: Int, output: UnsafeMutablePointer<Float>) {
         let (oh, ow) = outputSize(height: height, width: width)
+        let (kernel, stride, padding) = (window.kernel, window.stride, window.padding)
         for c in 0..<channels {
             let src = input + c * height * width, dst = output + c * oh * ow
             for oy in 0..<oh {
