@@ -66,7 +66,7 @@ final class FleetCluster {
         process.arguments = ["work"]
         process.environment = environment.merging(extra) { _, new in new }
         let log = root.appendingPathComponent("logs/\(name).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle

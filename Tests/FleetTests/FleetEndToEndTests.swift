@@ -67,7 +67,7 @@ final class FleetEndToEndTests: XCTestCase {
             process.arguments = arguments
             let output = Pipe()
             let errors = FileManager.default.temporaryDirectory.appendingPathComponent("stderr-\(UUID().uuidString)")
-            FileManager.default.createFile(atPath: errors.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
             defer { try? FileManager.default.removeItem(at: errors) }
             process.standardOutput = output
             process.standardError = try FileHandle(forWritingTo: errors)
