@@ -19,17 +19,9 @@ final class ComposeTests: XCTestCase {
     }
 
     private func validate(root: URL) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [repositoryRoot.appendingPathComponent("tools/validate_compose.py").path, root.path,
-                             try composeSchema().path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        try runCapturingOutput(URL(fileURLWithPath: "/usr/bin/python3"),
+                               [repositoryRoot.appendingPathComponent("tools/validate_compose.py").path, root.path,
+                                try composeSchema().path])
     }
 
     func testComposeFileIsValidAndScalable() throws {

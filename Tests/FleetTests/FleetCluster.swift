@@ -78,17 +78,7 @@ final class FleetCluster {
     /// Runs an executable to completion (e.g. `ingest enqueue DIR`); returns its exit status and output.
     @discardableResult
     func runToCompletion(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = Self.binDirectory.appendingPathComponent(executable)
-        process.arguments = arguments
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        try runCapturingOutput(Self.binDirectory.appendingPathComponent(executable), arguments, environment: environment)
     }
 
     func log(of name: String) -> String {
@@ -173,4 +163,21 @@ enum SampleStudies {
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw TestSetupError(message: "make_study.py failed: \(output)") }
     }
+}
+
+/// Runs a program to completion; returns its exit status and its stdout and stderr together.
+func runCapturingOutput(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws
+    -> (status: Int32, output: String)
+{
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, output)
 }
