@@ -150,18 +150,12 @@ final class FleetCluster {
 /// Sample studies from the ingest helper's generator (Debian python3 + pydicom).
 enum SampleStudies {
     static func make(into export: URL, patient: String, slices: Int, size: Int, series: String, seed: Int = 7) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [FleetCluster.repositoryRoot.appendingPathComponent("tools/testdata/make_study.py").path,
-                             "--out", export.path, "--patient", patient, "--slices", "\(slices)", "--size", "\(size)",
-                             "--series", series, "--seed", "\(seed)"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw TestSetupError(message: "make_study.py failed: \(output)") }
+        let (status, output) = try runCapturingOutput(
+            URL(fileURLWithPath: "/usr/bin/python3"),
+            [FleetCluster.repositoryRoot.appendingPathComponent("tools/testdata/make_study.py").path,
+             "--out", export.path, "--patient", patient, "--slices", "\(slices)", "--size", "\(size)",
+             "--series", series, "--seed", "\(seed)"])
+        guard status == 0 else { throw TestSetupError(message: "make_study.py failed: \(output)") }
     }
 }
 
