@@ -82,6 +82,7 @@ let package = Package(
         ),
         .executableTarget(name: "Reporter", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "ImagingBenchmark", dependencies: ["Imaging"]),
+        .executableTarget(name: "BrokerBenchmark", dependencies: ["Broker"], path: "tools/bench/BrokerBenchmark"),
 
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore"]),
