@@ -37,17 +37,16 @@ let package = Package(
         .target(name: "DICOM", dependencies: ["CDicom"]),
         .target(name: "Imaging"),
         .target(name: "Ingestion", dependencies: ["DICOM", "Imaging", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Inference", dependencies: ["COpenBLAS"]),
+        .target(name: "Inference", dependencies: ["COpenBLAS", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "Segmentation",
             dependencies: [
-                "Inference", "Imaging", "Ingestion",
-                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+                "Inference", "Imaging", "Ingestion", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "Classification",
-            dependencies: ["Inference", "Imaging", "Ingestion", "Segmentation", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Inference", "Imaging", "Ingestion", "Segmentation"]
         ),
         .target(
             name: "Fleet",

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Inference
 import Ingestion
@@ -13,7 +12,7 @@ public struct ClassifierWeights: Sendable {
 
     public init(contentsOf url: URL) throws {
         let file = try SafeTensorsFile(contentsOf: url)
-        sha256 = file.withBytes { SHA256.hash(data: $0) }.map { String(format: "%02x", $0) }.joined()
+        sha256 = file.sha256
         model = try SequenceClassifier(file: file)
     }
 }

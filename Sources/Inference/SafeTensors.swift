@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
@@ -26,7 +27,8 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
 }
 
 /// A safetensors file (8-byte little-endian header length, JSON header, raw little-endian data), memory-mapped;
-/// tensors are converted to float32 on request (F32, F16, BF16, F64, I64, U8 are understood).
+/// tensors are converted to float32 on request (F32, F16, BF16, F64, I64, U8 are understood). The file's
+/// SHA-256 is taken once, here, since every result records which weights made it.
 public struct SafeTensorsFile: @unchecked Sendable {
     public struct Entry: Sendable, Equatable {
         public let dtype: String
@@ -38,6 +40,8 @@ public struct SafeTensorsFile: @unchecked Sendable {
     public let path: String
     public let entries: [String: Entry]
     public let metadata: [String: String]
+    /// SHA-256 of the file's bytes, lowercase hex.
+    public let sha256: String
     private let data: Data
     private let dataStart: Int
 
@@ -98,6 +102,7 @@ public struct SafeTensorsFile: @unchecked Sendable {
         }
         self.entries = entries
         self.metadata = metadata
+        sha256 = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
     }
 
     public var keys: [String] { entries.keys.sorted() }
@@ -131,11 +136,6 @@ public struct SafeTensorsFile: @unchecked Sendable {
             }
         }
         return Tensor(unchecked: entry.shape, values)
-    }
-
-    /// SHA-256 input: the file's bytes (memory-mapped; no copy).
-    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try data.withUnsafeBytes(body)
     }
 }
 

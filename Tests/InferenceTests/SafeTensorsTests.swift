@@ -16,6 +16,11 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertEqual(file.metadata["format"], "pt")
     }
 
+    /// The reader's SHA-256 is the file's, as `sha256sum` gives it: the weights' identity every result records.
+    func testSHA256IsTheFileDigest() throws {
+        XCTAssertEqual(try loadFixtures("ops.safetensors").sha256, "725c99e216ae891edebfa9805f313edddc042b673545121963d6784570f8f961")
+    }
+
     /// Half-precision and integer tensors written by Python's safetensors are upcast exactly.
     func testReadsHalfPrecisionByHand() throws {
         // F16 1.5 = 0x3E00, -2 = 0xC000; BF16 1.5 = 0x3FC0, -2 = 0xC000; I64 7.
