@@ -35,24 +35,25 @@ let package = Package(
         .target(name: "Broker", dependencies: ["CRabbitMQ", .product(name: "Logging", package: "swift-log")]),
         .target(name: "ResultsStore", dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")]),
         .target(name: "DICOM", dependencies: ["CDicom"]),
-        .target(name: "Imaging"),
-        .target(name: "Ingestion", dependencies: ["DICOM", "Imaging", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Inference", dependencies: ["COpenBLAS"]),
+        .target(name: "ArrayFiles"),
+        .target(name: "Imaging", dependencies: ["ArrayFiles"]),
+        .target(name: "Ingestion", dependencies: ["DICOM", "Imaging", "ArrayFiles", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Inference", dependencies: ["COpenBLAS", "ArrayFiles"]),
         .target(
             name: "Segmentation",
             dependencies: [
-                "Inference", "Imaging", "Ingestion",
+                "ArrayFiles", "Inference", "Imaging", "Ingestion",
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "Classification",
-            dependencies: ["Inference", "Imaging", "Ingestion", "Segmentation", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["ArrayFiles", "Inference", "Imaging", "Ingestion", "Segmentation", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "Fleet",
             dependencies: [
-                "Broker", "ResultsStore", "Ingestion", "Segmentation", "Classification",
+                "ArrayFiles", "Broker", "ResultsStore", "Ingestion", "Segmentation", "Classification",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -69,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "SegWorker",
             dependencies: [
-                "Fleet", "Segmentation", "Inference",
+                "ArrayFiles", "Fleet", "Segmentation", "Inference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -86,16 +87,16 @@ let package = Package(
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore"]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM"], exclude: ["Fixtures"]),
-        .testTarget(name: "IngestionTests", dependencies: ["Ingestion"], exclude: ["Fixtures"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference"], exclude: ["Fixtures"]),
-        .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Inference", "Imaging", "Ingestion"], exclude: ["Fixtures"]),
+        .testTarget(name: "IngestionTests", dependencies: ["ArrayFiles", "Ingestion"], exclude: ["Fixtures"]),
+        .testTarget(name: "InferenceTests", dependencies: ["ArrayFiles", "Inference"], exclude: ["Fixtures"]),
+        .testTarget(name: "SegmentationTests", dependencies: ["ArrayFiles", "Segmentation", "Inference", "Imaging", "Ingestion"], exclude: ["Fixtures"]),
         .testTarget(
             name: "ClassificationTests",
-            dependencies: ["Classification", "Inference", "Imaging", "Ingestion", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["ArrayFiles", "Classification", "Inference", "Imaging", "Ingestion", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "Broker", "ResultsStore"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
+        .testTarget(name: "ImagingTests", dependencies: ["ArrayFiles", "Imaging"], exclude: ["Fixtures"]),
     ],
     cxxLanguageStandard: .cxx17
 )

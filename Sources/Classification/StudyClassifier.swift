@@ -1,3 +1,4 @@
+import ArrayFiles
 import Crypto
 import Foundation
 import Inference
