@@ -48,12 +48,12 @@ let package = Package(
         ),
         .target(
             name: "Classification",
-            dependencies: ["ArrayFiles", "Inference", "Imaging", "Ingestion", "Segmentation", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["ArrayFiles", "Inference", "Imaging", "Ingestion", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "Fleet",
             dependencies: [
-                "ArrayFiles", "Broker", "ResultsStore", "Ingestion", "Segmentation", "Classification",
+                "ArrayFiles", "Broker", "ResultsStore", "Ingestion", "Inference", "Segmentation", "Classification",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -77,17 +77,21 @@ let package = Package(
         .executableTarget(
             name: "ClsWorker",
             dependencies: [
-                "Fleet", "Classification", "Inference", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Fleet", "Classification", "Inference", "Ingestion", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(name: "Reporter", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "Reporter",
+            dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(name: "ImagingBenchmark", dependencies: ["Imaging"]),
 
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore"]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM"], exclude: ["Fixtures"]),
-        .testTarget(name: "IngestionTests", dependencies: ["ArrayFiles", "Ingestion"], exclude: ["Fixtures"]),
+        .testTarget(name: "IngestionTests", dependencies: ["ArrayFiles", "Imaging", "Ingestion"], exclude: ["Fixtures"]),
         .testTarget(name: "InferenceTests", dependencies: ["ArrayFiles", "Inference"], exclude: ["Fixtures"]),
         .testTarget(name: "SegmentationTests", dependencies: ["ArrayFiles", "Segmentation", "Inference", "Imaging", "Ingestion"], exclude: ["Fixtures"]),
         .testTarget(
@@ -95,7 +99,10 @@ let package = Package(
             dependencies: ["ArrayFiles", "Classification", "Inference", "Imaging", "Ingestion", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "FleetTests", dependencies: ["Fleet", "Broker", "ResultsStore"]),
+        .testTarget(
+            name: "FleetTests",
+            dependencies: ["Fleet", "Broker", "ResultsStore", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "ImagingTests", dependencies: ["ArrayFiles", "Imaging"], exclude: ["Fixtures"]),
     ],
     cxxLanguageStandard: .cxx17
