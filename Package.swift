@@ -50,40 +50,54 @@ let package = Package(
             name: "Classification",
             dependencies: ["ArrayFiles", "Inference", "Imaging", "Ingestion", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // The fleet's runtime: worker loop, messages, artifact store, configuration, metrics, status server.
         .target(
             name: "Fleet",
             dependencies: [
-                "ArrayFiles", "Broker", "ResultsStore", "Ingestion", "Inference", "Segmentation", "Classification",
+                "Broker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // One stage adapter per executable, so that each links only its stage's C libraries.
+        .target(name: "FleetIngest", dependencies: ["Fleet", "Ingestion", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "FleetSegment",
+            dependencies: ["Fleet", "Ingestion", "Segmentation", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "FleetClassify",
+            dependencies: ["Fleet", "Classification", "Ingestion", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(name: "FleetReport", dependencies: ["Fleet", "ResultsStore", .product(name: "Logging", package: "swift-log")]),
 
         // Executables: argument parsing and wiring only.
         .executableTarget(
             name: "Ingest",
-            dependencies: ["Fleet", "Ingestion", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            dependencies: ["Fleet", "FleetIngest", "Ingestion", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "SegWorker",
             dependencies: [
-                "ArrayFiles", "Fleet", "Segmentation", "Inference",
+                "ArrayFiles", "Fleet", "FleetSegment", "Segmentation", "Inference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "ClsWorker",
             dependencies: [
-                "Fleet", "Classification", "Inference", "Ingestion", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Fleet", "FleetClassify", "Classification", "Inference", "Ingestion", "Segmentation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "Reporter",
-            dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            dependencies: ["Fleet", "FleetReport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(name: "ImagingBenchmark", dependencies: ["Imaging"]),
@@ -101,7 +115,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FleetTests",
-            dependencies: ["Fleet", "Broker", "ResultsStore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Fleet", "FleetReport", "Broker", "ResultsStore", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "ImagingTests", dependencies: ["ArrayFiles", "Imaging"], exclude: ["Fixtures"]),
     ],

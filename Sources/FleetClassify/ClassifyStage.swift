@@ -1,3 +1,4 @@
+import Fleet
 import Classification
 import Foundation
 import Ingestion
