@@ -1,3 +1,4 @@
+import ArrayFiles
 import Foundation
 import Inference
 import Ingestion
@@ -51,11 +52,7 @@ public struct StudyClassifier: Sendable {
             let weightsURL = modelsDirectory.appendingPathComponent(ClassifierWeights.fileName(mriType: entry.mriType))
             let result: SeriesClassification
             if !FileManager.default.fileExists(atPath: weightsURL.path) {
-                let metadata = try SeriesInput.metadata(in: directory)
-                result = SeriesClassification(
-                    mriType: entry.mriType.rawValue, slicesTotal: metadata.slicesTotal, slicesNonempty: metadata.slicesNonempty,
-                    kept: [], chunks: [], status: .skipped, reason: "no \(weightsURL.lastPathComponent) in the model directory",
-                    tta: nil, weightsSHA256: nil)
+                result = try SeriesClassification.skipped(directory, missingWeights: weightsURL)
             } else {
                 let weights = try loaded[entry.mriType] ?? ClassifierWeights(contentsOf: weightsURL)
                 loaded[entry.mriType] = weights

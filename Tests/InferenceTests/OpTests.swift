@@ -1,3 +1,4 @@
+import ArrayFiles
 import Inference
 import XCTest
 
