@@ -31,13 +31,16 @@ let package = Package(
                 .map { .linkedLibrary($0) }
         ),
 
+        // The shared vocabulary: value types and aggregation rules every layer imports (Foundation only).
+        .target(name: "Domain"),
+
         // Libraries: one job each.
         .target(name: "Broker", dependencies: ["CRabbitMQ", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "ResultsStore", dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "DICOM", dependencies: ["CDicom"]),
+        .target(name: "ResultsStore", dependencies: ["CLibPQ", "Domain", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "DICOM", dependencies: ["CDicom", "Domain"]),
         .target(name: "ArrayFiles", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Imaging", dependencies: ["ArrayFiles"]),
-        .target(name: "Ingestion", dependencies: ["DICOM", "Imaging", "ArrayFiles", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Ingestion", dependencies: ["Domain", "DICOM", "Imaging", "ArrayFiles", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Inference", dependencies: ["COpenBLAS", "ArrayFiles"]),
         .target(
             name: "Segmentation",
@@ -47,13 +50,13 @@ let package = Package(
         ),
         .target(
             name: "Classification",
-            dependencies: ["ArrayFiles", "Inference", "Imaging", "Ingestion"]
+            dependencies: ["ArrayFiles", "Domain", "Inference", "Imaging", "Ingestion"]
         ),
         // The fleet's runtime: worker loop, messages, artifact store, configuration, metrics, status server.
         .target(
             name: "Fleet",
             dependencies: [
-                "Broker",
+                "Broker", "Domain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -62,16 +65,16 @@ let package = Package(
             ]
         ),
         // One stage adapter per executable, so that each links only its stage's C libraries.
-        .target(name: "FleetIngest", dependencies: ["Fleet", "Ingestion", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "FleetIngest", dependencies: ["Domain", "Fleet", "Ingestion", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "FleetSegment",
-            dependencies: ["Fleet", "Ingestion", "Segmentation", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Domain", "Fleet", "Ingestion", "Segmentation", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "FleetClassify",
-            dependencies: ["Fleet", "Classification", "Ingestion", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Classification", "Domain", "Fleet", "Ingestion", .product(name: "Logging", package: "swift-log")]
         ),
-        .target(name: "FleetReport", dependencies: ["Fleet", "ResultsStore", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "FleetReport", dependencies: ["Domain", "Fleet", "ResultsStore", .product(name: "Logging", package: "swift-log")]),
 
         // Executables: argument parsing and wiring only.
         .executableTarget(
@@ -89,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "ClsWorker",
             dependencies: [
-                "Fleet", "FleetClassify", "Classification", "Inference", "Ingestion", "Segmentation",
+                "Domain", "Fleet", "FleetClassify", "Classification", "Inference", "Ingestion", "Segmentation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -102,20 +105,21 @@ let package = Package(
         .executableTarget(name: "ImagingBenchmark", dependencies: ["Imaging"]),
         .executableTarget(name: "BrokerBenchmark", dependencies: ["Broker"], path: "tools/bench/BrokerBenchmark"),
 
+        .testTarget(name: "DomainTests", dependencies: ["Domain"]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore"]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM"], exclude: ["Fixtures"]),
-        .testTarget(name: "IngestionTests", dependencies: ["ArrayFiles", "Imaging", "Ingestion"], exclude: ["Fixtures"]),
+        .testTarget(name: "IngestionTests", dependencies: ["ArrayFiles", "Domain", "Imaging", "Ingestion"], exclude: ["Fixtures"]),
         .testTarget(name: "InferenceTests", dependencies: ["ArrayFiles", "Inference"], exclude: ["Fixtures"]),
         .testTarget(name: "SegmentationTests", dependencies: ["ArrayFiles", "Segmentation", "Inference", "Imaging", "Ingestion"], exclude: ["Fixtures"]),
         .testTarget(
             name: "ClassificationTests",
-            dependencies: ["ArrayFiles", "Classification", "Inference", "Imaging", "Ingestion", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["ArrayFiles", "Classification", "Domain", "Inference", "Imaging", "Ingestion", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "FleetTests",
-            dependencies: ["Fleet", "FleetReport", "Broker", "ResultsStore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Domain", "Fleet", "FleetReport", "Broker", "ResultsStore", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "ImagingTests", dependencies: ["ArrayFiles", "Imaging"], exclude: ["Fixtures"]),
     ],

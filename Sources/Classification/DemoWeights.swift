@@ -1,6 +1,7 @@
+import Domain
 import Foundation
-import Ingestion
 import Inference
+import Ingestion
 
 extension ClassifierWeights {
     /// DEMO `classifier-<type>.safetensors` (see `DemoWeightsFile`): seeded weights of ECA-NFNet-L0 + BiLSTM +

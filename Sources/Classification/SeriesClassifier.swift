@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 import Imaging
 import Inference
@@ -7,7 +8,7 @@ import Inference
 public struct SeriesClassifier: Sendable {
     public let model: SequenceClassifier
     /// SHA-256 (hex) of the weights file, recorded with every result; nil for weights not read from a file.
-    public let weightsSHA256: String?
+    public let weightsSha256: String?
     public var augmentation: TestTimeAugmentation
     /// Backbone workers (frames are split over them; BLAS runs single-threaded inside each).
     public var threads: Int
@@ -15,10 +16,10 @@ public struct SeriesClassifier: Sendable {
     /// reference did (false: same numbers, up to 7× the work; kept for parity tests and benchmarks).
     public var reuseEmbeddings: Bool
 
-    public init(model: SequenceClassifier, weightsSHA256: String?, augmentation: TestTimeAugmentation = .zoom, threads: Int = 1,
+    public init(model: SequenceClassifier, weightsSha256: String?, augmentation: TestTimeAugmentation = .zoom, threads: Int = 1,
                 reuseEmbeddings: Bool = true) {
         self.model = model
-        self.weightsSHA256 = weightsSHA256
+        self.weightsSha256 = weightsSha256
         self.augmentation = augmentation
         self.threads = max(1, threads)
         self.reuseEmbeddings = reuseEmbeddings
@@ -31,16 +32,16 @@ public struct SeriesClassifier: Sendable {
             return SeriesClassification(
                 input: input, kept: [], chunks: [], status: .noInformativeSlice,
                 reason: "no slice has a whole-tumour mask large enough (T4E slice selection)",
-                augmentation: augmentation, weightsSHA256: weightsSHA256)
+                augmentation: augmentation, weightsSha256: weightsSha256)
         }
         let probabilities = try chunkProbabilities(input, kept: kept)
         let plan = ChunkPlan(frameCount: kept.count)
         let chunks = zip(plan.chunks, probabilities).enumerated().map { index, pair in
-            ChunkProbability(index: index, first: keptInstances[pair.0.lowerBound], probability: pair.1)
+            ChunkResult(index: index, firstInstance: keptInstances[pair.0.lowerBound], probability: pair.1)
         }
         return SeriesClassification(
             input: input, kept: keptInstances, chunks: chunks, status: .classified, reason: nil,
-            augmentation: augmentation, weightsSHA256: weightsSHA256)
+            augmentation: augmentation, weightsSha256: weightsSha256)
     }
 
     /// Indices (into the series' slices) of the slices T4E's selection keeps, in order.

@@ -1,4 +1,5 @@
 import ArrayFiles
+import Domain
 import Foundation
 import Imaging
 import Ingestion
@@ -6,7 +7,7 @@ import Ingestion
 /// What the classifier needs of one series: its uint8 slices (ingest), WT and ET masks (segmentation) and the
 /// instance number of every slice, all in the ingest order.
 public struct SeriesInput: Sendable {
-    public let patientID: String
+    public let patientId: String
     public let mriType: MRIType
     public let slicesTotal: Int
     public let slicesNonempty: Int
@@ -17,7 +18,7 @@ public struct SeriesInput: Sendable {
     public let enhancing: [Image<UInt8>]
 
     /// Checks that slices, masks and instance numbers agree in count and size, and that masks are {0,1}.
-    public init(patientID: String, mriType: MRIType, slicesTotal: Int, slicesNonempty: Int, instanceNumbers: [Int?],
+    public init(patientId: String, mriType: MRIType, slicesTotal: Int, slicesNonempty: Int, instanceNumbers: [Int?],
                 slices: [Image<UInt8>], wholeTumour: [Image<UInt8>], enhancing: [Image<UInt8>]) throws {
         for (what, count) in [("whole-tumour masks", wholeTumour.count), ("enhancing masks", enhancing.count),
                               ("instance numbers", instanceNumbers.count)] where count != slices.count {
@@ -36,7 +37,7 @@ public struct SeriesInput: Sendable {
                 throw ClassificationError.invalidInput("masks of slice \(i) are not {0,1}")
             }
         }
-        self.patientID = patientID
+        self.patientId = patientId
         self.mriType = mriType
         self.slicesTotal = slicesTotal
         self.slicesNonempty = slicesNonempty
@@ -75,7 +76,7 @@ public struct SeriesInput: Sendable {
             try Image(width: width, height: height, pixels: Array(values[(index * plane)..<((index + 1) * plane)]))
         }
         try self.init(
-            patientID: metadata.patientID, mriType: metadata.mriType, slicesTotal: metadata.slicesTotal,
+            patientId: metadata.patientId, mriType: metadata.mriType, slicesTotal: metadata.slicesTotal,
             slicesNonempty: metadata.slicesNonempty, instanceNumbers: metadata.instanceNumbers,
             slices: (0..<count).map { try image(sliceValues, $0) },
             wholeTumour: (0..<count).map { try image(maskValues, 2 * $0) },

@@ -1,4 +1,5 @@
 import ArrayFiles
+import Domain
 import Foundation
 import Inference
 import Ingestion
@@ -56,15 +57,13 @@ public struct StudyClassifier: Sendable {
             } else {
                 let weights = try loaded[entry.mriType] ?? ClassifierWeights(contentsOf: weightsURL)
                 loaded[entry.mriType] = weights
-                let classifier = SeriesClassifier(model: weights.model, weightsSHA256: weights.sha256,
+                let classifier = SeriesClassifier(model: weights.model, weightsSha256: weights.sha256,
                                                   augmentation: augmentation, threads: threads, reuseEmbeddings: reuseEmbeddings)
                 result = try classifier.classify(SeriesInput(directory: directory))
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(result).write(to: directory.appendingPathComponent(Self.resultFile), options: .atomic)
+            try DocumentJSON.encoder.encode(result).write(to: directory.appendingPathComponent(Self.resultFile), options: .atomic)
             results.append(result)
         }
-        return PatientClassification(patientID: study.patientID, series: results)
+        return PatientClassification(patientId: study.patientId, series: results)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Classification
+import Domain
 import Foundation
 import Ingestion
 import Segmentation

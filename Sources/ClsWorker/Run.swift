@@ -38,7 +38,7 @@ struct Run: ParsableCommand {
             logger.info("series classified", metadata: [
                 "mri_type": "\(series.mriType)", "status": "\(series.status.rawValue)", "kept": "\(series.kept.count)",
                 "chunks": "\(series.chunks.count)", "probability": "\(series.probability.map { "\($0)" } ?? "none")",
-                "weights_sha256": "\(series.weightsSHA256 ?? "none")",
+                "weights_sha256": "\(series.weightsSha256 ?? "none")",
             ])
         }
         if json {
@@ -49,7 +49,7 @@ struct Run: ParsableCommand {
                 print("\(series.mriType)\t\(series.status.rawValue)\tkept \(series.kept.count)\tchunks \(series.chunks.count)\tp \(probability)")
             }
             let probability = patient.probability.map { String(format: "%.4f", $0) } ?? "- (\(patient.reason ?? ""))"
-            print("patient \(patient.patientID)\tp \(probability)")
+            print("patient \(patient.patientId)\tp \(probability)")
         }
     }
 }

@@ -96,10 +96,10 @@ public struct DicomHeader: Sendable, Equatable {
     public let pixelSpacing: [Double]?
     public let sliceThickness: Double?
     public let hasPixelData: Bool
-    public let seriesInstanceUID: String
-    public let studyInstanceUID: String
-    public let sopInstanceUID: String
-    public let patientID: String
+    public let seriesInstanceUid: String
+    public let studyInstanceUid: String
+    public let sopInstanceUid: String
+    public let patientId: String
     public let seriesDescription: String
     public let modality: String
     public let transferSyntax: TransferSyntax
@@ -121,10 +121,10 @@ public struct DicomHeader: Sendable, Equatable {
         pixelSpacing = h.has_pixel_spacing != 0 ? doubles(h.pixel_spacing) : nil
         sliceThickness = h.has_slice_thickness != 0 ? h.slice_thickness : nil
         hasPixelData = h.has_pixel_data != 0
-        seriesInstanceUID = cString(h.series_instance_uid)
-        studyInstanceUID = cString(h.study_instance_uid)
-        sopInstanceUID = cString(h.sop_instance_uid)
-        patientID = cString(h.patient_id)
+        seriesInstanceUid = cString(h.series_instance_uid)
+        studyInstanceUid = cString(h.study_instance_uid)
+        sopInstanceUid = cString(h.sop_instance_uid)
+        patientId = cString(h.patient_id)
         seriesDescription = cString(h.series_description)
         modality = cString(h.modality)
         transferSyntax = TransferSyntax(uid: cString(h.transfer_syntax_uid), name: cString(h.transfer_syntax_name))

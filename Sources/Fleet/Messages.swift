@@ -1,4 +1,5 @@
 import Crypto
+import Domain
 import Foundation
 
 /// The JSON bodies that travel on the fleet's queues. Every body carries `schema` and `kind`; decoding is strict:
@@ -138,21 +139,6 @@ public struct ArtifactRef: Codable, Equatable, Sendable {
     }
 }
 
-/// Which series a job is about. No patient names: the patient id is the export's identifier (e.g. BraTS21ID).
-public struct SeriesIdentity: Codable, Equatable, Sendable {
-    public var patientId: String
-    public var studyInstanceUid: String
-    public var seriesInstanceUid: String
-    public var mriType: String
-
-    public init(patientId: String, studyInstanceUid: String, seriesInstanceUid: String, mriType: String) {
-        self.patientId = patientId
-        self.studyInstanceUid = studyInstanceUid
-        self.seriesInstanceUid = seriesInstanceUid
-        self.mriType = mriType
-    }
-}
-
 /// `studies` queue: one study folder of a scanner export.
 public struct StudyJob: FleetMessage, Equatable {
     public static let messageKind = "study"
@@ -223,55 +209,6 @@ public struct ClassifyJob: FleetMessage, Equatable {
 /// What happened to a job; the reporter turns these into rows.
 public enum JobStatus: String, Codable, Sendable {
     case ingested, segmented, classified, failed
-}
-
-/// One series as ingest found it (for the `series` table).
-public struct SeriesSummary: Codable, Equatable, Sendable {
-    public var seriesInstanceUid: String
-    public var mriType: String
-    public var slicesTotal: Int
-    public var slicesKept: Int
-
-    public init(seriesInstanceUid: String, mriType: String, slicesTotal: Int, slicesKept: Int) {
-        self.seriesInstanceUid = seriesInstanceUid
-        self.mriType = mriType
-        self.slicesTotal = slicesTotal
-        self.slicesKept = slicesKept
-    }
-}
-
-/// A classifier chunk's result.
-public struct ChunkResult: Codable, Equatable, Sendable {
-    public var index: Int
-    /// InstanceNumber of the chunk's first slice (nil when the series had none).
-    public var firstInstance: Int?
-    public var probability: Double
-
-    public init(index: Int, firstInstance: Int?, probability: Double) {
-        self.index = index
-        self.firstInstance = firstInstance
-        self.probability = probability
-    }
-}
-
-/// A classified series: its chunks and the weights that produced them.
-public struct SeriesResult: Codable, Equatable, Sendable {
-    public var weightsSha256: String
-    public var segmentationWeightsSha256: String
-    /// Slices the tumour selection kept (the chunks are taken over these).
-    public var slicesSelected: Int
-    public var chunks: [ChunkResult]
-    /// Why there are no chunks, when `chunks` is empty.
-    public var noChunksReason: String?
-
-    public init(weightsSha256: String, segmentationWeightsSha256: String, slicesSelected: Int,
-                chunks: [ChunkResult], noChunksReason: String?) {
-        self.weightsSha256 = weightsSha256
-        self.segmentationWeightsSha256 = segmentationWeightsSha256
-        self.slicesSelected = slicesSelected
-        self.chunks = chunks
-        self.noChunksReason = noChunksReason
-    }
 }
 
 /// `report` queue: a stage's status event for a study (ingest) or a series (segment, classify).

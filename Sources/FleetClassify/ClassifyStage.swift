@@ -1,5 +1,6 @@
-import Fleet
 import Classification
+import Domain
+import Fleet
 import Foundation
 import Ingestion
 import Logging
@@ -41,17 +42,11 @@ public final class ClassifyStage: Stage, @unchecked Sendable {
         } catch {
             throw StageFailure.permanent("classification failed: \(error)")
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let weights = result.weightsSHA256 ?? ""
+        let weights = result.weightsSha256 ?? ""
         let key = "classify/" + JobID.derive(stage: "classify", subject: job.series.seriesInstanceUid,
                                              weights: [job.segmentationWeightsSha256, weights])
-        try context.store.put(try encoder.encode(result), key: "\(key)/\(StudyClassifier.resultFile)")
-        let summary = SeriesResult(
-            weightsSha256: weights, segmentationWeightsSha256: job.segmentationWeightsSha256,
-            slicesSelected: result.kept.count,
-            chunks: result.chunks.map { ChunkResult(index: $0.index, firstInstance: $0.first, probability: $0.probability) },
-            noChunksReason: result.chunks.isEmpty ? (result.reason ?? result.status.rawValue) : nil)
+        try context.store.put(try DocumentJSON.encoder.encode(result), key: "\(key)/\(StudyClassifier.resultFile)")
+        let summary = result.result(segmentationWeightsSha256: job.segmentationWeightsSha256)
         context.logger.info("series classified", metadata: [
             "mri_type": "\(job.series.mriType)", "chunks": "\(summary.chunks.count)",
             "selected": "\(summary.slicesSelected)"])
@@ -74,7 +69,7 @@ public final class ClassifyStage: Stage, @unchecked Sendable {
         }
         let weights = try loaded[mriType] ?? ClassifierWeights(contentsOf: weightsURL)
         loaded[mriType] = weights
-        return try SeriesClassifier(model: weights.model, weightsSHA256: weights.sha256, augmentation: augmentation,
+        return try SeriesClassifier(model: weights.model, weightsSha256: weights.sha256, augmentation: augmentation,
                                     threads: threads).classify(SeriesInput(directory: directory))
     }
 }

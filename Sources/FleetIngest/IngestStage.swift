@@ -1,3 +1,4 @@
+import Domain
 import Fleet
 import Foundation
 import Ingestion
@@ -45,8 +46,8 @@ public struct IngestStage: Stage {
         }
         let issues = (study.errors + study.warnings).map(\.description)
         let event = StatusEvent(
-            jobId: job.jobId, stage: name, status: .ingested, source: job.studyPath, patientId: study.patientID,
-            studyInstanceUid: study.studyInstanceUID, studySeries: summaries, warnings: issues.isEmpty ? nil : issues)
+            jobId: job.jobId, stage: name, status: .ingested, source: job.studyPath, patientId: study.patientId,
+            studyInstanceUid: study.studyInstanceUid, studySeries: summaries, warnings: issues.isEmpty ? nil : issues)
         context.logger.info("study ingested", metadata: ["series": "\(summaries.count)", "issues": "\(issues.count)"])
         // The report event first: the reporter then knows the study before any of its series' events.
         return [Publication(.report, event)] + segmentJobs
@@ -64,15 +65,15 @@ public struct IngestStage: Stage {
             throw StageFailure.transient("cannot write the series directory: \(error)")
         }
         defer { try? FileManager.default.removeItem(at: directory) }
-        let prefix = Self.artifactPrefix(seriesInstanceUid: metadata.seriesInstanceUID)
+        let prefix = Self.artifactPrefix(seriesInstanceUid: metadata.seriesInstanceUid)
         var inputs: [String: ArtifactRef] = [:]
         for file in [IngestedSeries.metadataFileName, IngestedSeries.floatImageFileName, IngestedSeries.uint8ImageFileName] {
             inputs[file] = try context.store.put(fileAt: directory.appendingPathComponent(file), key: "\(prefix)/\(file)")
         }
         let identity = SeriesIdentity(
-            patientId: metadata.patientID, studyInstanceUid: metadata.studyInstanceUID,
-            seriesInstanceUid: metadata.seriesInstanceUID, mriType: metadata.mriType.rawValue)
-        let summary = SeriesSummary(seriesInstanceUid: metadata.seriesInstanceUID, mriType: metadata.mriType.rawValue,
+            patientId: metadata.patientId, studyInstanceUid: metadata.studyInstanceUid,
+            seriesInstanceUid: metadata.seriesInstanceUid, mriType: metadata.mriType.rawValue)
+        let summary = SeriesSummary(seriesInstanceUid: metadata.seriesInstanceUid, mriType: metadata.mriType.rawValue,
                                     slicesTotal: metadata.slicesTotal, slicesKept: metadata.slices)
         return (SegmentJob(series: identity, inputs: inputs), summary)
     }

@@ -1,3 +1,4 @@
+import Domain
 import Fleet
 import Foundation
 import Logging
@@ -98,21 +99,14 @@ public final class ReporterStage: Stage, @unchecked Sendable {
     }
 
     private func record(_ event: StatusEvent, in tables: ResultsTables) throws {
-        let key = event.series.map {
-            ResultsTables.SeriesKey(seriesInstanceUid: $0.seriesInstanceUid, studyInstanceUid: $0.studyInstanceUid,
-                                    patientId: $0.patientId, mriType: $0.mriType)
-        }
+        let key = event.series
         switch event.status {
         case .ingested:
             guard let studyInstanceUid = event.studyInstanceUid, let patientId = event.patientId else { return }
             let series = event.studySeries ?? []
             let warnings = (event.warnings ?? []).joined(separator: "; ")
             try tables.recordStudyIngested(
-                studyInstanceUid: studyInstanceUid, patientId: patientId, source: event.source,
-                series: series.map {
-                    .init(seriesInstanceUid: $0.seriesInstanceUid, mriType: $0.mriType, slicesTotal: $0.slicesTotal,
-                          slicesKept: $0.slicesKept)
-                },
+                studyInstanceUid: studyInstanceUid, patientId: patientId, source: event.source, series: series,
                 warnings: warnings.isEmpty ? nil : warnings,
                 error: series.isEmpty ? "no usable series" + (warnings.isEmpty ? "" : ": \(warnings)") : nil)
             if series.isEmpty { try tables.refreshPatient(patientId) }
@@ -121,13 +115,7 @@ public final class ReporterStage: Stage, @unchecked Sendable {
             try tables.recordSeriesStatus(key, status: .segmented, segmentationWeightsSha256: event.weightsSha256)
         case .classified:
             guard let key, let classification = event.classification else { return }
-            try tables.recordSeriesClassified(
-                key, chunks: classification.chunks.map {
-                    .init(index: $0.index, firstInstance: $0.firstInstance, probability: $0.probability)
-                },
-                slicesSelected: classification.slicesSelected, weightsSha256: classification.weightsSha256,
-                segmentationWeightsSha256: classification.segmentationWeightsSha256,
-                noChunksReason: classification.noChunksReason, computedAt: event.occurredAt)
+            try tables.recordSeriesClassified(key, result: classification, computedAt: event.occurredAt)
         case .failed:
             let reason = event.error ?? "unknown"
             if let key {

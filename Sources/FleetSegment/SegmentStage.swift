@@ -1,3 +1,4 @@
+import Domain
 import Fleet
 import Foundation
 import Ingestion
@@ -16,13 +17,13 @@ public final class SegmentStage: Stage, @unchecked Sendable {
         segmentation = try SegmentationStage(modelDirectory: modelsDirectory, threads: threads, logger: logger)
     }
 
-    public var weightsSHA256: String { segmentation.weightsSHA256 }
+    public var weightsSha256: String { segmentation.weightsSha256 }
 
     public func consumedQueues(_ names: QueueNames) -> [String] { [names.segment] }
 
     /// Store key prefix of a series' masks for given weights.
-    public static func artifactPrefix(seriesInstanceUid: String, weightsSHA256: String) -> String {
-        "segment/" + JobID.derive(stage: "segment", subject: seriesInstanceUid, weights: [weightsSHA256])
+    public static func artifactPrefix(seriesInstanceUid: String, weightsSha256: String) -> String {
+        "segment/" + JobID.derive(stage: "segment", subject: seriesInstanceUid, weights: [weightsSha256])
     }
 
     public func run(_ job: SegmentJob, context: StageContext) throws -> [Publication] {
@@ -39,16 +40,16 @@ public final class SegmentStage: Stage, @unchecked Sendable {
         } catch {
             throw StageFailure.permanent("segmentation failed: \(error)")
         }
-        let prefix = Self.artifactPrefix(seriesInstanceUid: job.series.seriesInstanceUid, weightsSHA256: weightsSHA256)
+        let prefix = Self.artifactPrefix(seriesInstanceUid: job.series.seriesInstanceUid, weightsSha256: weightsSha256)
         var inputs = job.inputs
         for file in [SegmentationStage.masksFileName, SegmentationStage.recordFileName] {
             inputs[file] = try context.store.put(fileAt: directory.appendingPathComponent(file), key: "\(prefix)/\(file)")
         }
         return [
             Publication(.report, StatusEvent(jobId: job.jobId, stage: name, status: .segmented, series: job.series,
-                                             weightsSha256: weightsSHA256)),
+                                             weightsSha256: weightsSha256)),
             Publication(.classify, ClassifyJob(series: job.series, inputs: inputs,
-                                               segmentationWeightsSha256: weightsSHA256)),
+                                               segmentationWeightsSha256: weightsSha256)),
         ]
     }
 

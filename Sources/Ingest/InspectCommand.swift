@@ -32,14 +32,14 @@ struct InspectCommand: ParsableCommand {
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
-        print("study \(studyMetadata.studyInstanceUID)  patient \(studyMetadata.patientID)  "
+        print("study \(studyMetadata.studyInstanceUid)  patient \(studyMetadata.patientId)  "
               + "\(seriesMetadata.count) series")
         for series in seriesMetadata {
             let order = series.orderCheck
             let spacing = order.spacing.map { String(format: ", spacing %.2f mm", $0) } ?? ""
             let folder = series.sourceFolder.isEmpty ? "." : series.sourceFolder
             print("\(series.mriType.rawValue) (from \(series.mriTypeSource), folder \(folder))  "
-                  + "series \(series.seriesInstanceUID)  '\(series.seriesDescription)'")
+                  + "series \(series.seriesInstanceUid)  '\(series.seriesDescription)'")
             print("  size \(series.rows)x\(series.columns)  slices \(series.slicesTotal) total, "
                   + "\(series.slicesNonempty) non-empty, \(series.slices) stored")
             print("  order by \(order.method.rawValue): \(order.status.rawValue)\(spacing)"

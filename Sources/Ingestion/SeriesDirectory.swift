@@ -1,5 +1,6 @@
 import ArrayFiles
 import DICOM
+import Domain
 import Foundation
 import Imaging
 
@@ -9,20 +10,20 @@ public struct IngestIssue: Error, Codable, Sendable, Equatable, CustomStringConv
     public var kind: String
     public var message: String
     public var path: String?
-    public var seriesInstanceUID: String?
+    public var seriesInstanceUid: String?
 
-    public init(kind: String, message: String, path: String? = nil, seriesInstanceUID: String? = nil) {
+    public init(kind: String, message: String, path: String? = nil, seriesInstanceUid: String? = nil) {
         self.kind = kind
         self.message = message
         self.path = path
-        self.seriesInstanceUID = seriesInstanceUID
+        self.seriesInstanceUid = seriesInstanceUid
     }
 
     public var description: String { "\(kind): \(message)" }
 
     enum CodingKeys: String, CodingKey {
         case kind, message, path
-        case seriesInstanceUID = "series_instance_uid"
+        case seriesInstanceUid = "series_instance_uid"
     }
 }
 
@@ -45,9 +46,9 @@ public struct SeriesGeometry: Codable, Sendable, Equatable {
 /// `series.json`: what ingest knows about one series. Shapes refer to the stored arrays.
 public struct SeriesMetadata: Codable, Sendable, Equatable {
     public var schema = 1
-    public var patientID: String
-    public var studyInstanceUID: String
-    public var seriesInstanceUID: String
+    public var patientId: String
+    public var studyInstanceUid: String
+    public var seriesInstanceUid: String
     public var seriesDescription: String
     public var mriType: MRIType
     /// Where the MRI type came from: "folder" or "series_description".
@@ -74,9 +75,9 @@ public struct SeriesMetadata: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case schema, slices, rows, columns, intensity, crop, geometry, errors
-        case patientID = "patient_id"
-        case studyInstanceUID = "study_instance_uid"
-        case seriesInstanceUID = "series_instance_uid"
+        case patientId = "patient_id"
+        case studyInstanceUid = "study_instance_uid"
+        case seriesInstanceUid = "series_instance_uid"
         case seriesDescription = "series_description"
         case mriType = "mri_type"
         case mriTypeSource = "mri_type_source"
@@ -175,19 +176,19 @@ public struct StudyMetadata: Codable, Sendable, Equatable {
         /// Sub-directory of the study output directory.
         public var dir: String
         public var mriType: MRIType
-        public var seriesInstanceUID: String
+        public var seriesInstanceUid: String
         public var slices: Int
 
         enum CodingKeys: String, CodingKey {
             case dir, slices
             case mriType = "mri_type"
-            case seriesInstanceUID = "series_instance_uid"
+            case seriesInstanceUid = "series_instance_uid"
         }
     }
 
     public var schema = 1
-    public var patientID: String
-    public var studyInstanceUID: String
+    public var patientId: String
+    public var studyInstanceUid: String
     public var series: [SeriesEntry]
     /// Files and series that could not be used.
     public var errors: [IngestIssue]
@@ -196,8 +197,8 @@ public struct StudyMetadata: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case schema, series, errors, warnings
-        case patientID = "patient_id"
-        case studyInstanceUID = "study_instance_uid"
+        case patientId = "patient_id"
+        case studyInstanceUid = "study_instance_uid"
     }
 }
 

@@ -1,4 +1,5 @@
 import DICOM
+import Domain
 import Foundation
 import Logging
 
@@ -78,7 +79,7 @@ public struct StudyIngestor: Sendable {
         for result in scanned {
             switch result {
             case .success(let file):
-                groups[GroupKey(folder: file.folder, seriesUID: file.header.seriesInstanceUID), default: []].append(file)
+                groups[GroupKey(folder: file.folder, seriesUID: file.header.seriesInstanceUid), default: []].append(file)
             case .failure(let issue): errors.append(issue)
             }
         }
@@ -113,7 +114,7 @@ public struct StudyIngestor: Sendable {
                 }
                 usedNames.insert(name)
                 try emit(name, series)
-                entries.append(StudyMetadata.SeriesEntry(dir: name, mriType: mriType, seriesInstanceUID: key.seriesUID,
+                entries.append(StudyMetadata.SeriesEntry(dir: name, mriType: mriType, seriesInstanceUid: key.seriesUID,
                                                          slices: series.metadata.slices))
                 logger.info("series ingested", metadata: [
                     "series_instance_uid": "\(key.seriesUID)", "dir": "\(name)",
@@ -128,13 +129,13 @@ public struct StudyIngestor: Sendable {
         if entries.isEmpty && !files.isEmpty {
             errors.append(IngestIssue(kind: "no_series", message: "no recognisable series in the study"))
         }
-        return StudyMetadata(patientID: identity.patientID, studyInstanceUID: identity.studyUID,
+        return StudyMetadata(patientId: identity.patientId, studyInstanceUid: identity.studyUID,
                              series: entries, errors: errors, warnings: warnings)
     }
 
     private func seriesIssue(_ key: GroupKey, kind: String, _ message: String) -> IngestIssue {
         IngestIssue(kind: kind, message: "\(key.folder.isEmpty ? "." : key.folder): series \(key.seriesUID): \(message)",
-                    seriesInstanceUID: key.seriesUID)
+                    seriesInstanceUid: key.seriesUID)
     }
 
     // MARK: Discovery and decoding
@@ -171,7 +172,7 @@ public struct StudyIngestor: Sendable {
             try file.checkDecodable()
             return .success(ScannedFile(absolutePath: path, path: name, folder: folder(of: name), header: file.header))
         } catch {
-            return .failure(issue(error, name: name, series: file.header.seriesInstanceUID))
+            return .failure(issue(error, name: name, series: file.header.seriesInstanceUid))
         }
     }
 
@@ -190,7 +191,7 @@ public struct StudyIngestor: Sendable {
                     try DicomFile(path: file.absolutePath).readRescaledPixels(into: slot)
                     return nil
                 } catch {
-                    return issue(error, name: file.path, series: file.header.seriesInstanceUID)
+                    return issue(error, name: file.path, series: file.header.seriesInstanceUid)
                 }
             }
         }
@@ -209,7 +210,7 @@ public struct StudyIngestor: Sendable {
         // The message names the file relative to the study, not by absolute path.
         let message = error.description.hasPrefix(error.path + ": ")
             ? name + String(error.description.dropFirst(error.path.count)) : error.description
-        return IngestIssue(kind: error.kind, message: message, path: name, seriesInstanceUID: series)
+        return IngestIssue(kind: error.kind, message: message, path: name, seriesInstanceUid: series)
     }
 
     // MARK: Series
@@ -313,7 +314,7 @@ public struct StudyIngestor: Sendable {
         let first = decodedFiles[0].header
         let syntaxes = Set(decodedFiles.map(\.header.transferSyntax)).sorted { $0.uid < $1.uid }
         let metadata = SeriesMetadata(
-            patientID: identity.patientID, studyInstanceUID: identity.studyUID, seriesInstanceUID: key.seriesUID,
+            patientId: identity.patientId, studyInstanceUid: identity.studyUID, seriesInstanceUid: key.seriesUID,
             seriesDescription: first.seriesDescription, mriType: mriType, mriTypeSource: typeSource,
             sourceFolder: key.folder, slices: image.slices, rows: image.rows, columns: image.columns,
             slicesTotal: order.count, slicesNonempty: kept.count,
@@ -330,7 +331,7 @@ public struct StudyIngestor: Sendable {
     // MARK: Study identity
 
     private struct StudyIdentity {
-        var patientID: String
+        var patientId: String
         var studyUID: String
     }
 
@@ -344,9 +345,9 @@ public struct StudyIngestor: Sendable {
             }
             return counts.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key ?? ""
         }
-        let patient = mostCommon(headers.map(\.patientID), field: "patient_id")
-        let studyUID = mostCommon(headers.map(\.studyInstanceUID), field: "study_instance_uid")
-        return StudyIdentity(patientID: patient.isEmpty ? study.lastPathComponent : patient, studyUID: studyUID)
+        let patient = mostCommon(headers.map(\.patientId), field: "patient_id")
+        let studyUID = mostCommon(headers.map(\.studyInstanceUid), field: "study_instance_uid")
+        return StudyIdentity(patientId: patient.isEmpty ? study.lastPathComponent : patient, studyUID: studyUID)
     }
 }
 

@@ -1,3 +1,5 @@
+import Domain
+
 /// The reporter's writes and the queries users and tests run, over the tables of `ResultsSchema`.
 /// Every write is an upsert keyed by natural identifiers, so replaying a message changes nothing.
 /// Call the writes inside one transaction per message (`PostgresConnection.withTransaction`).
@@ -8,46 +10,6 @@ public struct ResultsTables {
         self.connection = connection
     }
 
-    public struct SeriesFound: Sendable, Equatable {
-        public var seriesInstanceUid: String
-        public var mriType: String
-        public var slicesTotal: Int
-        public var slicesKept: Int
-
-        public init(seriesInstanceUid: String, mriType: String, slicesTotal: Int, slicesKept: Int) {
-            self.seriesInstanceUid = seriesInstanceUid
-            self.mriType = mriType
-            self.slicesTotal = slicesTotal
-            self.slicesKept = slicesKept
-        }
-    }
-
-    public struct SeriesKey: Sendable, Equatable {
-        public var seriesInstanceUid: String
-        public var studyInstanceUid: String
-        public var patientId: String
-        public var mriType: String
-
-        public init(seriesInstanceUid: String, studyInstanceUid: String, patientId: String, mriType: String) {
-            self.seriesInstanceUid = seriesInstanceUid
-            self.studyInstanceUid = studyInstanceUid
-            self.patientId = patientId
-            self.mriType = mriType
-        }
-    }
-
-    public struct Chunk: Sendable, Equatable {
-        public var index: Int
-        public var firstInstance: Int?
-        public var probability: Double
-
-        public init(index: Int, firstInstance: Int?, probability: Double) {
-            self.index = index
-            self.firstInstance = firstInstance
-            self.probability = probability
-        }
-    }
-
     public enum SeriesStatus: String, Sendable {
         case ingested, segmented, classified, failed
     }
@@ -56,7 +18,7 @@ public struct ResultsTables {
 
     /// Ingest found a study and its series. With no series the study is failed with `error`.
     public func recordStudyIngested(studyInstanceUid: String, patientId: String, source: String?,
-                                    series: [SeriesFound], warnings: String?, error: String?) throws {
+                                    series: [SeriesSummary], warnings: String?, error: String?) throws {
         try connection.execute("""
             INSERT INTO studies (study_instance_uid, patient_id, source, status, n_series, warnings, error)
             VALUES ($1, $2, $3, 'ingested', $4, $5, $6)
@@ -89,7 +51,7 @@ public struct ResultsTables {
 
     /// A series moved to `status`. Status only moves forward (ingested < segmented < failed < classified), so a
     /// late or replayed event never undoes a later one. The study row is created if the series event came first.
-    public func recordSeriesStatus(_ key: SeriesKey, status: SeriesStatus, error: String? = nil,
+    public func recordSeriesStatus(_ key: SeriesIdentity, status: SeriesStatus, error: String? = nil,
                                    segmentationWeightsSha256: String? = nil, slicesSelected: Int? = nil) throws {
         try connection.execute("""
             INSERT INTO studies (study_instance_uid, patient_id, status) VALUES ($1, $2, 'ingested')
@@ -116,63 +78,71 @@ public struct ResultsTables {
         }
     }
 
-    /// A classified series: its chunks replace any earlier ones, its series prediction is the mean of its chunks
-    /// (NULL with `noChunksReason` when there are none), and the patient's prediction is recomputed.
-    public func recordSeriesClassified(_ key: SeriesKey, chunks: [Chunk], slicesSelected: Int,
-                                       weightsSha256: String, segmentationWeightsSha256: String,
-                                       noChunksReason: String?, computedAt: String) throws {
-        try recordSeriesStatus(key, status: .segmented, segmentationWeightsSha256: segmentationWeightsSha256)
+    /// A classified series: its chunks replace any earlier ones, its series prediction is
+    /// `Aggregation.seriesProbability` of them (NULL with the no-chunks reason when there are none), and the
+    /// patient's prediction is recomputed.
+    public func recordSeriesClassified(_ key: SeriesIdentity, result: SeriesResult, computedAt: String) throws {
+        try recordSeriesStatus(key, status: .segmented, segmentationWeightsSha256: result.segmentationWeightsSha256)
         try connection.execute("DELETE FROM chunk_predictions WHERE series_instance_uid = $1",
                                [key.seriesInstanceUid], role: "clear chunk predictions")
-        for chunk in chunks {
+        for chunk in result.chunks {
             try connection.execute("""
                 INSERT INTO chunk_predictions (series_instance_uid, chunk_index, first_instance, probability,
                                                weights_sha256, segmentation_weights_sha256, computed_at)
                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                """, [key.seriesInstanceUid, chunk.index, chunk.firstInstance, chunk.probability, weightsSha256,
-                      segmentationWeightsSha256, computedAt], role: "insert chunk prediction")
+                """, [key.seriesInstanceUid, chunk.index, chunk.firstInstance, chunk.probability, result.weightsSha256,
+                      result.segmentationWeightsSha256, computedAt], role: "insert chunk prediction")
         }
         try connection.execute("""
             INSERT INTO series_predictions (series_instance_uid, patient_id, mri_type, probability, n_chunks, reason,
                                             weights_sha256, segmentation_weights_sha256, computed_at)
-            SELECT $1, $2, $3, avg(probability), count(*), CASE WHEN count(*) = 0 THEN $4 END, $5, $6, $7
-            FROM chunk_predictions WHERE series_instance_uid = $1
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
             ON CONFLICT (series_instance_uid) DO UPDATE SET probability = EXCLUDED.probability,
                 n_chunks = EXCLUDED.n_chunks, reason = EXCLUDED.reason, weights_sha256 = EXCLUDED.weights_sha256,
                 segmentation_weights_sha256 = EXCLUDED.segmentation_weights_sha256,
                 computed_at = EXCLUDED.computed_at
-            """, [key.seriesInstanceUid, key.patientId, key.mriType, noChunksReason ?? "no chunks", weightsSha256,
-                  segmentationWeightsSha256, computedAt], role: "upsert series prediction")
-        try recordSeriesStatus(key, status: .classified, slicesSelected: slicesSelected)
+            """, [key.seriesInstanceUid, key.patientId, key.mriType, result.probability, result.chunks.count,
+                  result.chunks.isEmpty ? (result.noChunksReason ?? "no chunks") : nil, result.weightsSha256,
+                  result.segmentationWeightsSha256, computedAt], role: "upsert series prediction")
+        try recordSeriesStatus(key, status: .classified, slicesSelected: result.slicesSelected)
     }
 
-    /// Patient probability = unweighted mean over the MRI types that produced chunks (a type's value is the mean
-    /// of its series). With no chunks anywhere the row has a NULL probability and says why, per series.
+    /// The patient's row from its series rows: the probability is `Aggregation.patientScore` over its series
+    /// predictions. With no chunks anywhere the row has a NULL probability and says why, per series.
     public func refreshPatient(_ patientId: String) throws {
+        let rows = try connection.execute("""
+            SELECT r.mri_type, p.probability, coalesce(p.n_chunks, 0) AS n_chunks, p.weights_sha256,
+                   coalesce(p.reason, r.error, 'still ' || r.status) AS reason
+            FROM series r LEFT JOIN series_predictions p USING (series_instance_uid)
+            WHERE r.patient_id = $1 ORDER BY r.mri_type, r.series_instance_uid
+            """, [patientId], role: "read patient series").rows
+        var scored: [Aggregation.ScoredSeries] = []
+        var weights = Set<String>()
+        var withoutChunks: [String] = []
+        for row in rows {
+            let series = Aggregation.ScoredSeries(
+                mriType: try row.string("mri_type"), probability: try row.optionalValue("probability"),
+                chunkCount: try row.int("n_chunks"))
+            scored.append(series)
+            if series.chunkCount > 0 {
+                if let sha: String = try row.optionalValue("weights_sha256") { weights.insert(sha) }
+            } else {
+                withoutChunks.append("\(series.mriType): \(try row.string("reason"))")
+            }
+        }
+        let score = Aggregation.patientScore(scored)
+        let reason = score.probability == nil
+            ? "no chunks in any MRI type (\(withoutChunks.isEmpty ? "no series" : withoutChunks.joined(separator: "; ")))"
+            : nil
         try connection.execute("""
-            WITH per_type AS (
-                SELECT mri_type, avg(probability) AS probability, sum(n_chunks) AS n_chunks
-                FROM series_predictions WHERE patient_id = $1 AND n_chunks > 0 GROUP BY mri_type
-            ), without_chunks AS (
-                SELECT string_agg(r.mri_type || ': ' || coalesce(p.reason, r.error, 'still ' || r.status), '; '
-                                  ORDER BY r.mri_type) AS reason
-                FROM series r LEFT JOIN series_predictions p USING (series_instance_uid)
-                WHERE r.patient_id = $1 AND coalesce(p.n_chunks, 0) = 0
-            )
             INSERT INTO patient_predictions (patient_id, probability, n_types, n_chunks, reason, weights_sha256,
                                              computed_at)
-            SELECT $1, (SELECT avg(probability) FROM per_type), (SELECT count(*) FROM per_type),
-                   (SELECT coalesce(sum(n_chunks), 0) FROM per_type),
-                   CASE WHEN (SELECT count(*) FROM per_type) = 0
-                        THEN 'no chunks in any MRI type (' || coalesce((SELECT reason FROM without_chunks),
-                                                                       'no series') || ')' END,
-                   (SELECT coalesce(array_agg(DISTINCT weights_sha256 ORDER BY weights_sha256), '{}')
-                    FROM series_predictions WHERE patient_id = $1 AND n_chunks > 0),
-                   now()
+            VALUES ($1, $2, $3, $4, $5, string_to_array($6, ','), now())
             ON CONFLICT (patient_id) DO UPDATE SET probability = EXCLUDED.probability, n_types = EXCLUDED.n_types,
                 n_chunks = EXCLUDED.n_chunks, reason = EXCLUDED.reason, weights_sha256 = EXCLUDED.weights_sha256,
                 computed_at = EXCLUDED.computed_at
-            """, [patientId], role: "refresh patient prediction")
+            """, [patientId, score.probability, score.typeCount, score.chunkCount, reason,
+                  weights.sorted().joined(separator: ",")], role: "refresh patient prediction")
     }
 
     /// A study is done when every series it announced is classified or failed; with no series it failed.
@@ -240,7 +210,7 @@ public struct ResultsTables {
     public struct ChunkPrediction: Sendable, Equatable {
         public var seriesInstanceUid: String
         public var mriType: String
-        public var chunk: Chunk
+        public var chunk: ChunkResult
         public var weightsSha256: String
     }
 
@@ -252,7 +222,7 @@ public struct ResultsTables {
             """, [patientId], role: "read chunk predictions").rows.map { row in
             ChunkPrediction(
                 seriesInstanceUid: try row.string("series_instance_uid"), mriType: try row.string("mri_type"),
-                chunk: Chunk(index: try row.int("chunk_index"), firstInstance: try row.optionalValue("first_instance"),
+                chunk: ChunkResult(index: try row.int("chunk_index"), firstInstance: try row.optionalValue("first_instance"),
                              probability: try row.double("probability")),
                 weightsSha256: try row.string("weights_sha256"))
         }

@@ -23,7 +23,7 @@ public enum SegmentationStageError: Error, CustomStringConvertible, Equatable {
 public struct SegmentationRecord: Codable, Sendable, Equatable {
     public var schema = 1
     public var model = "smp-0.3.3 UnetPlusPlus densenet121 classes=2 sigmoid"
-    public var weightsSHA256: String
+    public var weightsSha256: String
     /// masks.npy shape (S, 2, H, W): channel 0 whole tumour, 1 enhancing; slices in ingest order.
     public var slices: Int
     public var rows: Int
@@ -35,7 +35,7 @@ public struct SegmentationRecord: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case schema, model, slices, rows, columns, threshold, threads, seconds
-        case weightsSHA256 = "weights_sha256"
+        case weightsSha256 = "weights_sha256"
         case blasCore = "blas_core"
     }
 }
@@ -53,16 +53,16 @@ public final class SegmentationStage {
     static let std: [Float] = [0.229, 0.224, 0.225]
 
     public let model: UNetPlusPlus
-    public let weightsSHA256: String
+    public let weightsSha256: String
     public let threads: Int
     public let batchSize: Int
     private let workspaces: [Workspace]
     private let logger: Logger
 
-    public init(model: UNetPlusPlus, weightsSHA256: String, threads: Int = 2, batchSize: Int = 8,
+    public init(model: UNetPlusPlus, weightsSha256: String, threads: Int = 2, batchSize: Int = 8,
                 logger: Logger = Logger(label: "segmentation")) {
         self.model = model
-        self.weightsSHA256 = weightsSHA256
+        self.weightsSha256 = weightsSha256
         self.threads = max(1, threads)
         self.batchSize = max(1, batchSize)
         self.workspaces = (0..<max(1, threads)).map { _ in Workspace() }
@@ -82,7 +82,7 @@ public final class SegmentationStage {
         logger.info("segmentation weights loaded", metadata: [
             "sha256": "\(sha)", "blas_core": "\(BLAS.coreName)", "threads": "\(threads)",
         ])
-        self.init(model: model, weightsSHA256: sha, threads: threads, batchSize: batchSize, logger: logger)
+        self.init(model: model, weightsSha256: sha, threads: threads, batchSize: batchSize, logger: logger)
     }
 
     /// The model input [3, 224, 224] of one slice (albumentations Resize, CenterCrop, Normalize as T4E).
@@ -151,14 +151,14 @@ public final class SegmentationStage {
         let masks = try masks(series.image)
         try masks.write(to: directory.appendingPathComponent(Self.masksFileName))
         let record = SegmentationRecord(
-            weightsSHA256: weightsSHA256, slices: series.image.slices, rows: series.image.rows,
+            weightsSha256: weightsSha256, slices: series.image.slices, rows: series.image.rows,
             columns: series.image.columns, threads: threads, blasCore: BLAS.coreName,
             seconds: Date().timeIntervalSince(started))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(record).write(to: directory.appendingPathComponent(Self.recordFileName), options: .atomic)
         logger.info("series segmented", metadata: [
-            "series": "\(series.metadata.seriesInstanceUID)", "mri_type": "\(series.metadata.mriType.rawValue)",
+            "series": "\(series.metadata.seriesInstanceUid)", "mri_type": "\(series.metadata.mriType.rawValue)",
             "slices": "\(record.slices)", "seconds": "\(String(format: "%.2f", record.seconds))",
         ])
         return record

@@ -1,5 +1,6 @@
 import ArrayFiles
 import Classification
+import Domain
 import Foundation
 import Imaging
 import Inference
@@ -31,14 +32,14 @@ final class SeriesPipelineTests: XCTestCase {
     func testSeriesEndToEndEqualsTheReference() throws {
         let expected = try Fixtures.json("series/expected.json", as: Expected.self)
         let input = try SeriesInput(directory: Self.seriesDirectory)
-        var classifier = SeriesClassifier(model: try Fixtures.seededModel(), weightsSHA256: nil, threads: 2)
+        var classifier = SeriesClassifier(model: try Fixtures.seededModel(), weightsSha256: nil, threads: 2)
         for (augmentation, reference) in [(TestTimeAugmentation.zoom, expected.zoom), (.none, expected.none)] {
             classifier.augmentation = augmentation
             let result = try classifier.classify(input)
             XCTAssertEqual(result.kept, expected.kept.map(Optional.some))
             XCTAssertEqual(result.status, .classified)
             XCTAssertEqual(result.chunks.map(\.index), [0, 1, 2])
-            XCTAssertEqual(result.chunks.map(\.first), [expected.kept[0], expected.kept[5], expected.kept[10]].map(Optional.some))
+            XCTAssertEqual(result.chunks.map(\.firstInstance), [expected.kept[0], expected.kept[5], expected.kept[10]].map(Optional.some))
             XCTAssertEqual(result.chunks.count, reference.count)
             for (chunk, p) in zip(result.chunks, reference) {
                 print("series parity: \(augmentation) chunk \(chunk.index): |Δp| = \(abs(chunk.probability - p))")
@@ -53,7 +54,7 @@ final class SeriesPipelineTests: XCTestCase {
     func testEmbeddingReuseEqualsRecomputingPerChunk() throws {
         let expected = try Fixtures.json("series/expected.json", as: Expected.self)
         let input = try SeriesInput(directory: Self.seriesDirectory)
-        var classifier = SeriesClassifier(model: try Fixtures.seededModel(), weightsSHA256: nil, augmentation: .zoomAndNone, threads: 2)
+        var classifier = SeriesClassifier(model: try Fixtures.seededModel(), weightsSha256: nil, augmentation: .zoomAndNone, threads: 2)
         let kept = try SeriesClassifier.keptSlices(input)
         let shared = try classifier.chunkProbabilities(input, kept: kept)
         classifier.reuseEmbeddings = false
@@ -68,15 +69,15 @@ final class SeriesPipelineTests: XCTestCase {
     func testSeriesWithoutInformativeSliceIsARecordedResult() throws {
         let full = try SeriesInput(directory: Self.seriesDirectory)
         let tumourFree = try SeriesInput(
-            patientID: full.patientID, mriType: full.mriType, slicesTotal: 3, slicesNonempty: 3,
+            patientId: full.patientId, mriType: full.mriType, slicesTotal: 3, slicesNonempty: 3,
             instanceNumbers: Array(full.instanceNumbers.prefix(3)), slices: Array(full.slices.prefix(3)),
             wholeTumour: Array(full.wholeTumour.prefix(3)), enhancing: Array(full.enhancing.prefix(3)))
-        let result = try SeriesClassifier(model: try Fixtures.seededModel(), weightsSHA256: "abc").classify(tumourFree)
+        let result = try SeriesClassifier(model: try Fixtures.seededModel(), weightsSha256: "abc").classify(tumourFree)
         XCTAssertEqual(result.status, .noInformativeSlice)
         XCTAssertEqual(result.kept, [])
         XCTAssertEqual(result.chunks, [])
         XCTAssertNil(result.probability)
-        let json = String(decoding: try JSONEncoder().encode(result), as: UTF8.self)
+        let json = String(decoding: try DocumentJSON.encoder.encode(result), as: UTF8.self)
         XCTAssertTrue(json.contains("\"probability\":null"), json)
     }
 
@@ -84,14 +85,14 @@ final class SeriesPipelineTests: XCTestCase {
         let full = try SeriesInput(directory: Self.seriesDirectory)
         let slices = Array(full.slices.prefix(4))
         XCTAssertThrowsError(try SeriesInput(
-            patientID: "p", mriType: .t2w, slicesTotal: 4, slicesNonempty: 4, instanceNumbers: [1, 2, 3, 4], slices: slices,
+            patientId: "p", mriType: .t2w, slicesTotal: 4, slicesNonempty: 4, instanceNumbers: [1, 2, 3, 4], slices: slices,
             wholeTumour: Array(full.wholeTumour.prefix(3)), enhancing: Array(full.enhancing.prefix(4)))) { error in
             XCTAssertEqual(error as? ClassificationError,
                            .countMismatch(what: "whole-tumour masks for 4 slices", expected: 4, found: 3))
         }
         let small = try Image<UInt8>(width: 10, height: 10, repeating: 0)
         XCTAssertThrowsError(try SeriesInput(
-            patientID: "p", mriType: .t2w, slicesTotal: 4, slicesNonempty: 4, instanceNumbers: [1, 2, 3, 4], slices: slices,
+            patientId: "p", mriType: .t2w, slicesTotal: 4, slicesNonempty: 4, instanceNumbers: [1, 2, 3, 4], slices: slices,
             wholeTumour: [small] + full.wholeTumour[1..<4], enhancing: Array(full.enhancing.prefix(4)))) { error in
             XCTAssertEqual(error as? ClassificationError, .sizeMismatch(what: "mask of slice 0", expected: [60, 76], found: [10, 10]))
         }

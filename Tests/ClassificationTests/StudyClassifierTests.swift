@@ -1,6 +1,7 @@
 import ArrayFiles
 import Classification
 import Crypto
+import Domain
 import Foundation
 import Inference
 import XCTest
@@ -10,17 +11,17 @@ final class StudyClassifierTests: XCTestCase {
         func series(_ type: String, _ probabilities: [Double], _ status: SeriesOutcome) -> SeriesClassification {
             SeriesClassification(
                 mriType: type, slicesTotal: 10, slicesNonempty: 9, kept: probabilities.isEmpty ? [] : [4],
-                chunks: probabilities.enumerated().map { ChunkProbability(index: $0, first: 4 + 5 * $0, probability: $1) },
-                status: status, reason: nil, tta: .zoom, weightsSHA256: nil)
+                chunks: probabilities.enumerated().map { ChunkResult(index: $0, firstInstance: 4 + 5 * $0, probability: $1) },
+                status: status, reason: nil, tta: .zoom, weightsSha256: nil)
         }
-        let patient = PatientClassification(patientID: "7", series: [
+        let patient = PatientClassification(patientId: "7", series: [
             series("FLAIR", [0.2, 0.4], .classified), series("T1w", [], .noInformativeSlice),
             series("T2w", [0.9], .classified), series("T1wCE", [], .skipped),
         ])
         XCTAssertEqual(try XCTUnwrap(patient.probability), (0.3 + 0.9) / 2, accuracy: 1e-12)
         XCTAssertNil(patient.reason)
 
-        let none = PatientClassification(patientID: "8", series: [series("T1w", [], .noInformativeSlice), series("T2w", [], .skipped)])
+        let none = PatientClassification(patientId: "8", series: [series("T1w", [], .noInformativeSlice), series("T2w", [], .skipped)])
         XCTAssertNil(none.probability)
         XCTAssertEqual(none.reason, "no series produced chunks: T1w no_informative_slice, T2w skipped")
         let json = try? JSONSerialization.jsonObject(with: none.jsonData()) as? [String: Any]
@@ -53,13 +54,13 @@ final class StudyClassifierTests: XCTestCase {
 
         let expected = try Fixtures.json("series/expected.json", as: SeriesPipelineTests.Expected.self)
         let patient = try StudyClassifier(modelsDirectory: models, augmentation: .none, threads: 2).run(studyDirectory: study)
-        XCTAssertEqual(patient.patientID, "00042")
+        XCTAssertEqual(patient.patientId, "00042")
         let series = try XCTUnwrap(patient.series.first)
-        XCTAssertEqual(series.weightsSHA256, sha)
+        XCTAssertEqual(series.weightsSha256, sha)
         XCTAssertEqual(series.tta, TestTimeAugmentation.none)
         XCTAssertEqual(series.kept, expected.kept.map(Optional.some))
         XCTAssertEqual(try XCTUnwrap(patient.probability), expected.none.reduce(0, +) / 3, accuracy: 1e-5)
-        let written = try JSONDecoder().decode(
+        let written = try DocumentJSON.decoder.decode(
             SeriesClassification.self, from: Data(contentsOf: study.appendingPathComponent("T2w/classification.json")))
         XCTAssertEqual(written, series)
     }

@@ -51,7 +51,7 @@ final class DicomDecodingTests: XCTestCase {
         XCTAssertEqual(header.instanceNumber, 1)
         XCTAssertEqual(header.imagePositionPatient, [-83.9063, -91.2, 6.6406])
         XCTAssertEqual(header.imageOrientationPatient?.count, 6)
-        XCTAssertEqual(header.seriesInstanceUID, "1.3.6.1.4.1.5962.1.3.4.1.20040826185059.5457")
+        XCTAssertEqual(header.seriesInstanceUid, "1.3.6.1.4.1.5962.1.3.4.1.20040826185059.5457")
         XCTAssertEqual(header.modality, "MR")
         XCTAssertEqual(header.transferSyntax.name, "RLE Lossless")
         XCTAssertTrue(header.hasPixelData)

@@ -110,17 +110,17 @@ final class FleetEndToEndTests: XCTestCase {
             }
             let mriType: String
             let chunks: [Chunk]
-            let weightsSHA256: String?
+            let weightsSha256: String?
             let status: String
             let reason: String?
             enum CodingKeys: String, CodingKey {
-                case mriType = "mri_type", chunks, weightsSHA256 = "weights_sha256", status, reason
+                case mriType = "mri_type", chunks, weightsSha256 = "weights_sha256", status, reason
             }
         }
-        let patientID: String
+        let patientId: String
         let probability: Double?
         let series: [Series]
-        enum CodingKeys: String, CodingKey { case patientID = "patient_id", probability, series }
+        enum CodingKeys: String, CodingKey { case patientId = "patient_id", probability, series }
     }
 
     private func startFleet(segWorkers: Int = 1, models: URL? = nil, extra: [String: String] = [:]) throws -> FleetCluster {
@@ -147,7 +147,7 @@ final class FleetEndToEndTests: XCTestCase {
             XCTAssertEqual(stored.map(\.chunk.index), series.chunks.map(\.index), "\(series.mriType) chunks", file: file, line: line)
             for (row, expected) in zip(stored, series.chunks) {
                 XCTAssertEqual(row.chunk.probability, expected.probability, accuracy: 1e-12, file: file, line: line)
-                XCTAssertEqual(row.weightsSha256, series.weightsSHA256, file: file, line: line)
+                XCTAssertEqual(row.weightsSha256, series.weightsSha256, file: file, line: line)
             }
         }
         XCTAssertEqual(chunks.count, offline.series.map(\.chunks.count).reduce(0, +), "exactly once", file: file, line: line)

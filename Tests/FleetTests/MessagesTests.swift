@@ -1,3 +1,4 @@
+import Domain
 import Fleet
 import Foundation
 import XCTest

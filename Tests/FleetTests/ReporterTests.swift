@@ -1,4 +1,5 @@
 import Broker
+import Domain
 import Fleet
 import FleetReport
 import Foundation

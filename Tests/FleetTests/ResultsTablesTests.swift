@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 import Logging
 import ResultsStore
@@ -10,10 +11,10 @@ final class ResultsTablesTests: XCTestCase {
         if let schema { TestServers.dropSchema(schema) }
     }
 
-    private let flair = ResultsTables.SeriesKey(seriesInstanceUid: "1.2.3.1", studyInstanceUid: "1.2.3",
-                                                patientId: "00042", mriType: "FLAIR")
-    private let t2 = ResultsTables.SeriesKey(seriesInstanceUid: "1.2.3.2", studyInstanceUid: "1.2.3",
-                                             patientId: "00042", mriType: "T2w")
+    private let flair = SeriesIdentity(patientId: "00042", studyInstanceUid: "1.2.3", seriesInstanceUid: "1.2.3.1",
+                                      mriType: "FLAIR")
+    private let t2 = SeriesIdentity(patientId: "00042", studyInstanceUid: "1.2.3", seriesInstanceUid: "1.2.3.2",
+                                   mriType: "T2w")
 
     func testMigrationsAreRecordedAndAppliedOnce() throws {
         let (connection, schema) = try TestServers.migratedSchema("fleet_migrate")
@@ -39,10 +40,11 @@ final class ResultsTablesTests: XCTestCase {
             }
             try connection.withTransaction { _ in
                 try tables.recordSeriesClassified(
-                    flair, chunks: [.init(index: 0, firstInstance: 0, probability: 0.2),
-                                    .init(index: 1, firstInstance: 5, probability: 0.4)],
-                    slicesSelected: 40, weightsSha256: "clsF", segmentationWeightsSha256: "seg",
-                    noChunksReason: nil, computedAt: "2026-11-23T10:00:00.000Z")
+                    flair, result: SeriesResult(
+                        weightsSha256: "clsF", segmentationWeightsSha256: "seg", slicesSelected: 40,
+                        chunks: [.init(index: 0, firstInstance: 0, probability: 0.2),
+                                 .init(index: 1, firstInstance: 5, probability: 0.4)], noChunksReason: nil),
+                    computedAt: "2026-11-23T10:00:00.000Z")
             }
         }
         try replayAll()
@@ -54,8 +56,9 @@ final class ResultsTablesTests: XCTestCase {
 
         try connection.withTransaction { _ in
             try tables.recordSeriesClassified(
-                t2, chunks: [.init(index: 0, firstInstance: 0, probability: 0.9)], slicesSelected: 35,
-                weightsSha256: "clsT", segmentationWeightsSha256: "seg", noChunksReason: nil,
+                t2, result: SeriesResult(
+                    weightsSha256: "clsT", segmentationWeightsSha256: "seg", slicesSelected: 35,
+                    chunks: [.init(index: 0, firstInstance: 0, probability: 0.9)], noChunksReason: nil),
                 computedAt: "2026-11-23T10:00:01.000Z")
         }
         // A replay of everything (a redelivery) and a late `segmented` event must change nothing.
@@ -87,8 +90,10 @@ final class ResultsTablesTests: XCTestCase {
                          .init(seriesInstanceUid: "1.2.3.2", mriType: "T2w", slicesTotal: 10, slicesKept: 8)],
                 warnings: nil, error: nil)
             try tables.recordSeriesClassified(
-                flair, chunks: [], slicesSelected: 0, weightsSha256: "clsF", segmentationWeightsSha256: "seg",
-                noChunksReason: "no slice passed the tumour selection", computedAt: "2026-11-23T10:00:00.000Z")
+                flair, result: SeriesResult(
+                    weightsSha256: "clsF", segmentationWeightsSha256: "seg", slicesSelected: 0, chunks: [],
+                    noChunksReason: "no slice passed the tumour selection"),
+                computedAt: "2026-11-23T10:00:00.000Z")
             try tables.recordSeriesStatus(t2, status: .failed, error: "model error: weights missing")
             try tables.recordFailure(kind: .failed, stage: "segment", jobId: "job-t2", patientId: "00042",
                                      seriesInstanceUid: "1.2.3.2", reason: "model error: weights missing")

@@ -1,4 +1,5 @@
 import Broker
+import Domain
 import Fleet
 import Foundation
 import Logging

@@ -67,7 +67,7 @@ final class BadInputTests: XCTestCase {
         try copyItem(dicomFixtures.appendingPathComponent("bad_text.dcm"), to: study.appendingPathComponent("notes"))
         let result = try StudyIngestor().ingest(study: study)
         XCTAssertEqual(result.metadata.errors.map(\.kind).sorted(), ["no_mri_type", "no_series", "not_dicom"])
-        XCTAssertEqual(result.metadata.patientID, "4MR1")
+        XCTAssertEqual(result.metadata.patientId, "4MR1")
         XCTAssertTrue(result.series.isEmpty)
     }
 

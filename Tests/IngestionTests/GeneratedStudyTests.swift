@@ -18,7 +18,7 @@ final class GeneratedStudyTests: XCTestCase {
         let plain = try StudyIngestor().ingest(study: try makeStudy(traps: false, in: scratch.appendingPathComponent("plain")))
 
         XCTAssertEqual(trapped.metadata.series.map(\.dir), ["FLAIR", "T1w", "T1wCE", "T2w"])
-        XCTAssertEqual(trapped.metadata.patientID, "00042")
+        XCTAssertEqual(trapped.metadata.patientId, "00042")
         for series in trapped.series.map(\.metadata) {
             // Shuffled, partly extension-less file names: the order still follows InstanceNumber.
             let numbers = series.instanceNumbers.compactMap { $0 }

@@ -76,17 +76,17 @@ final class PostgresConnectionTests: XCTestCase {
     func testUniqueViolationCarriesSQLStateAndRoleButNotTheValue() throws {
         let connection = try PostgresConnection(conninfo: conninfo())
         let table = try makeTable(connection)
-        let patientID = "PATIENT-0042-SECRET"
-        try connection.execute("INSERT INTO \(table) (id) VALUES ($1)", [patientID])
+        let patientId = "PATIENT-0042-SECRET"
+        try connection.execute("INSERT INTO \(table) (id) VALUES ($1)", [patientId])
         XCTAssertThrowsError(
-            try connection.execute("INSERT INTO \(table) (id) VALUES ($1)", [patientID], role: "insert study")
+            try connection.execute("INSERT INTO \(table) (id) VALUES ($1)", [patientId], role: "insert study")
         ) { error in
             guard let error = error as? PostgresError else { return XCTFail("unexpected \(error)") }
             XCTAssertEqual(error.kind, .statementFailed)
             XCTAssertEqual(error.sqlState, SQLState.uniqueViolation)
             XCTAssertEqual(error.role, "insert study")
             XCTAssertTrue(error.message.contains("duplicate key"), error.message)
-            XCTAssertFalse(error.description.contains(patientID), error.description)
+            XCTAssertFalse(error.description.contains(patientId), error.description)
             XCTAssertFalse(error.isConnectionLost)
             XCTAssertFalse(error.isTransient)
         }

@@ -15,7 +15,7 @@ final class SegmentationStageTests: XCTestCase {
         let (slices, height, width) = (3, 150, 182)
         let series = try fixtures.tensor("series", shape: [slices, height, width])
         let volume = SeriesVolume(slices: slices, rows: height, columns: width, values: series.storage)
-        let stage = SegmentationStage(model: try seededModel.get(), weightsSHA256: "seeded", threads: 2)
+        let stage = SegmentationStage(model: try seededModel.get(), weightsSha256: "seeded", threads: 2)
 
         let probabilities = try stage.probabilities(volume)
         let reference224 = try fixtures.tensor("masks224", shape: [slices, 2, 224, 224]).storage
@@ -78,7 +78,7 @@ final class SegmentationStageTests: XCTestCase {
             try series.write(to: directory)
             study.append(series)
         }
-        let stage = SegmentationStage(model: try seededModel.get(), weightsSHA256: "abc123", threads: 2)
+        let stage = SegmentationStage(model: try seededModel.get(), weightsSha256: "abc123", threads: 2)
         let records = try stage.run(studyDirectory: out)
         XCTAssertEqual(records.count, study.count)
         XCTAssertFalse(study.isEmpty)
@@ -89,7 +89,7 @@ final class SegmentationStageTests: XCTestCase {
             XCTAssertTrue(try XCTUnwrap(masks.uint8Values).allSatisfy { $0 <= 1 })
             let record = try JSONDecoder().decode(SegmentationRecord.self,
                                                   from: Data(contentsOf: directory.appendingPathComponent(SegmentationStage.recordFileName)))
-            XCTAssertEqual(record.weightsSHA256, "abc123")
+            XCTAssertEqual(record.weightsSha256, "abc123")
             XCTAssertEqual(record.slices, series.image.slices)
         }
     }
@@ -98,7 +98,7 @@ final class SegmentationStageTests: XCTestCase {
         XCTAssertThrowsError(try SegmentationStage(modelDirectory: temporaryURL("no-models"))) { error in
             XCTAssertTrue("\(error)".contains("segmentation weights not found"), "\(error)")
         }
-        let stage = SegmentationStage(model: try seededModel.get(), weightsSHA256: "x", threads: 1)
+        let stage = SegmentationStage(model: try seededModel.get(), weightsSha256: "x", threads: 1)
         let missing = temporaryURL("not-ingested")
         XCTAssertThrowsError(try stage.run(studyDirectory: missing)) {
             XCTAssertEqual($0 as? SegmentationStageError, .notIngestOutput(path: missing.path))

@@ -1,0 +1,73 @@
+/// The value types every layer shares: the stages, the wire messages, the results tables and the offline reports
+/// all speak of a series, its chunks and its result in these words. Property names are camel case words
+/// (`patientId`, `seriesInstanceUid`, `weightsSha256`) so that JSON's snake case round-trips through the
+/// encoders' key strategies without explicit coding keys.
+
+/// Which series something is about. No patient names: the patient id is the export's identifier (e.g. BraTS21ID).
+public struct SeriesIdentity: Codable, Hashable, Sendable {
+    public var patientId: String
+    public var studyInstanceUid: String
+    public var seriesInstanceUid: String
+    /// An `MRIType` raw value; kept as text so that a message with an unknown type still names its series when
+    /// it is refused.
+    public var mriType: String
+
+    public init(patientId: String, studyInstanceUid: String, seriesInstanceUid: String, mriType: String) {
+        self.patientId = patientId
+        self.studyInstanceUid = studyInstanceUid
+        self.seriesInstanceUid = seriesInstanceUid
+        self.mriType = mriType
+    }
+}
+
+/// One series as ingest found it: slices decoded and slices kept.
+public struct SeriesSummary: Codable, Equatable, Sendable {
+    public var seriesInstanceUid: String
+    public var mriType: String
+    public var slicesTotal: Int
+    public var slicesKept: Int
+
+    public init(seriesInstanceUid: String, mriType: String, slicesTotal: Int, slicesKept: Int) {
+        self.seriesInstanceUid = seriesInstanceUid
+        self.mriType = mriType
+        self.slicesTotal = slicesTotal
+        self.slicesKept = slicesKept
+    }
+}
+
+/// One classifier chunk's result.
+public struct ChunkResult: Codable, Equatable, Sendable {
+    public var index: Int
+    /// InstanceNumber of the chunk's first slice (nil when that slice had none).
+    public var firstInstance: Int?
+    public var probability: Double
+
+    public init(index: Int, firstInstance: Int?, probability: Double) {
+        self.index = index
+        self.firstInstance = firstInstance
+        self.probability = probability
+    }
+}
+
+/// A classified series as the fleet reports it: its chunks and the weights that produced them.
+public struct SeriesResult: Codable, Equatable, Sendable {
+    public var weightsSha256: String
+    public var segmentationWeightsSha256: String
+    /// Slices the tumour selection kept (the chunks are taken over these).
+    public var slicesSelected: Int
+    public var chunks: [ChunkResult]
+    /// Why there are no chunks, when `chunks` is empty.
+    public var noChunksReason: String?
+
+    public init(weightsSha256: String, segmentationWeightsSha256: String, slicesSelected: Int,
+                chunks: [ChunkResult], noChunksReason: String?) {
+        self.weightsSha256 = weightsSha256
+        self.segmentationWeightsSha256 = segmentationWeightsSha256
+        self.slicesSelected = slicesSelected
+        self.chunks = chunks
+        self.noChunksReason = noChunksReason
+    }
+
+    /// The series probability (`Aggregation.seriesProbability`).
+    public var probability: Double? { Aggregation.seriesProbability(chunks) }
+}
