@@ -40,17 +40,19 @@ let package = Package(
         .target(name: "DICOM", dependencies: ["CDicom", "Domain"]),
         .target(name: "ArrayFiles", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Imaging", dependencies: ["ArrayFiles"]),
-        .target(name: "Ingestion", dependencies: ["Domain", "DICOM", "Imaging", "ArrayFiles", .product(name: "Logging", package: "swift-log")]),
+        // The series directory: its file names, documents and arrays, for every stage and command.
+        .target(name: "SeriesFiles", dependencies: ["ArrayFiles", "Domain"]),
+        .target(name: "Ingestion", dependencies: ["Domain", "DICOM", "Imaging", "ArrayFiles", "SeriesFiles", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Inference", dependencies: ["COpenBLAS", "ArrayFiles"]),
         .target(
             name: "Segmentation",
             dependencies: [
-                "ArrayFiles", "Inference", "Imaging", "Ingestion", .product(name: "Logging", package: "swift-log"),
+                "ArrayFiles", "Inference", "Imaging", "SeriesFiles", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "Classification",
-            dependencies: ["ArrayFiles", "Domain", "Inference", "Imaging", "Ingestion"]
+            dependencies: ["ArrayFiles", "Domain", "Inference", "Imaging", "SeriesFiles"]
         ),
         // The fleet's runtime: worker loop, messages, artifact store, configuration, metrics, status server.
         .target(
@@ -65,34 +67,34 @@ let package = Package(
             ]
         ),
         // One stage adapter per executable, so that each links only its stage's C libraries.
-        .target(name: "FleetIngest", dependencies: ["Domain", "Fleet", "Ingestion", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "FleetIngest", dependencies: ["Domain", "Fleet", "Ingestion", "SeriesFiles", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "FleetSegment",
-            dependencies: ["Domain", "Fleet", "Ingestion", "Segmentation", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Domain", "Fleet", "Segmentation", "SeriesFiles", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "FleetClassify",
-            dependencies: ["Classification", "Domain", "Fleet", "Ingestion", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Classification", "Domain", "Fleet", "SeriesFiles", .product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "FleetReport", dependencies: ["Domain", "Fleet", "ResultsStore", .product(name: "Logging", package: "swift-log")]),
 
         // Executables: argument parsing and wiring only.
         .executableTarget(
             name: "Ingest",
-            dependencies: ["Fleet", "FleetIngest", "Ingestion", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            dependencies: ["Domain", "Fleet", "FleetIngest", "Ingestion", "SeriesFiles", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "SegWorker",
             dependencies: [
-                "ArrayFiles", "Fleet", "FleetSegment", "Segmentation", "Inference",
+                "ArrayFiles", "Fleet", "FleetSegment", "Segmentation", "SeriesFiles", "Inference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "ClsWorker",
             dependencies: [
-                "Domain", "Fleet", "FleetClassify", "Classification", "Inference", "Ingestion", "Segmentation",
+                "Domain", "Fleet", "FleetClassify", "Classification", "Inference", "Segmentation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -109,12 +111,12 @@ let package = Package(
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore"]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM"], exclude: ["Fixtures"]),
-        .testTarget(name: "IngestionTests", dependencies: ["ArrayFiles", "Domain", "Imaging", "Ingestion"], exclude: ["Fixtures"]),
+        .testTarget(name: "IngestionTests", dependencies: ["ArrayFiles", "Domain", "Imaging", "Ingestion", "SeriesFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "InferenceTests", dependencies: ["ArrayFiles", "Inference"], exclude: ["Fixtures"]),
-        .testTarget(name: "SegmentationTests", dependencies: ["ArrayFiles", "Segmentation", "Inference", "Imaging", "Ingestion"], exclude: ["Fixtures"]),
+        .testTarget(name: "SegmentationTests", dependencies: ["ArrayFiles", "Segmentation", "Inference", "Imaging", "Ingestion", "SeriesFiles"], exclude: ["Fixtures"]),
         .testTarget(
             name: "ClassificationTests",
-            dependencies: ["ArrayFiles", "Classification", "Domain", "Inference", "Imaging", "Ingestion", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["ArrayFiles", "Classification", "Domain", "Inference", "Imaging", "SeriesFiles", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Fixtures"]
         ),
         .testTarget(

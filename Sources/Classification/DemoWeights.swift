@@ -1,7 +1,6 @@
 import Domain
 import Foundation
 import Inference
-import Ingestion
 
 extension ClassifierWeights {
     /// DEMO `classifier-<type>.safetensors` (see `DemoWeightsFile`): seeded weights of ECA-NFNet-L0 + BiLSTM +

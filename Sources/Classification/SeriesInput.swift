@@ -1,8 +1,7 @@
-import ArrayFiles
 import Domain
 import Foundation
 import Imaging
-import Ingestion
+import SeriesFiles
 
 /// What the classifier needs of one series: its uint8 slices (ingest), WT and ET masks (segmentation) and the
 /// instance number of every slice, all in the ingest order.
@@ -47,30 +46,14 @@ public struct SeriesInput: Sendable {
         self.enhancing = enhancing
     }
 
-    public static let slicesFile = IngestedSeries.uint8ImageFileName
-    public static let masksFile = "masks.npy"
-
     /// Reads a series directory after `ingest` and `seg-worker`: series.json, image_uint8.npy (S,H,W) and
-    /// masks.npy (S,2,H,W).
-    public init(directory: URL) throws {
-        let metadata = try SeriesInput.metadata(in: directory)
-        let slicesArray = try NpyArray(contentsOf: directory.appendingPathComponent(Self.slicesFile))
-        let masksArray = try NpyArray(contentsOf: directory.appendingPathComponent(Self.masksFile))
-        guard slicesArray.shape.count == 3, let sliceValues = slicesArray.uint8Values else {
-            throw ClassificationError.invalidInput("\(Self.slicesFile) must be uint8 (S,H,W), found shape \(slicesArray.shape)")
-        }
-        guard masksArray.shape.count == 4, masksArray.shape[1] == 2, let maskValues = masksArray.uint8Values else {
-            throw ClassificationError.invalidInput("\(Self.masksFile) must be uint8 (S,2,H,W), found shape \(masksArray.shape)")
-        }
-        guard masksArray.shape[0] == slicesArray.shape[0] else {
-            throw ClassificationError.countMismatch(what: "mask pairs in \(Self.masksFile) for the slices of \(Self.slicesFile)",
-                                                    expected: slicesArray.shape[0], found: masksArray.shape[0])
-        }
-        guard Array(masksArray.shape[2...]) == Array(slicesArray.shape[1...]) else {
-            throw ClassificationError.sizeMismatch(what: "\(Self.masksFile) against \(Self.slicesFile)",
-                                                   expected: Array(slicesArray.shape[1...]), found: Array(masksArray.shape[2...]))
-        }
-        let (count, height, width) = (slicesArray.shape[0], slicesArray.shape[1], slicesArray.shape[2])
+    /// masks.npy (S,2,H,W), their shapes checked against series.json.
+    public init(directory url: URL) throws {
+        let directory = SeriesDirectory(url)
+        let metadata = try SeriesInput.metadata(in: url)
+        let slices = try directory.readUInt8Image(metadata: metadata)
+        let maskValues = try directory.readMasks(metadata: metadata).uint8Values ?? []
+        let (height, width) = (slices.rows, slices.columns)
         let plane = height * width
         func image(_ values: [UInt8], _ index: Int) throws -> Image<UInt8> {
             try Image(width: width, height: height, pixels: Array(values[(index * plane)..<((index + 1) * plane)]))
@@ -78,20 +61,20 @@ public struct SeriesInput: Sendable {
         try self.init(
             patientId: metadata.patientId, mriType: metadata.mriType, slicesTotal: metadata.slicesTotal,
             slicesNonempty: metadata.slicesNonempty, instanceNumbers: metadata.instanceNumbers,
-            slices: (0..<count).map { try image(sliceValues, $0) },
-            wholeTumour: (0..<count).map { try image(maskValues, 2 * $0) },
-            enhancing: (0..<count).map { try image(maskValues, 2 * $0 + 1) })
+            slices: (0..<slices.slices).map { try image(slices.values, $0) },
+            wholeTumour: (0..<slices.slices).map { try image(maskValues, 2 * $0) },
+            enhancing: (0..<slices.slices).map { try image(maskValues, 2 * $0 + 1) })
     }
 }
 
 extension SeriesInput {
     /// The ingest stage's series.json of a series directory.
-    static func metadata(in directory: URL) throws -> SeriesMetadata {
+    static func metadata(in url: URL) throws -> SeriesMetadata {
+        let directory = SeriesDirectory(url)
         do {
-            return try IngestedSeries.readMetadata(from: directory)
+            return try directory.readMetadata()
         } catch {
-            throw ClassificationError.unreadable(path: directory.appendingPathComponent(IngestedSeries.metadataFileName).path,
-                                                 reason: String(describing: error))
+            throw ClassificationError.unreadable(path: directory.url(of: .metadata).path, reason: String(describing: error))
         }
     }
 }

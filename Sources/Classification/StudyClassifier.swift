@@ -2,7 +2,7 @@ import ArrayFiles
 import Domain
 import Foundation
 import Inference
-import Ingestion
+import SeriesFiles
 
 /// A classifier weights file, loaded, with the SHA-256 of its bytes.
 public struct ClassifierWeights: Sendable {
@@ -23,8 +23,6 @@ public struct ClassifierWeights: Sendable {
 /// the model of its MRI type from the model directory; writes each series' `classification.json` and returns
 /// the patient document.
 public struct StudyClassifier: Sendable {
-    public static let resultFile = "classification.json"
-
     public let modelsDirectory: URL
     public var augmentation: TestTimeAugmentation
     public var threads: Int
@@ -39,29 +37,31 @@ public struct StudyClassifier: Sendable {
     }
 
     public func run(studyDirectory: URL) throws -> PatientClassification {
+        let studyFiles = StudyDirectory(studyDirectory)
         let study: StudyMetadata
         do {
-            study = try IngestedStudy.readMetadata(from: studyDirectory)
+            study = try studyFiles.readMetadata()
         } catch {
-            throw ClassificationError.unreadable(path: studyDirectory.appendingPathComponent(IngestedStudy.metadataFileName).path,
-                                                 reason: String(describing: error))
+            throw ClassificationError.unreadable(
+                path: studyDirectory.appendingPathComponent(StudyDirectory.metadataFileName).path,
+                reason: String(describing: error))
         }
         var loaded: [MRIType: ClassifierWeights] = [:]
         var results: [SeriesClassification] = []
         for entry in study.series {
-            let directory = studyDirectory.appendingPathComponent(entry.dir)
+            let directory = studyFiles.series(entry)
             let weightsURL = modelsDirectory.appendingPathComponent(ClassifierWeights.fileName(mriType: entry.mriType))
             let result: SeriesClassification
             if !FileManager.default.fileExists(atPath: weightsURL.path) {
-                result = try SeriesClassification.skipped(directory, missingWeights: weightsURL)
+                result = try SeriesClassification.skipped(directory.url, missingWeights: weightsURL)
             } else {
                 let weights = try loaded[entry.mriType] ?? ClassifierWeights(contentsOf: weightsURL)
                 loaded[entry.mriType] = weights
                 let classifier = SeriesClassifier(model: weights.model, weightsSha256: weights.sha256,
                                                   augmentation: augmentation, threads: threads, reuseEmbeddings: reuseEmbeddings)
-                result = try classifier.classify(SeriesInput(directory: directory))
+                result = try classifier.classify(SeriesInput(directory: directory.url))
             }
-            try DocumentJSON.encoder.encode(result).write(to: directory.appendingPathComponent(Self.resultFile), options: .atomic)
+            try directory.writeDocument(result, as: .classification)
             results.append(result)
         }
         return PatientClassification(patientId: study.patientId, series: results)

@@ -2,7 +2,6 @@ import ArgumentParser
 import Classification
 import Domain
 import Foundation
-import Ingestion
 import Segmentation
 
 /// `cls-worker demo-weights DIR`: DEMO weights for the whole pipeline (see `DemoWeightsFile`).

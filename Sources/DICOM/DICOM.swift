@@ -1,5 +1,6 @@
 // The Swift face of CDicom: a decoded DICOM file's header and pixels, and a readable error naming the file.
 import CDicom
+import Domain
 
 /// Why a file could not be read as a greyscale DICOM image. The description names the file and the problem.
 public enum DicomError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -67,12 +68,6 @@ public enum DicomError: Error, Equatable, Sendable, CustomStringConvertible {
         default: self = .decodeFailed(path: path, reason: message)
         }
     }
-}
-
-/// A transfer syntax: its UID and DCMTK's name for it (e.g. "JPEG-LS Lossless").
-public struct TransferSyntax: Hashable, Sendable, Codable {
-    public let uid: String
-    public let name: String
 }
 
 /// The header fields the pipeline uses.

@@ -2,8 +2,8 @@ import Classification
 import Domain
 import Fleet
 import Foundation
-import Ingestion
 import Logging
+import SeriesFiles
 
 /// The cls-worker's stage: a segmented series in; the classifier of its MRI type (T4E's slice selection, chunks,
 /// ECA-NFNet-L0 + BiLSTM) run by the same `SeriesClassifier` as `cls-worker run`; `classification.json` to the
@@ -28,8 +28,8 @@ public final class ClassifyStage: Stage, @unchecked Sendable {
     public func run(_ job: ClassifyJob, context: StageContext) throws -> [Publication] {
         let directory = context.workspace.appendingPathComponent("series")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        for file in [IngestedSeries.metadataFileName, SeriesInput.slicesFile, SeriesInput.masksFile] where job.inputs[file] == nil {
-            throw StageFailure.permanent("classify job has no input '\(file)'")
+        for file in SeriesDirectory.File.classifierInputs where job.inputs[file.name] == nil {
+            throw StageFailure.permanent("classify job has no input '\(file.name)'")
         }
         for (file, ref) in job.inputs {
             try context.store.materialize(ref, at: directory.appendingPathComponent(file))
@@ -45,7 +45,7 @@ public final class ClassifyStage: Stage, @unchecked Sendable {
         let weights = result.weightsSha256 ?? ""
         let key = "classify/" + JobID.derive(stage: "classify", subject: job.series.seriesInstanceUid,
                                              weights: [job.segmentationWeightsSha256, weights])
-        try context.store.put(try DocumentJSON.encoder.encode(result), key: "\(key)/\(StudyClassifier.resultFile)")
+        try context.store.put(try DocumentJSON.encoder.encode(result), key: "\(key)/\(SeriesDirectory.File.classification.name)")
         let summary = result.result(segmentationWeightsSha256: job.segmentationWeightsSha256)
         context.logger.info("series classified", metadata: [
             "mri_type": "\(job.series.mriType)", "chunks": "\(summary.chunks.count)",

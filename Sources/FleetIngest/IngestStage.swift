@@ -3,6 +3,7 @@ import Fleet
 import Foundation
 import Ingestion
 import Logging
+import SeriesFiles
 
 /// The ingest worker's stage: a study folder in; per series, its directory files in the artifact store and one
 /// `segment` job; one `ingested` status event for the study (with per-series slice counts and any warnings).
@@ -60,15 +61,16 @@ public struct IngestStage: Stage {
         let metadata = series.metadata
         let directory = context.workspace.appendingPathComponent(directoryName)
         do {
-            try series.write(to: directory)
+            try SeriesDirectory(directory).write(series)
         } catch {
             throw StageFailure.transient("cannot write the series directory: \(error)")
         }
         defer { try? FileManager.default.removeItem(at: directory) }
         let prefix = Self.artifactPrefix(seriesInstanceUid: metadata.seriesInstanceUid)
         var inputs: [String: ArtifactRef] = [:]
-        for file in [IngestedSeries.metadataFileName, IngestedSeries.floatImageFileName, IngestedSeries.uint8ImageFileName] {
-            inputs[file] = try context.store.put(fileAt: directory.appendingPathComponent(file), key: "\(prefix)/\(file)")
+        for file in SeriesDirectory.File.ingested {
+            inputs[file.name] = try context.store.put(fileAt: SeriesDirectory(directory).url(of: file),
+                                                      key: "\(prefix)/\(file.name)")
         }
         let identity = SeriesIdentity(
             patientId: metadata.patientId, studyInstanceUid: metadata.studyInstanceUid,

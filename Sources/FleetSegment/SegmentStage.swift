@@ -1,9 +1,9 @@
 import Domain
 import Fleet
 import Foundation
-import Ingestion
 import Logging
 import Segmentation
+import SeriesFiles
 
 /// The seg-worker's stage: an ingested series in (from the store), `masks.npy` + `segmentation.json` out (to the
 /// store), one `classify` job and a `segmented` event. The model is loaded once, at start.
@@ -29,8 +29,8 @@ public final class SegmentStage: Stage, @unchecked Sendable {
     public func run(_ job: SegmentJob, context: StageContext) throws -> [Publication] {
         let directory = context.workspace.appendingPathComponent("series")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        guard job.inputs[IngestedSeries.metadataFileName] != nil else {
-            throw StageFailure.permanent("segment job has no input '\(IngestedSeries.metadataFileName)'")
+        guard job.inputs[SeriesDirectory.File.metadata.name] != nil else {
+            throw StageFailure.permanent("segment job has no input '\(SeriesDirectory.File.metadata.name)'")
         }
         for (file, ref) in job.inputs {
             try context.store.materialize(ref, at: directory.appendingPathComponent(file))
@@ -42,8 +42,9 @@ public final class SegmentStage: Stage, @unchecked Sendable {
         }
         let prefix = Self.artifactPrefix(seriesInstanceUid: job.series.seriesInstanceUid, weightsSha256: weightsSha256)
         var inputs = job.inputs
-        for file in [SegmentationStage.masksFileName, SegmentationStage.recordFileName] {
-            inputs[file] = try context.store.put(fileAt: directory.appendingPathComponent(file), key: "\(prefix)/\(file)")
+        for file in SeriesDirectory.File.segmented {
+            inputs[file.name] = try context.store.put(fileAt: SeriesDirectory(directory).url(of: file),
+                                                      key: "\(prefix)/\(file.name)")
         }
         return [
             Publication(.report, StatusEvent(jobId: job.jobId, stage: name, status: .segmented, series: job.series,

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Domain
 import Foundation
 import Ingestion
+import SeriesFiles
 
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,10 +28,8 @@ struct InspectCommand: ParsableCommand {
             seriesMetadata.append(series.metadata)
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let report = Report(study: studyMetadata, series: seriesMetadata)
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            print(String(decoding: try DocumentJSON.encoder.encode(report), as: UTF8.self))
             return
         }
         print("study \(studyMetadata.studyInstanceUid)  patient \(studyMetadata.patientId)  "

@@ -1,3 +1,5 @@
+import SeriesFiles
+
 // The ingest-specific computations of DESIGN.md §1: empty-slice drop, series min-max normalisation to 0–255,
 // its uint8 truncation, and Borovec's projection crop.
 
@@ -8,16 +10,7 @@ public func isNonEmptySlice(_ pixels: some Collection<Float>, minimumFraction: D
     return Double(positive) > minimumFraction * Double(pixels.count)
 }
 
-/// The smallest and largest value of a series (over its kept slices): the normalisation bounds.
-public struct IntensityRange: Codable, Sendable, Equatable {
-    public var min: Float
-    public var max: Float
-
-    public init(min: Float, max: Float) {
-        self.min = min
-        self.max = max
-    }
-
+extension IntensityRange {
     /// The range over every value of every slice; nil when there are no values (or only NaN).
     public init?<Slice: Collection<Float>>(of slices: [Slice]) {
         var low = Float.infinity, high = -Float.infinity
@@ -68,28 +61,8 @@ public func truncatedToUInt8(_ volume: SeriesVolume<Float>) -> SeriesVolume<UInt
     return SeriesVolume(slices: volume.slices, rows: volume.rows, columns: volume.columns, values: values)
 }
 
-/// Borovec's projection crop (kaggle_vol-3D-classify `crop_volume`): for each axis, the sum over the other two
-/// axes divided by the volume's voxel count; the kept range runs from the first to the last index whose
-/// projection is ≥ `threshold` (the whole axis when none is).
-public struct ProjectionCrop: Codable, Sendable, Equatable {
-    public var threshold: Double
-    /// Half-open index ranges [lower, upper) along each axis of the volume it was computed on.
-    public var slices: ClosedOpen
-    public var rows: ClosedOpen
-    public var columns: ClosedOpen
-    /// Axes the crop was applied to in the stored arrays: "slices", and "rows", "columns" when in-plane.
-    public var applied: [String]
-
-    public struct ClosedOpen: Codable, Sendable, Equatable {
-        public var lower: Int
-        public var upper: Int
-        public init(_ range: Range<Int>) {
-            lower = range.lowerBound
-            upper = range.upperBound
-        }
-        public var range: Range<Int> { lower..<upper }
-    }
-
+/// Borovec's projection crop, computed.
+extension ProjectionCrop {
     public init(of volume: SeriesVolume<Float>, threshold: Double) {
         var slice = [Double](repeating: 0, count: volume.slices)
         var row = [Double](repeating: 0, count: volume.rows)
@@ -117,10 +90,6 @@ public struct ProjectionCrop: Codable, Sendable, Equatable {
             }
             return ClosedOpen(first..<(last + 1))
         }
-        self.threshold = threshold
-        slices = kept(slice)
-        rows = kept(row)
-        columns = kept(column)
-        applied = []
+        self.init(threshold: threshold, slices: kept(slice), rows: kept(row), columns: kept(column), applied: [])
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SeriesFiles
 
 /// What ordering a series needs from each of its slices (never its file name).
 public struct SlicePlacement: Sendable, Equatable {
@@ -18,27 +19,6 @@ public struct SlicePlacement: Sendable, Equatable {
         self.position = position
         self.orientation = orientation
     }
-}
-
-/// How a series was ordered and whether its geometry agrees.
-public struct OrderCheck: Codable, Sendable, Equatable {
-    public enum Method: String, Codable, Sendable { case instanceNumber = "instance_number", geometry }
-    public enum Status: String, Codable, Sendable {
-        /// Positions along the slice normal move strictly one way with even steps.
-        case consistent
-        /// Positions go back and forth or repeat along the InstanceNumber order.
-        case disagrees
-        /// A step is more than 1.5× the median spacing, or instance numbers skip.
-        case gaps
-        /// No usable geometry (absent, or multi-frame files whose per-frame positions are not read).
-        case unchecked
-    }
-
-    public var method: Method
-    public var status: Status
-    /// Median spacing along the normal (mm), when geometry was usable.
-    public var spacing: Double?
-    public var detail: String?
 }
 
 public enum SliceOrderingError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -2,6 +2,7 @@ import DICOM
 import Domain
 import Foundation
 import Logging
+import SeriesFiles
 
 /// Settings of the ingest stage (DESIGN.md §1); the defaults reproduce T4E.
 public struct IngestOptions: Sendable {
@@ -53,9 +54,9 @@ public struct StudyIngestor: Sendable {
     public func ingest(study: URL, into output: URL) throws -> StudyMetadata {
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         let metadata = try ingest(study: study) { dir, series in
-            try series.write(to: output.appendingPathComponent(dir))
+            try SeriesDirectory(output.appendingPathComponent(dir)).write(series)
         }
-        try writeJSON(metadata, to: output.appendingPathComponent(IngestedStudy.metadataFileName))
+        try StudyDirectory(output).writeMetadata(metadata)
         return metadata
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Fleet
 import Foundation
 import Segmentation
+import SeriesFiles
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,8 +22,7 @@ struct RunCommand: ParsableCommand {
         let stage = try SegmentationStage(modelDirectory: settings.modelsDirectory, threads: settings.threads,
                                           batchSize: batchSize)
         let url = URL(fileURLWithPath: directory)
-        let isSeries = FileManager.default.fileExists(atPath: url.appendingPathComponent("series.json").path)
-        let records = isSeries ? [try stage.run(seriesDirectory: url)] : try stage.run(studyDirectory: url)
+        let records = SeriesDirectory(url).contains(.metadata) ? [try stage.run(seriesDirectory: url)] : try stage.run(studyDirectory: url)
         for record in records {
             print("segmented \(record.slices) slices (\(record.columns)×\(record.rows)) in \(String(format: "%.1f", record.seconds)) s")
         }

@@ -2,8 +2,8 @@ import ArrayFiles
 import Foundation
 import Imaging
 import Inference
-import Ingestion
 import Logging
+import SeriesFiles
 
 public enum SegmentationStageError: Error, CustomStringConvertible, Equatable {
     case emptySlices(rows: Int, columns: Int)
@@ -33,11 +33,7 @@ public struct SegmentationRecord: Codable, Sendable, Equatable {
     public var blasCore: String
     public var seconds: Double
 
-    enum CodingKeys: String, CodingKey {
-        case schema, model, slices, rows, columns, threshold, threads, seconds
-        case weightsSha256 = "weights_sha256"
-        case blasCore = "blas_core"
-    }
+    /// Records are written and read by `SeriesDirectory` (snake-case keys).
 }
 
 /// The segmentation stage of T4E (inference_on_test.py): per slice, float slice ×3 → resize 268×268 →
@@ -45,8 +41,6 @@ public struct SegmentationRecord: Codable, Sendable, Equatable {
 /// resize back to the slice size. Slices run in batches, one image per thread.
 public final class SegmentationStage {
     public static let weightsFileName = "segmentation.safetensors"
-    public static let masksFileName = "masks.npy"
-    public static let recordFileName = "segmentation.json"
     public static let inputSize = 224
     public static let resizedSize = 268  // int(224 × 1.2)
     static let mean: [Float] = [0.485, 0.456, 0.406]
@@ -142,23 +136,19 @@ public final class SegmentationStage {
 
     /// Segments the series in `directory` (ingest's output) and writes masks.npy, then segmentation.json.
     @discardableResult
-    public func run(seriesDirectory directory: URL) throws -> SegmentationRecord {
+    public func run(seriesDirectory url: URL) throws -> SegmentationRecord {
         let started = Date()
-        guard FileManager.default.fileExists(atPath: directory.appendingPathComponent(IngestedSeries.metadataFileName).path) else {
-            throw SegmentationStageError.notIngestOutput(path: directory.path)
-        }
-        let series = try IngestedSeries.read(from: directory)
-        let masks = try masks(series.image)
-        try masks.write(to: directory.appendingPathComponent(Self.masksFileName))
+        let directory = SeriesDirectory(url)
+        guard directory.contains(.metadata) else { throw SegmentationStageError.notIngestOutput(path: url.path) }
+        let metadata = try directory.readMetadata()
+        let image = try directory.readFloatImage(metadata: metadata)
+        try directory.writeMasks(try masks(image))
         let record = SegmentationRecord(
-            weightsSha256: weightsSha256, slices: series.image.slices, rows: series.image.rows,
-            columns: series.image.columns, threads: threads, blasCore: BLAS.coreName,
-            seconds: Date().timeIntervalSince(started))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(record).write(to: directory.appendingPathComponent(Self.recordFileName), options: .atomic)
+            weightsSha256: weightsSha256, slices: image.slices, rows: image.rows, columns: image.columns,
+            threads: threads, blasCore: BLAS.coreName, seconds: Date().timeIntervalSince(started))
+        try directory.writeDocument(record, as: .segmentation)
         logger.info("series segmented", metadata: [
-            "series": "\(series.metadata.seriesInstanceUid)", "mri_type": "\(series.metadata.mriType.rawValue)",
+            "series": "\(metadata.seriesInstanceUid)", "mri_type": "\(metadata.mriType.rawValue)",
             "slices": "\(record.slices)", "seconds": "\(String(format: "%.2f", record.seconds))",
         ])
         return record
@@ -166,10 +156,8 @@ public final class SegmentationStage {
 
     /// Every series listed in a study directory's study.json.
     public func run(studyDirectory: URL) throws -> [SegmentationRecord] {
-        guard FileManager.default.fileExists(atPath: studyDirectory.appendingPathComponent(IngestedStudy.metadataFileName).path) else {
-            throw SegmentationStageError.notIngestOutput(path: studyDirectory.path)
-        }
-        let study = try IngestedStudy.readMetadata(from: studyDirectory)
-        return try study.series.map { try run(seriesDirectory: studyDirectory.appendingPathComponent($0.dir)) }
+        let study = StudyDirectory(studyDirectory)
+        guard study.containsMetadata else { throw SegmentationStageError.notIngestOutput(path: studyDirectory.path) }
+        return try study.readMetadata().series.map { try run(seriesDirectory: study.series($0).url) }
     }
 }

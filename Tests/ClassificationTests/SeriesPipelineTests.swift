@@ -4,7 +4,7 @@ import Domain
 import Foundation
 import Imaging
 import Inference
-import Ingestion
+import SeriesFiles
 import XCTest
 
 /// The fixture series end to end against the PyTorch + albumentations + OpenCV pipeline of T4E.
@@ -101,16 +101,18 @@ final class SeriesPipelineTests: XCTestCase {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cls-bad-series-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        for file in [IngestedSeries.metadataFileName, IngestedSeries.uint8ImageFileName] {
-            try FileManager.default.copyItem(at: Self.seriesDirectory.appendingPathComponent(file), to: directory.appendingPathComponent(file))
+        for file in [SeriesDirectory.File.metadata, .uint8Image] {
+            try FileManager.default.copyItem(at: Self.seriesDirectory.appendingPathComponent(file.name),
+                                             to: directory.appendingPathComponent(file.name))
         }
         let masks = try NpyArray(contentsOf: Self.seriesDirectory.appendingPathComponent("masks.npy"))
         let perSlice = 2 * 60 * 76
         try NpyArray(shape: [47, 2, 60, 76], values: .uint8(Array(try XCTUnwrap(masks.uint8Values).prefix(47 * perSlice))))
             .write(to: directory.appendingPathComponent("masks.npy"))
         XCTAssertThrowsError(try SeriesInput(directory: directory)) { error in
-            XCTAssertEqual(error as? ClassificationError,
-                           .countMismatch(what: "mask pairs in masks.npy for the slices of image_uint8.npy", expected: 48, found: 47))
+            XCTAssertEqual(error as? SeriesDirectoryError,
+                           .shapeMismatch(path: directory.appendingPathComponent("masks.npy").path, shape: [47, 2, 60, 76],
+                                          expected: [48, 2, 60, 76]))
         }
     }
 }

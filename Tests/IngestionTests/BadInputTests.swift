@@ -1,5 +1,6 @@
 import Foundation
 import Ingestion
+import SeriesFiles
 import XCTest
 
 final class BadInputTests: XCTestCase {

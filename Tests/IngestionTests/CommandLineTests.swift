@@ -1,5 +1,6 @@
 import Foundation
 import Ingestion
+import SeriesFiles
 import XCTest
 
 /// The `ingest` executable, built beside the test bundle (swift build --build-tests builds every product).
@@ -38,7 +39,7 @@ final class CommandLineTests: XCTestCase {
         let run = try ingest(["run", study, "--out", out.path])
         XCTAssertEqual(run.status, 0, run.error)
         XCTAssertEqual(run.output, "FLAIR\tFLAIR\t12 slices\n")
-        let written = try IngestedStudy.read(from: out)
+        let written = try StudyDirectory(out).read()
         XCTAssertEqual(written.series.first?.metadata.instanceNumbers, Array(3...14))
 
         let inspect = try ingest(["inspect", study])

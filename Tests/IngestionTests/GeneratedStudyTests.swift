@@ -1,5 +1,6 @@
 import Foundation
 import Ingestion
+import SeriesFiles
 import XCTest
 
 /// Studies made by tools/testdata/make_study.py (Debian's python3 + pydicom + DCMTK tools) in a temporary folder.
@@ -66,7 +67,7 @@ final class GeneratedStudyTests: XCTestCase {
         let out = scratch.appendingPathComponent("out")
         let written = try StudyIngestor().ingest(study: input, into: out)
         XCTAssertEqual(written, study.metadata)
-        let back = try IngestedStudy.read(from: out)
+        let back = try StudyDirectory(out).read()
         XCTAssertEqual(back.metadata, study.metadata)
         for (a, b) in zip(back.series, study.series) {
             XCTAssertEqual(a.metadata, b.metadata)

@@ -2,6 +2,7 @@ import ArrayFiles
 import Foundation
 import Imaging
 import Ingestion
+import SeriesFiles
 import XCTest
 
 /// A (S, H, W) float32 or uint8 .npy fixture as a volume.

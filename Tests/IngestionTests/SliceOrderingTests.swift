@@ -1,5 +1,6 @@
 import Domain
 import Ingestion
+import SeriesFiles
 import XCTest
 
 private let axial: [Double] = [1, 0, 0, 0, 1, 0]

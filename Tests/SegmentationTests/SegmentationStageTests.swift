@@ -4,6 +4,7 @@ import Imaging
 import Inference
 import Ingestion
 import Segmentation
+import SeriesFiles
 import XCTest
 
 final class SegmentationStageTests: XCTestCase {
@@ -68,14 +69,14 @@ final class SegmentationStageTests: XCTestCase {
         // Two slices per series keep the test short; ingest order is what matters.
         var study = [IngestedSeries]()
         for entry in metadata.series {
-            let directory = out.appendingPathComponent(entry.dir)
-            var series = try IngestedSeries.read(from: directory)
+            let directory = StudyDirectory(out).series(entry)
+            var series = try directory.readIngested()
             let kept = 0..<min(2, series.image.slices)
             let (rows, columns) = (0..<series.image.rows, 0..<series.image.columns)
             series.image = series.image.cropped(slices: kept, rows: rows, columns: columns)
             series.imageUInt8 = series.imageUInt8.cropped(slices: kept, rows: rows, columns: columns)
             series.metadata.slices = kept.count
-            try series.write(to: directory)
+            try directory.write(series)
             study.append(series)
         }
         let stage = SegmentationStage(model: try seededModel.get(), weightsSha256: "abc123", threads: 2)
@@ -83,12 +84,11 @@ final class SegmentationStageTests: XCTestCase {
         XCTAssertEqual(records.count, study.count)
         XCTAssertFalse(study.isEmpty)
         for (entry, series) in zip(metadata.series, study) {
-            let directory = out.appendingPathComponent(entry.dir)
-            let masks = try NpyArray(contentsOf: directory.appendingPathComponent(SegmentationStage.masksFileName))
+            let directory = StudyDirectory(out).series(entry)
+            let masks = try NpyArray(contentsOf: directory.url(of: .masks))
             XCTAssertEqual(masks.shape, [series.image.slices, 2, series.image.rows, series.image.columns])
             XCTAssertTrue(try XCTUnwrap(masks.uint8Values).allSatisfy { $0 <= 1 })
-            let record = try JSONDecoder().decode(SegmentationRecord.self,
-                                                  from: Data(contentsOf: directory.appendingPathComponent(SegmentationStage.recordFileName)))
+            let record = try directory.readDocument(SegmentationRecord.self, from: .segmentation)
             XCTAssertEqual(record.weightsSha256, "abc123")
             XCTAssertEqual(record.slices, series.image.slices)
         }

@@ -1,0 +1,184 @@
+import ArrayFiles
+import Domain
+import Foundation
+
+/// A series directory: the files each stage adds, their names, and how they are written and read. Ingest writes
+/// `series.json`, `image_float.npy` (float32 (S,H,W), 0–255) and `image_uint8.npy` (its uint8 truncation);
+/// segmentation adds `masks.npy` (uint8 (S,2,H,W)) and `segmentation.json`; the classifier `classification.json`.
+/// The same names key a job's inputs in the artifact store. JSON documents use `DocumentJSON`.
+public struct SeriesDirectory: Sendable {
+    public enum File: String, CaseIterable, Sendable {
+        case metadata = "series.json"
+        case floatImage = "image_float.npy"
+        case uint8Image = "image_uint8.npy"
+        case masks = "masks.npy"
+        case segmentation = "segmentation.json"
+        case classification = "classification.json"
+
+        /// The files ingest writes (a segment job's inputs).
+        public static let ingested: [File] = [.metadata, .floatImage, .uint8Image]
+        /// What segmentation adds.
+        public static let segmented: [File] = [.masks, .segmentation]
+        /// What the classifier reads.
+        public static let classifierInputs: [File] = [.metadata, .uint8Image, .masks]
+
+        public var name: String { rawValue }
+    }
+
+    public let url: URL
+
+    public init(_ url: URL) {
+        self.url = url
+    }
+
+    public func url(of file: File) -> URL { url.appendingPathComponent(file.name) }
+
+    public func contains(_ file: File) -> Bool { FileManager.default.fileExists(atPath: url(of: file).path) }
+
+    // MARK: ingest's files
+
+    /// Writes the arrays, then series.json: its presence means the arrays beside it are complete.
+    public func write(_ series: IngestedSeries) throws {
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        try NpyArray(shape: series.image.shape, values: .float32(series.image.values)).write(to: url(of: .floatImage))
+        try NpyArray(shape: series.imageUInt8.shape, values: .uint8(series.imageUInt8.values))
+            .write(to: url(of: .uint8Image))
+        try writeDocument(series.metadata, as: .metadata)
+    }
+
+    public func readMetadata() throws -> SeriesMetadata {
+        try readDocument(SeriesMetadata.self, from: .metadata)
+    }
+
+    /// series.json and both arrays, checked against it.
+    public func readIngested() throws -> IngestedSeries {
+        let metadata = try readMetadata()
+        return IngestedSeries(metadata: metadata, image: try readFloatImage(metadata: metadata),
+                              imageUInt8: try readUInt8Image(metadata: metadata))
+    }
+
+    /// image_float.npy alone (what segmentation needs), checked against `metadata`'s shape.
+    public func readFloatImage(metadata: SeriesMetadata) throws -> SeriesVolume<Float> {
+        try readVolume(.floatImage, metadata: metadata, type: "float32") { $0.float32Values }
+    }
+
+    /// image_uint8.npy alone (what classification needs), checked against `metadata`'s shape.
+    public func readUInt8Image(metadata: SeriesMetadata) throws -> SeriesVolume<UInt8> {
+        try readVolume(.uint8Image, metadata: metadata, type: "uint8") { $0.uint8Values }
+    }
+
+    private func readVolume<T>(_ file: File, metadata: SeriesMetadata, type: String,
+                               values: (NpyArray) -> [T]?) throws -> SeriesVolume<T> {
+        let shape = [metadata.slices, metadata.rows, metadata.columns]
+        let array = try NpyArray(contentsOf: url(of: file))
+        guard array.shape == shape else {
+            throw SeriesDirectoryError.shapeMismatch(path: url(of: file).path, shape: array.shape, expected: shape)
+        }
+        guard let values = values(array) else { throw SeriesDirectoryError.wrongType(path: url(of: file).path, expected: type) }
+        return SeriesVolume(slices: shape[0], rows: shape[1], columns: shape[2], values: values)
+    }
+
+    // MARK: segmentation's files
+
+    public func writeMasks(_ masks: NpyArray) throws {
+        try masks.write(to: url(of: .masks))
+    }
+
+    /// masks.npy: uint8 (S,2,H,W), channel 0 whole tumour, 1 enhancing; shape checked against `metadata`.
+    public func readMasks(metadata: SeriesMetadata) throws -> NpyArray {
+        let path = url(of: .masks).path
+        let array = try NpyArray(contentsOf: url(of: .masks))
+        let expected = [metadata.slices, 2, metadata.rows, metadata.columns]
+        guard array.shape == expected else {
+            throw SeriesDirectoryError.shapeMismatch(path: path, shape: array.shape, expected: expected)
+        }
+        guard array.uint8Values != nil else { throw SeriesDirectoryError.wrongType(path: path, expected: "uint8") }
+        return array
+    }
+
+    // MARK: JSON documents
+
+    /// A stage's record (`segmentation.json`, `classification.json`, `series.json`), written atomically.
+    public func writeDocument(_ document: some Encodable, as file: File) throws {
+        try DocumentJSON.encoder.encode(document).write(to: url(of: file), options: .atomic)
+    }
+
+    public func readDocument<T: Decodable>(_ type: T.Type, from file: File) throws -> T {
+        try DocumentJSON.decoder.decode(type, from: Data(contentsOf: url(of: file)))
+    }
+}
+
+public enum SeriesDirectoryError: Error, Equatable, Sendable, CustomStringConvertible {
+    case shapeMismatch(path: String, shape: [Int], expected: [Int])
+    case wrongType(path: String, expected: String)
+
+    public var description: String {
+        switch self {
+        case .wrongType(let path, let expected): "\(path): not a \(expected) array"
+        case .shapeMismatch(let path, let shape, let expected):
+            "\(path): array shape \(shape) disagrees with series.json \(expected)"
+        }
+    }
+}
+
+/// A study directory: `study.json` and one series directory per entry.
+public struct StudyDirectory: Sendable {
+    public static let metadataFileName = "study.json"
+
+    public let url: URL
+
+    public init(_ url: URL) {
+        self.url = url
+    }
+
+    public var containsMetadata: Bool {
+        FileManager.default.fileExists(atPath: url.appendingPathComponent(Self.metadataFileName).path)
+    }
+
+    public func writeMetadata(_ metadata: StudyMetadata) throws {
+        try DocumentJSON.encoder.encode(metadata).write(to: url.appendingPathComponent(Self.metadataFileName),
+                                                        options: .atomic)
+    }
+
+    public func readMetadata() throws -> StudyMetadata {
+        try DocumentJSON.decoder.decode(StudyMetadata.self,
+                                        from: Data(contentsOf: url.appendingPathComponent(Self.metadataFileName)))
+    }
+
+    public func series(_ entry: StudyMetadata.SeriesEntry) -> SeriesDirectory {
+        SeriesDirectory(url.appendingPathComponent(entry.dir))
+    }
+
+    /// study.json and every series directory it lists.
+    public func read() throws -> IngestedStudy {
+        let metadata = try readMetadata()
+        return IngestedStudy(metadata: metadata, series: try metadata.series.map { try series($0).readIngested() })
+    }
+}
+
+/// One series as ingest built it: its metadata and both arrays, in memory.
+public struct IngestedSeries: Sendable {
+    public var metadata: SeriesMetadata
+    /// Normalised slices: the segmentation input.
+    public var image: SeriesVolume<Float>
+    /// `image` truncated to uint8: the classifier's channel 0.
+    public var imageUInt8: SeriesVolume<UInt8>
+
+    public init(metadata: SeriesMetadata, image: SeriesVolume<Float>, imageUInt8: SeriesVolume<UInt8>) {
+        self.metadata = metadata
+        self.image = image
+        self.imageUInt8 = imageUInt8
+    }
+}
+
+/// The ingest stage's output for one study.
+public struct IngestedStudy: Sendable {
+    public var metadata: StudyMetadata
+    /// In the order of `metadata.series`.
+    public var series: [IngestedSeries]
+
+    public init(metadata: StudyMetadata, series: [IngestedSeries]) {
+        self.metadata = metadata
+        self.series = series
+    }
+}
