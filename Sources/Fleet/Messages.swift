@@ -206,12 +206,10 @@ public struct ClassifyJob: FleetMessage, Equatable {
     }
 }
 
-/// What happened to a job; the reporter turns these into rows.
-public enum JobStatus: String, Codable, Sendable {
-    case ingested, segmented, classified, failed
-}
-
-/// `report` queue: a stage's status event for a study (ingest) or a series (segment, classify).
+/// `report` queue: a stage's status event for a study (ingest) or a series (segment, classify). Each status
+/// carries exactly what it has (`Outcome`); on the wire the fields stay flat beside `status`, as in schema 1:
+/// `source`, `patient_id`, `study_instance_uid`, `series`, `study_series`, `warnings`, `error`,
+/// `weights_sha256`, `classification`.
 public struct StatusEvent: FleetMessage, Equatable {
     public static let messageKind = "status"
     public var schema = MessageSchema.version
@@ -219,65 +217,185 @@ public struct StatusEvent: FleetMessage, Equatable {
     /// The job this event is about (the consumed message's job id).
     public var jobId: String
     public var stage: String
-    public var status: JobStatus
     public var occurredAt: String
-    /// Where the study came from (its folder), for failures before any DICOM identifier is known.
-    public var source: String?
-    public var patientId: String?
-    public var studyInstanceUid: String?
-    /// Set for series-level events.
-    public var series: SeriesIdentity?
-    /// Set by ingest: the study's series.
-    public var studySeries: [SeriesSummary]?
-    /// Set by ingest: series or files it could not use (the study still goes on).
-    public var warnings: [String]?
-    /// Set with `failed`.
-    public var error: String?
-    /// The sha256 of the weights the stage's model ran with (segment, classify).
-    public var weightsSha256: String?
-    /// Set with `classified`.
-    public var classification: SeriesResult?
+    public var outcome: Outcome
 
-    public init(jobId: String, stage: String, status: JobStatus, occurredAt: Date = Date(), source: String? = nil,
-                patientId: String? = nil, studyInstanceUid: String? = nil, series: SeriesIdentity? = nil,
-                studySeries: [SeriesSummary]? = nil, warnings: [String]? = nil, error: String? = nil,
-                weightsSha256: String? = nil, classification: SeriesResult? = nil) {
+    public enum Outcome: Equatable, Sendable {
+        /// Ingest read a study and stored its series.
+        case ingested(IngestedStudy)
+        /// A series' masks were made with the segmentation weights of this sha256.
+        case segmented(SeriesIdentity, weightsSha256: String)
+        case classified(SeriesIdentity, SeriesResult)
+        case failed(Subject, error: String)
+
+        public var status: String {
+            switch self {
+            case .ingested: "ingested"
+            case .segmented: "segmented"
+            case .classified: "classified"
+            case .failed: "failed"
+            }
+        }
+    }
+
+    /// What ingest found in a study folder.
+    public struct IngestedStudy: Equatable, Sendable {
+        /// The study folder (as the workers see it).
+        public var source: String
+        public var patientId: String
+        public var studyInstanceUid: String
+        public var series: [SeriesSummary]
+        /// Series or files ingest could not use (the study still goes on).
+        public var warnings: [String]
+
+        public init(source: String, patientId: String, studyInstanceUid: String, series: [SeriesSummary],
+                    warnings: [String]) {
+            self.source = source
+            self.patientId = patientId
+            self.studyInstanceUid = studyInstanceUid
+            self.series = series
+            self.warnings = warnings
+        }
+    }
+
+    /// What a failure is about.
+    public enum Subject: Equatable, Sendable {
+        /// A study folder, before any DICOM identifier is known.
+        case studyFolder(String)
+        /// A study whose identifiers are known.
+        case study(patientId: String, studyInstanceUid: String, source: String?)
+        case series(SeriesIdentity)
+    }
+
+    public init(jobId: String, stage: String, occurredAt: Date = Date(), _ outcome: Outcome) {
         self.jobId = jobId
         self.stage = stage
-        self.status = status
         self.occurredAt = Timestamp.string(occurredAt)
-        self.source = source
-        self.patientId = patientId ?? series?.patientId
-        self.studyInstanceUid = studyInstanceUid ?? series?.studyInstanceUid
-        self.series = series
-        self.studySeries = studySeries
-        self.warnings = warnings
-        self.error = error
-        self.weightsSha256 = weightsSha256 ?? classification?.weightsSha256
-        self.classification = classification
+        self.outcome = outcome
+    }
+
+    // Identifiers whichever the status, for failure rows and logs.
+
+    public var series: SeriesIdentity? {
+        switch outcome {
+        case .segmented(let series, _), .classified(let series, _), .failed(.series(let series), _): series
+        case .ingested, .failed: nil
+        }
+    }
+
+    public var patientId: String? {
+        switch outcome {
+        case .ingested(let study): study.patientId
+        case .failed(.study(let patientId, _, _), _): patientId
+        case .failed(.studyFolder, _): nil
+        case .segmented, .classified, .failed(.series, _): series?.patientId
+        }
+    }
+
+    public var studyInstanceUid: String? {
+        switch outcome {
+        case .ingested(let study): study.studyInstanceUid
+        case .failed(.study(_, let studyInstanceUid, _), _): studyInstanceUid
+        case .failed(.studyFolder, _): nil
+        case .segmented, .classified, .failed(.series, _): series?.studyInstanceUid
+        }
+    }
+
+    public var source: String? {
+        switch outcome {
+        case .ingested(let study): study.source
+        case .failed(.studyFolder(let source), _): source
+        case .failed(.study(_, _, let source), _): source
+        case .segmented, .classified, .failed(.series, _): nil
+        }
     }
 
     public func validate() throws(MessageError) {
         if let series { try validateIdentity(series) }
-        switch status {
-        case .failed:
-            if error?.isEmpty ?? true { throw .missingField("error") }
-        case .ingested:
-            if studySeries == nil { throw .missingField("study_series") }
-            if studyInstanceUid == nil { throw .missingField("study_instance_uid") }
-            if patientId == nil { throw .missingField("patient_id") }
-        case .segmented:
-            if series == nil { throw .missingField("series") }
-            if weightsSha256 == nil { throw .missingField("weights_sha256") }
-        case .classified:
-            if series == nil { throw .missingField("series") }
-            guard let classification else { throw .missingField("classification") }
-            if classification.chunks.isEmpty, classification.noChunksReason == nil {
+        switch outcome {
+        case .failed(_, let error):
+            if error.isEmpty { throw .missingField("error") }
+        case .classified(_, let result):
+            if result.chunks.isEmpty, result.noChunksReason == nil {
                 throw .missingField("classification.no_chunks_reason")
             }
-            if let bad = classification.chunks.first(where: { !(0...1).contains($0.probability) }) {
+            if let bad = result.chunks.first(where: { !(0...1).contains($0.probability) }) {
                 throw .invalidField("classification.chunks", "probability \(bad.probability) outside [0, 1]")
             }
+        case .ingested, .segmented:
+            break
+        }
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case schema, kind, jobId, stage, status, occurredAt, source, patientId, studyInstanceUid, series, studySeries
+        case warnings, error, weightsSha256, classification
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        schema = try c.decode(Int.self, forKey: .schema)
+        kind = try c.decode(String.self, forKey: .kind)
+        jobId = try c.decode(String.self, forKey: .jobId)
+        stage = try c.decode(String.self, forKey: .stage)
+        occurredAt = try c.decode(String.self, forKey: .occurredAt)
+        let status = try c.decode(String.self, forKey: .status)
+        switch status {
+        case "ingested":
+            outcome = .ingested(IngestedStudy(
+                source: try c.decode(String.self, forKey: .source),
+                patientId: try c.decode(String.self, forKey: .patientId),
+                studyInstanceUid: try c.decode(String.self, forKey: .studyInstanceUid),
+                series: try c.decode([SeriesSummary].self, forKey: .studySeries),
+                warnings: try c.decodeIfPresent([String].self, forKey: .warnings) ?? []))
+        case "segmented":
+            outcome = .segmented(try c.decode(SeriesIdentity.self, forKey: .series),
+                                 weightsSha256: try c.decode(String.self, forKey: .weightsSha256))
+        case "classified":
+            outcome = .classified(try c.decode(SeriesIdentity.self, forKey: .series),
+                                  try c.decode(SeriesResult.self, forKey: .classification))
+        case "failed":
+            let subject: Subject
+            if let series = try c.decodeIfPresent(SeriesIdentity.self, forKey: .series) {
+                subject = .series(series)
+            } else if let patientId = try c.decodeIfPresent(String.self, forKey: .patientId),
+                      let studyInstanceUid = try c.decodeIfPresent(String.self, forKey: .studyInstanceUid) {
+                subject = .study(patientId: patientId, studyInstanceUid: studyInstanceUid,
+                                 source: try c.decodeIfPresent(String.self, forKey: .source))
+            } else {
+                subject = .studyFolder(try c.decode(String.self, forKey: .source))
+            }
+            outcome = .failed(subject, error: try c.decodeIfPresent(String.self, forKey: .error) ?? "")
+        default:
+            throw DecodingError.dataCorruptedError(
+                forKey: .status, in: c, debugDescription: "unknown status '\(status)'")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(schema, forKey: .schema)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(jobId, forKey: .jobId)
+        try c.encode(stage, forKey: .stage)
+        try c.encode(occurredAt, forKey: .occurredAt)
+        try c.encode(outcome.status, forKey: .status)
+        // The identifiers every event of schema 1 carries beside its payload.
+        try c.encodeIfPresent(source, forKey: .source)
+        try c.encodeIfPresent(patientId, forKey: .patientId)
+        try c.encodeIfPresent(studyInstanceUid, forKey: .studyInstanceUid)
+        try c.encodeIfPresent(series, forKey: .series)
+        switch outcome {
+        case .ingested(let study):
+            try c.encode(study.series, forKey: .studySeries)
+            if !study.warnings.isEmpty { try c.encode(study.warnings, forKey: .warnings) }
+        case .segmented(_, let weightsSha256):
+            try c.encode(weightsSha256, forKey: .weightsSha256)
+        case .classified(_, let result):
+            try c.encode(result.weightsSha256, forKey: .weightsSha256)
+            try c.encode(result, forKey: .classification)
+        case .failed(_, let error):
+            try c.encode(error, forKey: .error)
         }
     }
 }

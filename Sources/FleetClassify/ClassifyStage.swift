@@ -50,13 +50,11 @@ public final class ClassifyStage: Stage, @unchecked Sendable {
         context.logger.info("series classified", metadata: [
             "mri_type": "\(job.series.mriType)", "chunks": "\(summary.chunks.count)",
             "selected": "\(summary.slicesSelected)"])
-        return [Publication(.report, StatusEvent(jobId: job.jobId, stage: name, status: .classified,
-                                                 series: job.series, classification: summary))]
+        return [Publication(.report, StatusEvent(jobId: job.jobId, stage: name, .classified(job.series, summary)))]
     }
 
     public func failurePublications(for job: ClassifyJob, reason: String) -> [Publication] {
-        [Publication(.report, StatusEvent(jobId: job.jobId, stage: name, status: .failed, series: job.series,
-                                          error: reason))]
+        [Publication(.report, StatusEvent(jobId: job.jobId, stage: name, .failed(.series(job.series), error: reason)))]
     }
 
     /// A type without a classifier file is skipped with the reason, as `cls-worker run` does: the series gets a

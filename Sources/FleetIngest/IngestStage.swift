@@ -46,9 +46,9 @@ public struct IngestStage: Stage {
             throw StageFailure.permanent("no usable series" + (reasons.isEmpty ? "" : ": \(reasons)"))
         }
         let issues = (study.errors + study.warnings).map(\.description)
-        let event = StatusEvent(
-            jobId: job.jobId, stage: name, status: .ingested, source: job.studyPath, patientId: study.patientId,
-            studyInstanceUid: study.studyInstanceUid, studySeries: summaries, warnings: issues.isEmpty ? nil : issues)
+        let event = StatusEvent(jobId: job.jobId, stage: name, .ingested(.init(
+            source: job.studyPath, patientId: study.patientId, studyInstanceUid: study.studyInstanceUid,
+            series: summaries, warnings: issues)))
         context.logger.info("study ingested", metadata: ["series": "\(summaries.count)", "issues": "\(issues.count)"])
         // The report event first: the reporter then knows the study before any of its series' events.
         return [Publication(.report, event)] + segmentJobs
@@ -81,7 +81,6 @@ public struct IngestStage: Stage {
     }
 
     public func failurePublications(for job: StudyJob, reason: String) -> [Publication] {
-        [Publication(.report, StatusEvent(jobId: job.jobId, stage: name, status: .failed, source: job.studyPath,
-                                          error: reason))]
+        [Publication(.report, StatusEvent(jobId: job.jobId, stage: name, .failed(.studyFolder(job.studyPath), error: reason)))]
     }
 }

@@ -99,31 +99,28 @@ public final class ReporterStage: Stage, @unchecked Sendable {
     }
 
     private func record(_ event: StatusEvent, in tables: ResultsTables) throws {
-        let key = event.series
-        switch event.status {
-        case .ingested:
-            guard let studyInstanceUid = event.studyInstanceUid, let patientId = event.patientId else { return }
-            let series = event.studySeries ?? []
-            let warnings = (event.warnings ?? []).joined(separator: "; ")
+        switch event.outcome {
+        case .ingested(let study):
+            let warnings = study.warnings.joined(separator: "; ")
             try tables.recordStudyIngested(
-                studyInstanceUid: studyInstanceUid, patientId: patientId, source: event.source, series: series,
-                warnings: warnings.isEmpty ? nil : warnings,
-                error: series.isEmpty ? "no usable series" + (warnings.isEmpty ? "" : ": \(warnings)") : nil)
-            if series.isEmpty { try tables.refreshPatient(patientId) }
-        case .segmented:
-            guard let key else { return }
-            try tables.recordSeriesStatus(key, status: .segmented, segmentationWeightsSha256: event.weightsSha256)
-        case .classified:
-            guard let key, let classification = event.classification else { return }
-            try tables.recordSeriesClassified(key, result: classification, computedAt: event.occurredAt)
-        case .failed:
-            let reason = event.error ?? "unknown"
-            if let key {
-                try tables.recordSeriesStatus(key, status: .failed, error: reason)
-            } else if let studyInstanceUid = event.studyInstanceUid, let patientId = event.patientId {
-                try tables.recordStudyFailed(studyInstanceUid: studyInstanceUid, patientId: patientId,
-                                             source: event.source, error: reason)
+                studyInstanceUid: study.studyInstanceUid, patientId: study.patientId, source: study.source,
+                series: study.series, warnings: warnings.isEmpty ? nil : warnings,
+                error: study.series.isEmpty ? "no usable series" + (warnings.isEmpty ? "" : ": \(warnings)") : nil)
+            if study.series.isEmpty { try tables.refreshPatient(study.patientId) }
+        case .segmented(let series, let weightsSha256):
+            try tables.recordSeriesStatus(series, status: .segmented, segmentationWeightsSha256: weightsSha256)
+        case .classified(let series, let result):
+            try tables.recordSeriesClassified(series, result: result, computedAt: event.occurredAt)
+        case .failed(let subject, let reason):
+            switch subject {
+            case .series(let series):
+                try tables.recordSeriesStatus(series, status: .failed, error: reason)
+            case .study(let patientId, let studyInstanceUid, let source):
+                try tables.recordStudyFailed(studyInstanceUid: studyInstanceUid, patientId: patientId, source: source,
+                                             error: reason)
                 try tables.refreshPatient(patientId)
+            case .studyFolder:
+                break
             }
             try tables.recordFailure(
                 kind: .failed, stage: event.stage, jobId: event.jobId, patientId: event.patientId,

@@ -47,15 +47,14 @@ public final class SegmentStage: Stage, @unchecked Sendable {
                                                       key: "\(prefix)/\(file.name)")
         }
         return [
-            Publication(.report, StatusEvent(jobId: job.jobId, stage: name, status: .segmented, series: job.series,
-                                             weightsSha256: weightsSha256)),
+            Publication(.report, StatusEvent(jobId: job.jobId, stage: name,
+                                             .segmented(job.series, weightsSha256: weightsSha256))),
             Publication(.classify, ClassifyJob(series: job.series, inputs: inputs,
                                                segmentationWeightsSha256: weightsSha256)),
         ]
     }
 
     public func failurePublications(for job: SegmentJob, reason: String) -> [Publication] {
-        [Publication(.report, StatusEvent(jobId: job.jobId, stage: name, status: .failed, series: job.series,
-                                          error: reason))]
+        [Publication(.report, StatusEvent(jobId: job.jobId, stage: name, .failed(.series(job.series), error: reason)))]
     }
 }

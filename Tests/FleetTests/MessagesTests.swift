@@ -69,23 +69,67 @@ final class MessagesTests: XCTestCase {
     }
 
     func testStatusEventsRequireTheirStatusFields() throws {
-        let failed = StatusEvent(jobId: "j", stage: "segment", status: .failed, series: series, error: nil)
+        let failed = StatusEvent(jobId: "j", stage: "segment", .failed(.series(series), error: ""))
         XCTAssertThrowsError(try MessageCodec.decode(StatusEvent.self, from: MessageCodec.encode(failed))) { error in
             XCTAssertEqual(error as? MessageError, .missingField("error"))
         }
-        let classified = StatusEvent(
-            jobId: "j", stage: "classify", status: .classified, series: series,
-            classification: SeriesResult(
-                weightsSha256: "c", segmentationWeightsSha256: "s", slicesSelected: 40,
-                chunks: [ChunkResult(index: 0, firstInstance: 0, probability: 0.25),
-                         ChunkResult(index: 1, firstInstance: 5, probability: 0.75)],
-                noChunksReason: nil))
+        let classified = StatusEvent(jobId: "j", stage: "classify", .classified(series, SeriesResult(
+            weightsSha256: "c", segmentationWeightsSha256: "s", slicesSelected: 40,
+            chunks: [ChunkResult(index: 0, firstInstance: 0, probability: 0.25),
+                     ChunkResult(index: 1, firstInstance: 5, probability: 0.75)],
+            noChunksReason: nil)))
         let decoded = try MessageCodec.decode(StatusEvent.self, from: MessageCodec.encode(classified))
         XCTAssertEqual(decoded, classified)
         XCTAssertEqual(decoded.patientId, "00042")
-        var outOfRange = classified
-        outOfRange.classification?.chunks[0].probability = 1.5
-        XCTAssertThrowsError(try MessageCodec.decode(StatusEvent.self, from: MessageCodec.encode(outOfRange)))
+        let badChunk = StatusEvent(jobId: "j", stage: "classify", .classified(series, SeriesResult(
+            weightsSha256: "c", segmentationWeightsSha256: "s", slicesSelected: 40,
+            chunks: [ChunkResult(index: 0, firstInstance: 0, probability: 1.5)], noChunksReason: nil)))
+        XCTAssertThrowsError(try MessageCodec.decode(StatusEvent.self, from: MessageCodec.encode(badChunk))) { error in
+            XCTAssertEqual(error as? MessageError, .invalidField("classification.chunks", "probability 1.5 outside [0, 1]"))
+        }
+        let ingestedWithoutSeries = Data(#"""
+            {"schema":1,"kind":"status","job_id":"j","stage":"ingest","status":"ingested","occurred_at":"t",
+             "source":"/export/1","patient_id":"1","study_instance_uid":"1.2"}
+            """#.utf8)
+        XCTAssertThrowsError(try MessageCodec.decode(StatusEvent.self, from: ingestedWithoutSeries)) { error in
+            XCTAssertEqual(error as? MessageError, .missingField("study_series"))
+        }
+        let segmentedWithoutWeights = Data(#"""
+            {"schema":1,"kind":"status","job_id":"j","stage":"segment","status":"segmented","occurred_at":"t",
+             "series":{"patient_id":"1","study_instance_uid":"1.2","series_instance_uid":"1.2.3","mri_type":"T2w"}}
+            """#.utf8)
+        XCTAssertThrowsError(try MessageCodec.decode(StatusEvent.self, from: segmentedWithoutWeights)) { error in
+            XCTAssertEqual(error as? MessageError, .missingField("weights_sha256"))
+        }
+        let unknownStatus = Data(#"{"schema":1,"kind":"status","job_id":"j","stage":"x","status":"done","occurred_at":"t"}"#.utf8)
+        XCTAssertThrowsError(try MessageCodec.decode(StatusEvent.self, from: unknownStatus)) { error in
+            guard case .invalidField("status", _) = error as? MessageError else { return XCTFail("\(error)") }
+        }
+    }
+
+    /// The enum keeps schema 1's flat wire shape: bodies as the earlier struct wrote them decode to the cases,
+    /// and the cases encode back to the same bytes (JSONEncoder escapes "/" as "\/").
+    func testStatusEventWireShapeIsSchemaOne() throws {
+        let bodies: [(String, StatusEvent.Outcome)] = [
+            (#"{"job_id":"a","kind":"status","occurred_at":"t","patient_id":"00042","schema":1,"source":"\/export\/00042","stage":"ingest","status":"ingested","study_instance_uid":"1.2.3","study_series":[{"mri_type":"FLAIR","series_instance_uid":"1.2.3.4","slices_kept":18,"slices_total":20}],"warnings":["w"]}"#,
+             .ingested(.init(source: "/export/00042", patientId: "00042", studyInstanceUid: "1.2.3",
+                             series: [SeriesSummary(seriesInstanceUid: "1.2.3.4", mriType: "FLAIR", slicesTotal: 20, slicesKept: 18)],
+                             warnings: ["w"]))),
+            (#"{"job_id":"a","kind":"status","occurred_at":"t","patient_id":"00042","schema":1,"series":{"mri_type":"FLAIR","patient_id":"00042","series_instance_uid":"1.2.3.4","study_instance_uid":"1.2.3"},"stage":"segment","status":"segmented","study_instance_uid":"1.2.3","weights_sha256":"w"}"#,
+             .segmented(series, weightsSha256: "w")),
+            (#"{"classification":{"chunks":[],"no_chunks_reason":"skipped","segmentation_weights_sha256":"s","slices_selected":0,"weights_sha256":""},"job_id":"a","kind":"status","occurred_at":"t","patient_id":"00042","schema":1,"series":{"mri_type":"FLAIR","patient_id":"00042","series_instance_uid":"1.2.3.4","study_instance_uid":"1.2.3"},"stage":"classify","status":"classified","study_instance_uid":"1.2.3","weights_sha256":""}"#,
+             .classified(series, SeriesResult(weightsSha256: "", segmentationWeightsSha256: "s", slicesSelected: 0,
+                                              chunks: [], noChunksReason: "skipped"))),
+            (#"{"error":"no DICOM","job_id":"a","kind":"status","occurred_at":"t","schema":1,"source":"\/export\/9","stage":"ingest","status":"failed"}"#,
+             .failed(.studyFolder("/export/9"), error: "no DICOM")),
+            (#"{"error":"bad","job_id":"a","kind":"status","occurred_at":"t","patient_id":"00042","schema":1,"series":{"mri_type":"FLAIR","patient_id":"00042","series_instance_uid":"1.2.3.4","study_instance_uid":"1.2.3"},"stage":"segment","status":"failed","study_instance_uid":"1.2.3"}"#,
+             .failed(.series(series), error: "bad")),
+        ]
+        for (body, outcome) in bodies {
+            let event = try MessageCodec.decode(StatusEvent.self, from: Data(body.utf8))
+            XCTAssertEqual(event.outcome, outcome, body)
+            XCTAssertEqual(String(decoding: MessageCodec.encode(event), as: UTF8.self), body)
+        }
     }
 
     func testInputNamesMustBePlainFileNames() {

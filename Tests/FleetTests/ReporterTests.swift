@@ -29,16 +29,13 @@ final class ReporterTests: XCTestCase {
         try reporter.prepare()
         let worker = try harness.start(reporter)
 
-        try harness.publish(StatusEvent(
-            jobId: "ingest-job", stage: "ingest", status: .ingested, source: "/export/00042", patientId: "00042",
-            studyInstanceUid: "1.2.3",
-            studySeries: [SeriesSummary(seriesInstanceUid: "1.2.3.1", mriType: "FLAIR", slicesTotal: 20, slicesKept: 18)]),
-            to: .report)
-        let classified = StatusEvent(
-            jobId: "classify-job", stage: "classify", status: .classified, series: flair,
-            classification: SeriesResult(
-                weightsSha256: "cls", segmentationWeightsSha256: "seg", slicesSelected: 12,
-                chunks: [ChunkResult(index: 0, firstInstance: 0, probability: 0.625)], noChunksReason: nil))
+        try harness.publish(StatusEvent(jobId: "ingest-job", stage: "ingest", .ingested(.init(
+            source: "/export/00042", patientId: "00042", studyInstanceUid: "1.2.3",
+            series: [SeriesSummary(seriesInstanceUid: "1.2.3.1", mriType: "FLAIR", slicesTotal: 20, slicesKept: 18)],
+            warnings: []))), to: .report)
+        let classified = StatusEvent(jobId: "classify-job", stage: "classify", .classified(flair, SeriesResult(
+            weightsSha256: "cls", segmentationWeightsSha256: "seg", slicesSelected: 12,
+            chunks: [ChunkResult(index: 0, firstInstance: 0, probability: 0.625)], noChunksReason: nil)))
         try harness.publish(classified, to: .report)
         try harness.publish(classified, to: .report)  // a duplicate delivery
         // Undecodable on `classify`: nobody consumes it here, so reject it by hand as a worker would.

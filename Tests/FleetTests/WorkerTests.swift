@@ -16,13 +16,12 @@ struct ScriptedSegmentStage: Stage {
     func run(_ job: SegmentJob, context: StageContext) throws -> [Publication] {
         try behaviour(job, context)
         let marker = try context.store.put(Data(job.jobId.utf8), key: "segment/\(job.jobId)/done")
-        return [Publication(.report, StatusEvent(jobId: job.jobId, stage: name, status: .segmented, series: job.series,
-                                                 weightsSha256: marker.sha256))]
+        return [Publication(.report, StatusEvent(jobId: job.jobId, stage: name,
+                                                 .segmented(job.series, weightsSha256: marker.sha256)))]
     }
 
     func failurePublications(for job: SegmentJob, reason: String) -> [Publication] {
-        [Publication(.report, StatusEvent(jobId: job.jobId, stage: name, status: .failed, series: job.series,
-                                          error: reason))]
+        [Publication(.report, StatusEvent(jobId: job.jobId, stage: name, .failed(.series(job.series), error: reason)))]
     }
 }
 
@@ -121,13 +120,13 @@ final class WorkerTests: XCTestCase {
         let events = try harness.take(1, from: harness.queues.report)
         XCTAssertEqual(events.count, 1)
         let event = try MessageCodec.decode(StatusEvent.self, from: XCTUnwrap(events.first).body)
-        XCTAssertEqual(event.status, .segmented)
+        guard case .segmented(let identity, let marker) = event.outcome else { return XCTFail("\(event.outcome)") }
+        XCTAssertEqual(identity, series)
         XCTAssertEqual(event.jobId, job.jobId)
         XCTAssertEqual(events.first?.messageID, job.jobId)
         XCTAssertEqual(worker.deliveriesSettled, 1)
         XCTAssertEqual(try harness.broker.messageCount(queue: harness.queues.segment), 0)
         // The stage's output is in the store under its job id.
-        let marker = try XCTUnwrap(event.weightsSha256)
         XCTAssertEqual(try ArtifactStore(root: harness.storeRoot.path)
                         .read(ArtifactRef(key: "segment/\(job.jobId)/done", sha256: marker)), Data(job.jobId.utf8))
     }
@@ -151,8 +150,7 @@ final class WorkerTests: XCTestCase {
         try harness.publish(SegmentJob(series: series, inputs: [:]), to: .segment)
         let events = try harness.take(1, from: harness.queues.report)
         let event = try MessageCodec.decode(StatusEvent.self, from: XCTUnwrap(events.first).body)
-        XCTAssertEqual(event.status, .failed)
-        XCTAssertEqual(event.error, "model error: NaN in output")
+        XCTAssertEqual(event.outcome, .failed(.series(series), error: "model error: NaN in output"))
         XCTAssertEqual(try harness.broker.messageCount(queue: QueueNames.deadLetter(of: harness.queues.segment)), 0)
     }
 
