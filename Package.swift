@@ -30,11 +30,22 @@ let package = Package(
             linkerSettings: ["dcmimage", "dcmimgle", "dcmjpeg", "dcmjpls", "dcmdata", "oflog", "ofstd"]
                 .map { .linkedLibrary($0) }
         ),
+        .target(
+            name: "CDicomExchange",
+            dependencies: ["CDicom"],
+            cxxSettings: [.unsafeFlags(["-Wno-deprecated-declarations"])],
+            linkerSettings: ["dcmseg", "dcmfg", "dcmiod", "dcmsr", "dcmnet", "dcmdata", "oflog", "ofstd"]
+                .map { .linkedLibrary($0) }
+        ),
 
         // Libraries: one job each.
         .target(name: "Broker", dependencies: ["CRabbitMQ", .product(name: "Logging", package: "swift-log")]),
         .target(name: "ResultsStore", dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")]),
         .target(name: "DICOM", dependencies: ["CDicom"]),
+        .target(
+            name: "DICOMExchange",
+            dependencies: ["CDicomExchange", "DICOM", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .target(name: "Imaging"),
         .target(name: "Ingestion", dependencies: ["DICOM", "Imaging", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Inference", dependencies: ["COpenBLAS"]),
@@ -86,6 +97,7 @@ let package = Package(
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore"]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM"], exclude: ["Fixtures"]),
+        .testTarget(name: "DICOMExchangeTests", dependencies: ["DICOMExchange", "DICOM"]),
         .testTarget(name: "IngestionTests", dependencies: ["Ingestion"], exclude: ["Fixtures"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference"], exclude: ["Fixtures"]),
         .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Inference", "Imaging", "Ingestion"], exclude: ["Fixtures"]),
