@@ -54,6 +54,7 @@ enum Peers {
     /// Lines of dciodvfy's report that start with "Error".
     static func dciodvfyErrors(_ path: String) throws -> [String] {
         let result = try run("/usr/bin/dciodvfy", [path])
+        guard !(result.stdout + result.stderr).isEmpty else { throw Failure(description: "dciodvfy printed nothing") }
         return (result.stdout + result.stderr).split(separator: "\n").map(String.init).filter { $0.hasPrefix("Error") }
     }
 

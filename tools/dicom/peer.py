@@ -86,12 +86,12 @@ def check_seg(seg_path, masks_path, sources_path):
     print(json.dumps({
         "frames": frames,
         "expected_frames": [list(f) for f in expected_frames],
-        "segments": [{"number": int(d.segment_number), "label": d.segment_label,
-                      "type": d.segmented_property_type.value,
-                      "algorithm_type": d.algorithm_type.value,
-                      "algorithm_version": str(d.algorithm_identification[1].value)
-                      if d.algorithm_identification else None}
-                     for d in (seg.get_segment_description(n) for n in seg.segment_numbers)],
+        "segments": [{"number": int(d.SegmentNumber), "label": d.SegmentLabel,
+                      "type": d.SegmentedPropertyTypeCodeSequence[0].CodeValue,
+                      "algorithm_type": d.SegmentAlgorithmType,
+                      "algorithm_name": d.SegmentAlgorithmName,
+                      "algorithm_version": d.SegmentationAlgorithmIdentificationSequence[0].AlgorithmVersion}
+                     for d in seg.SegmentSequence],
         "study": str(seg.StudyInstanceUID), "series": str(seg.SeriesInstanceUID), "sop": str(seg.SOPInstanceUID),
         "frame_of_reference": str(seg.FrameOfReferenceUID),
         "source_series": [str(s.SeriesInstanceUID) for s in seg.ReferencedSeriesSequence],
