@@ -93,6 +93,7 @@ let package = Package(
         ),
         .executableTarget(name: "Reporter", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "ImagingBenchmark", dependencies: ["Imaging"]),
+        .executableTarget(name: "DICOMExchangeBenchmark", dependencies: ["DICOMExchange", "DICOM"]),
 
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore"]),
