@@ -1,5 +1,6 @@
 // Sending DICOM files to a peer (a PACS) by C-STORE.
 import CDicomExchange
+import Foundation
 
 /// A peer application entity written `AE@host:port` (as MGMT_DICOM_DESTINATION is).
 public struct DicomPeer: Sendable, Equatable, CustomStringConvertible {
@@ -44,6 +45,46 @@ public struct StorageSCU: Sendable {
             }
         }
         guard status == MGMT_EXCHANGE_OK else { throw DicomExchangeError(error) }
+    }
+
+    /// How a delivery retries a peer that is unreachable: `attempts` tries in all, waiting `initialDelay`
+    /// seconds after the first failure and doubling up to `maximumDelay` (the fleet's MGMT_RETRY_BACKOFF rule).
+    public struct RetryPolicy: Sendable {
+        public var attempts: Int
+        public var initialDelay: Double
+        public var maximumDelay: Double
+
+        public init(attempts: Int = 5, initialDelay: Double = 1, maximumDelay: Double = 60) {
+            self.attempts = max(1, attempts)
+            self.initialDelay = initialDelay
+            self.maximumDelay = maximumDelay
+        }
+    }
+
+    /// `send`, tried again while the failure is transient (peer down, association broken). A refusal (rejected
+    /// association, declined SOP class, failure status) is final at once. Returns the number of attempts made;
+    /// throws the last error with the attempts it took.
+    @discardableResult
+    public func send(_ paths: [String], to peer: DicomPeer, retrying policy: RetryPolicy) throws(DeliveryFailure) -> Int {
+        var delay = policy.initialDelay
+        for attempt in 1...policy.attempts {
+            do {
+                try send(paths, to: peer)
+                return attempt
+            } catch {
+                guard error.isTransient, attempt < policy.attempts else { throw DeliveryFailure(error: error, attempts: attempt) }
+                usleep(useconds_t(delay * 1_000_000))
+                delay = min(delay * 2, policy.maximumDelay)
+            }
+        }
+        preconditionFailure("the loop returns or throws")
+    }
+
+    /// A delivery that gave up: the last error and how many attempts were made.
+    public struct DeliveryFailure: Error, Sendable, CustomStringConvertible {
+        public let error: DicomExchangeError
+        public let attempts: Int
+        public var description: String { "\(error) (after \(attempts) attempt\(attempts == 1 ? "" : "s"))" }
     }
 
     /// C-ECHO: throws unless the peer answers with success.

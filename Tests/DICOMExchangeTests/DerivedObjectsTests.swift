@@ -1,6 +1,6 @@
 // SEG and SR written from a generated study, checked by dciodvfy (dicom3tools) and read back by highdicom/pydicom.
 import DICOM
-@testable import DICOMExchange
+import DICOMExchange
 import Foundation
 import XCTest
 

@@ -1,6 +1,6 @@
 // The Storage SCP and SCU against peers no one here wrote: DCMTK's echoscu/storescu/storescp and pynetdicom.
 import DICOM
-@testable import DICOMExchange
+import DICOMExchange
 import Foundation
 import XCTest
 
@@ -17,11 +17,11 @@ final class StorageSCPTests: XCTestCase {
         try? FileManager.default.removeItem(at: incoming)
     }
 
-    private func startSCP(allowed: [String] = [], onStored: @escaping @Sendable (StoredInstance) -> Void = { _ in })
+    private func startSCP(allowed: [String] = [], hosts: [String] = [], onStored: @escaping @Sendable (StoredInstance) -> Void = { _ in })
         throws -> StorageSCP
     {
         try StorageSCP(.init(aeTitle: "MGMT", port: port, incomingRoot: incoming.path, allowedCallingAETitles: allowed,
-                             idleTimeoutSeconds: 10), onStored: onStored)
+                             allowedHosts: hosts, idleTimeoutSeconds: 10), onStored: onStored)
     }
 
     /// Files under the incoming root (temporary names included: none may be left).
@@ -120,6 +120,20 @@ final class StorageSCPTests: XCTestCase {
         XCTAssertEqual(scp.counters.associationsAccepted, 1)
     }
 
+    func testPeerHostNotOnTheAllowListIsRejected() throws {
+        do {
+            let scp = try startSCP(hosts: ["127.0.0.1"])
+            defer { scp.stop() }
+            let allowed = try Peers.run("/usr/bin/echoscu", ["-aec", "MGMT", "127.0.0.1", "\(port)"])
+            XCTAssertEqual(allowed.status, 0, allowed.stderr)
+        }
+        let scp = try startSCP(hosts: ["127.0.0.2"])
+        defer { scp.stop() }
+        let other = try Peers.run("/usr/bin/echoscu", ["-aec", "MGMT", "127.0.0.1", "\(port)"])
+        XCTAssertNotEqual(other.status, 0)
+        XCTAssertEqual(scp.counters.associationsRejected, 1)
+    }
+
     func testStorescuKilledMidStudyThenRerunLeavesOneCompleteStudy() throws {
         let study = try Peers.study(traps: false)
         let sources = Peers.dicomFiles(under: study)
@@ -176,6 +190,41 @@ final class StorageSCPTests: XCTestCase {
             let failure = error as? DicomExchangeError
             XCTAssertEqual(failure?.isTransient, true, "\(error)")
             XCTAssertTrue("\(error)".contains("PACS@127.0.0.1:\(closed.port)"), "\(error)")
+        }
+    }
+
+    func testDeliveryRetriesUntilThePeerComesUpAndGivesUpOnAPeerThatStaysDown() throws {
+        let sources = Array(Peers.dicomFiles(under: try Peers.study(traps: false)).prefix(3))
+        let scu = StorageSCU(callingAETitle: "MGMT", timeoutSeconds: 5)
+        let peer = DicomPeer(aeTitle: "MGMT", host: "127.0.0.1", port: port)
+        // Down for good: every attempt is made, then the last (transient) error with the count.
+        let quick = StorageSCU.RetryPolicy(attempts: 3, initialDelay: 0.05, maximumDelay: 0.1)
+        XCTAssertThrowsError(try scu.send(sources, to: peer, retrying: quick)) { error in
+            let failure = error as? StorageSCU.DeliveryFailure
+            XCTAssertEqual(failure?.attempts, 3)
+            XCTAssertEqual(failure?.error.isTransient, true)
+        }
+        // Comes up while the sender backs off: delivered on a later attempt.
+        let incomingRoot = incoming.path, port = self.port
+        let starter = Thread {
+            usleep(700_000)
+            let scp = try? StorageSCP(.init(aeTitle: "MGMT", port: port, incomingRoot: incomingRoot))
+            usleep(5_000_000)
+            scp?.stop()
+        }
+        starter.start()
+        let attempts = try scu.send(sources, to: peer, retrying: .init(attempts: 8, initialDelay: 0.2, maximumDelay: 0.4))
+        XCTAssertGreaterThan(attempts, 1)
+        XCTAssertEqual(incomingFiles().count, sources.count)
+        // A refusal is final at once: a peer that rejects the calling AE is not retried.
+        var pickyPort = Peers.freePort()
+        while pickyPort == port { pickyPort = Peers.freePort() }
+        let picky = try StorageSCP(.init(aeTitle: "PICKY", port: pickyPort, incomingRoot: incomingRoot,
+                                         allowedCallingAETitles: ["SCANNER"]))
+        defer { picky.stop() }
+        let pickyPeer = DicomPeer(aeTitle: "PICKY", host: "127.0.0.1", port: pickyPort)
+        XCTAssertThrowsError(try scu.send(sources, to: pickyPeer, retrying: quick)) { error in
+            XCTAssertEqual((error as? StorageSCU.DeliveryFailure)?.attempts, 1, "\(error)")
         }
     }
 
