@@ -19,7 +19,7 @@ enum Peers {
         process.arguments = arguments
         let out = Pipe()
         let errURL = FileManager.default.temporaryDirectory.appendingPathComponent("peer-\(UUID().uuidString).err")
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         let err = try FileHandle(forWritingTo: errURL)
         defer { try? FileManager.default.removeItem(at: errURL) }
         process.standardOutput = out
@@ -102,7 +102,7 @@ enum Peers {
         if traps { arguments.append("--traps") }
         let result = try run("/usr/bin/python3", arguments)
         guard result.status == 0 else { throw Failure(description: "make_study.py failed: \(result.stderr)") }
-        FileManager.default.createFile(atPath: done.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: done.path, contents: nil)
         return url
     }
 }
