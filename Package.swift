@@ -30,11 +30,22 @@ let package = Package(
             linkerSettings: ["dcmimage", "dcmimgle", "dcmjpeg", "dcmjpls", "dcmdata", "oflog", "ofstd"]
                 .map { .linkedLibrary($0) }
         ),
+        .target(
+            name: "CDicomExchange",
+            dependencies: ["CDicom"],
+            cxxSettings: [.unsafeFlags(["-Wno-deprecated-declarations"])],
+            linkerSettings: ["dcmseg", "dcmfg", "dcmiod", "dcmsr", "dcmnet", "dcmdata", "oflog", "ofstd"]
+                .map { .linkedLibrary($0) }
+        ),
 
         // Libraries: one job each.
         .target(name: "Broker", dependencies: ["CRabbitMQ", .product(name: "Logging", package: "swift-log")]),
         .target(name: "ResultsStore", dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")]),
         .target(name: "DICOM", dependencies: ["CDicom"]),
+        .target(
+            name: "DICOMExchange",
+            dependencies: ["CDicomExchange", "DICOM", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .target(name: "ArrayFiles", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Imaging", dependencies: ["ArrayFiles"]),
         .target(name: "Ingestion", dependencies: ["DICOM", "Imaging", "ArrayFiles", .product(name: "Logging", package: "swift-log")]),
@@ -101,10 +112,12 @@ let package = Package(
         ),
         .executableTarget(name: "ImagingBenchmark", dependencies: ["Imaging"]),
         .executableTarget(name: "BrokerBenchmark", dependencies: ["Broker"], path: "tools/bench/BrokerBenchmark"),
+        .executableTarget(name: "DICOMExchangeBenchmark", dependencies: ["DICOMExchange", "DICOM"], path: "tools/bench/DICOMExchangeBenchmark"),
 
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore"]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM"], exclude: ["Fixtures"]),
+        .testTarget(name: "DICOMExchangeTests", dependencies: ["DICOMExchange", "DICOM"]),
         .testTarget(name: "IngestionTests", dependencies: ["ArrayFiles", "Imaging", "Ingestion"], exclude: ["Fixtures"]),
         .testTarget(name: "InferenceTests", dependencies: ["ArrayFiles", "Inference"], exclude: ["Fixtures"]),
         .testTarget(name: "SegmentationTests", dependencies: ["ArrayFiles", "Segmentation", "Inference", "Imaging", "Ingestion"], exclude: ["Fixtures"]),

@@ -108,6 +108,16 @@ void readHeader(DcmDataset &dataset, mgmt_dicom_header &h) {
     copyString(dataset, DCM_PatientID, h.patient_id, sizeof h.patient_id);
     copyString(dataset, DCM_SeriesDescription, h.series_description, sizeof h.series_description);
     copyString(dataset, DCM_Modality, h.modality, sizeof h.modality);
+    copyString(dataset, DCM_SOPClassUID, h.sop_class_uid, sizeof h.sop_class_uid);
+    copyString(dataset, DCM_FrameOfReferenceUID, h.frame_of_reference_uid, sizeof h.frame_of_reference_uid);
+    copyString(dataset, DCM_PatientName, h.patient_name, sizeof h.patient_name);
+    copyString(dataset, DCM_PatientBirthDate, h.patient_birth_date, sizeof h.patient_birth_date);
+    copyString(dataset, DCM_PatientSex, h.patient_sex, sizeof h.patient_sex);
+    copyString(dataset, DCM_StudyDate, h.study_date, sizeof h.study_date);
+    copyString(dataset, DCM_StudyTime, h.study_time, sizeof h.study_time);
+    copyString(dataset, DCM_StudyID, h.study_id, sizeof h.study_id);
+    copyString(dataset, DCM_AccessionNumber, h.accession_number, sizeof h.accession_number);
+    copyString(dataset, DCM_ReferringPhysicianName, h.referring_physician_name, sizeof h.referring_physician_name);
     DcmXfer xfer(dataset.getOriginalXfer());
     std::snprintf(h.transfer_syntax_uid, sizeof h.transfer_syntax_uid, "%s", xfer.getXferID());
     std::snprintf(h.transfer_syntax_name, sizeof h.transfer_syntax_name, "%s", xfer.getXferName());

@@ -53,6 +53,17 @@ typedef struct {
     char modality[20];
     char transfer_syntax_uid[72];
     char transfer_syntax_name[128];
+    // What a derived object (segmentation, report) references or copies from its source.
+    char sop_class_uid[72];
+    char frame_of_reference_uid[72];
+    char patient_name[200];
+    char patient_birth_date[20];
+    char patient_sex[20];
+    char study_date[20];
+    char study_time[32];
+    char study_id[20];
+    char accession_number[20];
+    char referring_physician_name[200];
 } mgmt_dicom_header;
 
 /// Opaque loaded file. One handle must not be used from two threads at once; distinct handles may.
