@@ -37,7 +37,9 @@ let package = Package(
         .target(name: "DICOM", dependencies: ["CDicom"]),
         .target(name: "Imaging"),
         .target(name: "Ingestion", dependencies: ["DICOM", "Imaging", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Inference", dependencies: ["COpenBLAS"]),
+        // Element-wise kernels per instruction set (AVX-512, AVX2, portable), chosen on CPUID at first use.
+        .target(name: "CKernels"),
+        .target(name: "Inference", dependencies: ["COpenBLAS", "CKernels"]),
         .target(
             name: "Segmentation",
             dependencies: [
@@ -88,6 +90,7 @@ let package = Package(
         .testTarget(name: "DICOMTests", dependencies: ["DICOM"], exclude: ["Fixtures"]),
         .testTarget(name: "IngestionTests", dependencies: ["Ingestion"], exclude: ["Fixtures"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference"], exclude: ["Fixtures"]),
+        .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
         .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Inference", "Imaging", "Ingestion"], exclude: ["Fixtures"]),
         .testTarget(
             name: "ClassificationTests",
