@@ -103,6 +103,19 @@ public struct ECANFNet: Sendable {
     let stem: [Conv2d]
     let blocks: [Block]
     let finalConv: Conv2d
+    /// Time per layer kind (`LayerKind`) when set; nil (no timing) by default.
+    public var profile: LayerProfile?
+
+    /// The rows of the per-layer profile, named as tools/reference/bench_ort.py names ONNX Runtime's nodes.
+    public enum LayerKind {
+        public static let stem = "stem"
+        public static let grouped3x3 = "grouped 3x3 conv"
+        public static let pointwise = "1x1 conv"
+        public static let activations = "activations and residuals"
+        public static let eca = "ECA"
+        public static let pooling = "pooling"
+        public static let layout = "memory and other"
+    }
 
     /// Loads `prefix`-ed timm keys (the classifier file stores them under "backbone.").
     public init(prefix: String = "", load: TensorLoader) throws {
@@ -204,19 +217,25 @@ public struct ECANFNet: Sendable {
         for f in 0..<frames {
             (h, w) = frameHead(input + f * frameSize, single, scratch)
             // Scatter the frame's planes into the batch: channel c of frame f at [c][f].
-            for c in 0..<channels {
-                (batched[0] + (c * frames + f) * h * w).update(from: single[0] + c * h * w, count: h * w)
+            profile.measure(LayerKind.layout) {
+                for c in 0..<channels {
+                    (batched[0] + (c * frames + f) * h * w).update(from: single[0] + c * h * w, count: h * w)
+                }
             }
         }
         let (x, a, b, c, s) = (batched[0], batched[1], batched[2], batched[3], batched[4])
         for block in blocks[Self.firstBatchedBlock...] {
             (h, w) = runBlock(block, frames: frames, height: h, width: w, x: x, a: a, b: b, c: c, s: s, scratch: scratch)
         }
-        finalConv.applyChannelMajor(input: x, batch: frames, height: h, width: w, output: a, scratch: scratch)
+        profile.measure(LayerKind.pointwise) {
+            finalConv.applyChannelMajor(input: x, batch: frames, height: h, width: w, output: a, scratch: scratch)
+        }
         let plane = h * w
-        for f in 0..<frames {
-            for ch in 0..<ECANFNetArchitecture.embeddingWidth {
-                embeddings[f * ECANFNetArchitecture.embeddingWidth + ch] = mean(a + (ch * frames + f) * plane, count: plane)
+        profile.measure(LayerKind.pooling) {
+            for f in 0..<frames {
+                for ch in 0..<ECANFNetArchitecture.embeddingWidth {
+                    embeddings[f * ECANFNetArchitecture.embeddingWidth + ch] = VectorMath.mean(a + (ch * frames + f) * plane, count: plane)
+                }
             }
         }
     }
@@ -229,7 +248,7 @@ public struct ECANFNet: Sendable {
         var source = input
         for (i, conv) in stem.enumerated() {
             let target = i == stem.count - 1 ? x : (i % 2 == 0 ? a : b)
-            convolve(conv, source, frames: 1, height: h, width: w, into: target, scratch)
+            profile.measure(LayerKind.stem) { convolve(conv, source, frames: 1, height: h, width: w, into: target, scratch) }
             (h, w) = conv.outputSize(height: h, width: w)
             source = UnsafePointer(target)
         }
@@ -248,29 +267,45 @@ public struct ECANFNet: Sendable {
     ) -> (Int, Int) {
         let spec = block.spec
         let inCount = spec.inChannels * frames * h * w
-        VectorMath.silu(from: x, to: a, count: inCount, factor: spec.beta)
+        profile.measure(LayerKind.activations) { VectorMath.silu(from: x, to: a, count: inCount, factor: spec.beta) }
         var shortcut = UnsafePointer(x)
         let (oh, ow) = block.conv2.outputSize(height: h, width: w)
         if let downsample = block.downsample {
             if spec.stride == 2 {
-                Self.shortcutPool.apply(input: a, channels: spec.inChannels * frames, height: h, width: w, output: c)
-                downsample.applyChannelMajor(input: c, batch: frames, height: oh, width: ow, output: s, scratch: scratch)
+                profile.measure(LayerKind.pooling) {
+                    Self.shortcutPool.apply(input: a, channels: spec.inChannels * frames, height: h, width: w, output: c)
+                }
+                profile.measure(LayerKind.pointwise) {
+                    downsample.applyChannelMajor(input: c, batch: frames, height: oh, width: ow, output: s, scratch: scratch)
+                }
             } else {
-                downsample.applyChannelMajor(input: a, batch: frames, height: h, width: w, output: s, scratch: scratch)
+                profile.measure(LayerKind.pointwise) {
+                    downsample.applyChannelMajor(input: a, batch: frames, height: h, width: w, output: s, scratch: scratch)
+                }
             }
             shortcut = UnsafePointer(s)
         }
-        block.conv1.applyChannelMajor(input: a, batch: frames, height: h, width: w, output: b, scratch: scratch)
-        convolve(block.conv2, b, frames: frames, height: h, width: w, into: c, scratch)
-        convolve(block.conv2b, c, frames: frames, height: oh, width: ow, into: b, scratch)
-        block.conv3.applyChannelMajor(input: b, batch: frames, height: oh, width: ow, output: c, scratch: scratch)
+        profile.measure(LayerKind.pointwise) {
+            block.conv1.applyChannelMajor(input: a, batch: frames, height: h, width: w, output: b, scratch: scratch)
+        }
+        profile.measure(LayerKind.grouped3x3) {
+            convolve(block.conv2, b, frames: frames, height: h, width: w, into: c, scratch)
+            convolve(block.conv2b, c, frames: frames, height: oh, width: ow, into: b, scratch)
+        }
+        profile.measure(LayerKind.pointwise) {
+            block.conv3.applyChannelMajor(input: b, batch: frames, height: oh, width: ow, output: c, scratch: scratch)
+        }
         let plane = oh * ow
         for f in 0..<frames {
-            let gates = ecaGates(c, frame: f, frames: frames, channels: spec.outChannels, planeSize: plane, weights: block.eca)
-            for ch in 0..<spec.outChannels {
-                let factor = gates[ch] * ECANFNetArchitecture.attentionGain * ECANFNetArchitecture.alpha
-                let base = (ch * frames + f) * plane
-                for i in base..<(base + plane) { x[i] = c[i] * factor + shortcut[i] }
+            let gates = profile.measure(LayerKind.eca) {
+                ecaGates(c, frame: f, frames: frames, channels: spec.outChannels, planeSize: plane, weights: block.eca)
+            }
+            profile.measure(LayerKind.activations) {
+                for ch in 0..<spec.outChannels {
+                    let factor = gates[ch] * ECANFNetArchitecture.attentionGain * ECANFNetArchitecture.alpha
+                    let base = (ch * frames + f) * plane
+                    VectorMath.scaleAdd(c + base, scale: factor, plus: shortcut + base, into: x + base, count: plane)
+                }
             }
         }
         return (oh, ow)
@@ -295,7 +330,7 @@ public struct ECANFNet: Sendable {
     /// ECA for one frame of a channel-major batch: per-channel mean → 1-D convolution across channels (zero
     /// padded) → sigmoid.
     private func ecaGates(_ x: UnsafePointer<Float>, frame: Int, frames: Int, channels: Int, planeSize: Int, weights: [Float]) -> [Float] {
-        let means = (0..<channels).map { mean(x + ($0 * frames + frame) * planeSize, count: planeSize) }
+        let means = (0..<channels).map { VectorMath.mean(x + ($0 * frames + frame) * planeSize, count: planeSize) }
         let half = weights.count / 2
         return (0..<channels).map { ch in
             var y: Float = 0
@@ -305,12 +340,6 @@ public struct ECANFNet: Sendable {
             }
             return VectorMath.sigmoid(y)
         }
-    }
-
-    private func mean(_ values: UnsafePointer<Float>, count: Int) -> Float {
-        var sum = 0.0
-        for i in 0..<count { sum += Double(values[i]) }
-        return Float(sum / Double(count))
     }
 }
 
