@@ -1,9 +1,8 @@
-// One source, three instruction sets: the portable functions are plain C (the baseline's SSE2 after
-// auto-vectorisation); the AVX2 and AVX-512 ones use intrinsics under __attribute__((target)), so the rest of the
-// program keeps the baseline and the wide code only runs after the CPUID check in ck_active.
+// One source, three instruction sets: variant.h, compiled 4 wide for the baseline (SSE2 on x86-64, any CPU
+// elsewhere), 8 wide under __attribute__((target("avx2"))) and 16 wide under target("avx512f"), so the rest of
+// the program keeps the baseline and the wide code only runs after the CPUID check in ck_active.
 #include "CKernels.h"
 
-#include <immintrin.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,61 +26,9 @@
 #define EXP_P4 1.6666665459e-1f
 #define EXP_P5 5.0000001201e-1f
 
-static inline float exp_portable(float x) {
-    float clamped = x < EXP_LOW ? EXP_LOW : (x > EXP_HIGH ? EXP_HIGH : x);
-    float shifted = clamped * EXP_LOG2E + EXP_SHIFTER;
-    float n = shifted - EXP_SHIFTER;
-    float r = clamped - n * EXP_LN2_HIGH + n * EXP_LN2_LOW;
-    float p = EXP_P0;
-    p = p * r + EXP_P1;
-    p = p * r + EXP_P2;
-    p = p * r + EXP_P3;
-    p = p * r + EXP_P4;
-    p = p * r + EXP_P5;
-    p = p * r * r + r + 1.0f;
-    int32_t shiftedBits, shifterBits;
-    float shifter = EXP_SHIFTER;
-    memcpy(&shiftedBits, &shifted, 4);
-    memcpy(&shifterBits, &shifter, 4);
-    uint32_t scaleBits = (uint32_t)(shiftedBits - shifterBits + 127) << 23;
-    float scale;
-    memcpy(&scale, &scaleBits, 4);
-    return p * scale;
-}
-
-static inline float silu_one(float x, float shift, float factor) {
-    float v = x + shift;
-    return v / (1.0f + exp_portable(-v)) * factor;
-}
-
-static inline float sigmoid_one(float x, float shift) { return 1.0f / (1.0f + exp_portable(-(x + shift))); }
-
-static inline float relu_one(float x, float shift) {
-    float v = x + shift;
-    return v > 0.0f ? v : 0.0f;
-}
-
-// ---- portable ----
-
-static void silu_portable(const float *in, float *out, size_t count, float shift, float factor) {
-    for (size_t i = 0; i < count; i++) out[i] = silu_one(in[i], shift, factor);
-}
-
-static void sigmoid_portable(const float *in, float *out, size_t count, float shift) {
-    for (size_t i = 0; i < count; i++) out[i] = sigmoid_one(in[i], shift);
-}
-
-static void bias_relu_portable(const float *in, float *out, size_t count, float shift) {
-    for (size_t i = 0; i < count; i++) out[i] = relu_one(in[i], shift);
-}
-
-static void scale_add_portable(const float *x, float scale, const float *addend, float *out, size_t count) {
-    for (size_t i = 0; i < count; i++) out[i] = x[i] * scale + addend[i];
-}
-
 // The fixed summation order every variant follows: lane j (0..15) sums the values at i ≡ j (mod 16) of the
 // whole 16-blocks, the lanes fold in halves (j += j + 8, then + 4, + 2, + 1), then the tail adds in order.
-static double fold_lanes(double lanes[16], const float *tail, size_t tailCount) {
+static inline double fold_lanes(double lanes[16], const float *tail, size_t tailCount) {
     for (int width = 8; width >= 1; width /= 2)
         for (int j = 0; j < width; j++) lanes[j] += lanes[j + width];
     double total = lanes[0];
@@ -89,171 +36,29 @@ static double fold_lanes(double lanes[16], const float *tail, size_t tailCount) 
     return total;
 }
 
-static double sum_portable(const float *values, size_t count) {
-    double lanes[16] = {0};
-    size_t blocks = count / 16 * 16;
-    for (size_t i = 0; i < blocks; i += 16)
-        for (int j = 0; j < 16; j++) lanes[j] += (double)values[i + j];
-    return fold_lanes(lanes, values + blocks, count - blocks);
-}
+#define VARIANT portable
+#define WIDTH 4
+#define TARGET
+#include "variant.h"
+#undef VARIANT
+#undef WIDTH
+#undef TARGET
 
-// ---- AVX2 ----
+#define VARIANT avx2
+#define WIDTH 8
+#define TARGET __attribute__((target("avx2")))
+#include "variant.h"
+#undef VARIANT
+#undef WIDTH
+#undef TARGET
 
-#define AVX2 __attribute__((target("avx2")))
-
-AVX2 static inline __m256 exp_avx2(__m256 x) {
-    __m256 low = _mm256_set1_ps(EXP_LOW), high = _mm256_set1_ps(EXP_HIGH), shifter = _mm256_set1_ps(EXP_SHIFTER);
-    __m256 clamped = _mm256_blendv_ps(x, low, _mm256_cmp_ps(x, low, _CMP_LT_OQ));
-    clamped = _mm256_blendv_ps(clamped, high, _mm256_cmp_ps(x, high, _CMP_GT_OQ));
-    __m256 shifted = _mm256_add_ps(_mm256_mul_ps(clamped, _mm256_set1_ps(EXP_LOG2E)), shifter);
-    __m256 n = _mm256_sub_ps(shifted, shifter);
-    __m256 r = _mm256_add_ps(_mm256_sub_ps(clamped, _mm256_mul_ps(n, _mm256_set1_ps(EXP_LN2_HIGH))),
-                             _mm256_mul_ps(n, _mm256_set1_ps(EXP_LN2_LOW)));
-    __m256 p = _mm256_set1_ps(EXP_P0);
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(EXP_P1));
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(EXP_P2));
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(EXP_P3));
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(EXP_P4));
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(EXP_P5));
-    p = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(p, r), r), r), _mm256_set1_ps(1.0f));
-    __m256i integer = _mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_castps_si256(shifter));
-    __m256i scale = _mm256_slli_epi32(_mm256_add_epi32(integer, _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(scale));
-}
-
-AVX2 static void silu_avx2(const float *in, float *out, size_t count, float shift, float factor) {
-    __m256 s = _mm256_set1_ps(shift), f = _mm256_set1_ps(factor), one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
-    size_t i = 0;
-    for (; i + 8 <= count; i += 8) {
-        __m256 v = _mm256_add_ps(_mm256_loadu_ps(in + i), s);
-        __m256 e = exp_avx2(_mm256_sub_ps(zero, v));
-        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_div_ps(v, _mm256_add_ps(one, e)), f));
-    }
-    silu_portable(in + i, out + i, count - i, shift, factor);
-}
-
-AVX2 static void sigmoid_avx2(const float *in, float *out, size_t count, float shift) {
-    __m256 s = _mm256_set1_ps(shift), one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
-    size_t i = 0;
-    for (; i + 8 <= count; i += 8) {
-        __m256 v = _mm256_add_ps(_mm256_loadu_ps(in + i), s);
-        _mm256_storeu_ps(out + i, _mm256_div_ps(one, _mm256_add_ps(one, exp_avx2(_mm256_sub_ps(zero, v)))));
-    }
-    sigmoid_portable(in + i, out + i, count - i, shift);
-}
-
-AVX2 static void bias_relu_avx2(const float *in, float *out, size_t count, float shift) {
-    __m256 s = _mm256_set1_ps(shift), zero = _mm256_setzero_ps();
-    size_t i = 0;
-    for (; i + 8 <= count; i += 8) {
-        __m256 v = _mm256_add_ps(_mm256_loadu_ps(in + i), s);
-        // v > 0 ? v : 0, NaN → 0 as in the scalar form.
-        _mm256_storeu_ps(out + i, _mm256_and_ps(v, _mm256_cmp_ps(v, zero, _CMP_GT_OQ)));
-    }
-    bias_relu_portable(in + i, out + i, count - i, shift);
-}
-
-AVX2 static void scale_add_avx2(const float *x, float scale, const float *addend, float *out, size_t count) {
-    __m256 s = _mm256_set1_ps(scale);
-    size_t i = 0;
-    for (; i + 8 <= count; i += 8)
-        _mm256_storeu_ps(out + i, _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), s), _mm256_loadu_ps(addend + i)));
-    scale_add_portable(x + i, scale, addend + i, out + i, count - i);
-}
-
-AVX2 static double sum_avx2(const float *values, size_t count) {
-    // Four registers of four doubles hold lanes 0–3, 4–7, 8–11, 12–15.
-    __m256d a = _mm256_setzero_pd(), b = a, c = a, d = a;
-    size_t blocks = count / 16 * 16;
-    for (size_t i = 0; i < blocks; i += 16) {
-        a = _mm256_add_pd(a, _mm256_cvtps_pd(_mm_loadu_ps(values + i)));
-        b = _mm256_add_pd(b, _mm256_cvtps_pd(_mm_loadu_ps(values + i + 4)));
-        c = _mm256_add_pd(c, _mm256_cvtps_pd(_mm_loadu_ps(values + i + 8)));
-        d = _mm256_add_pd(d, _mm256_cvtps_pd(_mm_loadu_ps(values + i + 12)));
-    }
-    double lanes[16];
-    _mm256_storeu_pd(lanes, a);
-    _mm256_storeu_pd(lanes + 4, b);
-    _mm256_storeu_pd(lanes + 8, c);
-    _mm256_storeu_pd(lanes + 12, d);
-    return fold_lanes(lanes, values + blocks, count - blocks);
-}
-
-// ---- AVX-512 ----
-
-#define AVX512 __attribute__((target("avx512f")))
-
-AVX512 static inline __m512 exp_avx512(__m512 x) {
-    __m512 low = _mm512_set1_ps(EXP_LOW), high = _mm512_set1_ps(EXP_HIGH), shifter = _mm512_set1_ps(EXP_SHIFTER);
-    __m512 clamped = _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask(x, low, _CMP_LT_OQ), low);
-    clamped = _mm512_mask_mov_ps(clamped, _mm512_cmp_ps_mask(x, high, _CMP_GT_OQ), high);
-    __m512 shifted = _mm512_add_ps(_mm512_mul_ps(clamped, _mm512_set1_ps(EXP_LOG2E)), shifter);
-    __m512 n = _mm512_sub_ps(shifted, shifter);
-    __m512 r = _mm512_add_ps(_mm512_sub_ps(clamped, _mm512_mul_ps(n, _mm512_set1_ps(EXP_LN2_HIGH))),
-                             _mm512_mul_ps(n, _mm512_set1_ps(EXP_LN2_LOW)));
-    __m512 p = _mm512_set1_ps(EXP_P0);
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(EXP_P1));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(EXP_P2));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(EXP_P3));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(EXP_P4));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(EXP_P5));
-    p = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(p, r), r), r), _mm512_set1_ps(1.0f));
-    __m512i integer = _mm512_sub_epi32(_mm512_castps_si512(shifted), _mm512_castps_si512(shifter));
-    __m512i scale = _mm512_slli_epi32(_mm512_add_epi32(integer, _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(p, _mm512_castsi512_ps(scale));
-}
-
-AVX512 static void silu_avx512(const float *in, float *out, size_t count, float shift, float factor) {
-    __m512 s = _mm512_set1_ps(shift), f = _mm512_set1_ps(factor), one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
-    size_t i = 0;
-    for (; i + 16 <= count; i += 16) {
-        __m512 v = _mm512_add_ps(_mm512_loadu_ps(in + i), s);
-        __m512 e = exp_avx512(_mm512_sub_ps(zero, v));
-        _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_div_ps(v, _mm512_add_ps(one, e)), f));
-    }
-    silu_portable(in + i, out + i, count - i, shift, factor);
-}
-
-AVX512 static void sigmoid_avx512(const float *in, float *out, size_t count, float shift) {
-    __m512 s = _mm512_set1_ps(shift), one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
-    size_t i = 0;
-    for (; i + 16 <= count; i += 16) {
-        __m512 v = _mm512_add_ps(_mm512_loadu_ps(in + i), s);
-        _mm512_storeu_ps(out + i, _mm512_div_ps(one, _mm512_add_ps(one, exp_avx512(_mm512_sub_ps(zero, v)))));
-    }
-    sigmoid_portable(in + i, out + i, count - i, shift);
-}
-
-AVX512 static void bias_relu_avx512(const float *in, float *out, size_t count, float shift) {
-    __m512 s = _mm512_set1_ps(shift), zero = _mm512_setzero_ps();
-    size_t i = 0;
-    for (; i + 16 <= count; i += 16) {
-        __m512 v = _mm512_add_ps(_mm512_loadu_ps(in + i), s);
-        _mm512_storeu_ps(out + i, _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ), v));
-    }
-    bias_relu_portable(in + i, out + i, count - i, shift);
-}
-
-AVX512 static void scale_add_avx512(const float *x, float scale, const float *addend, float *out, size_t count) {
-    __m512 s = _mm512_set1_ps(scale);
-    size_t i = 0;
-    for (; i + 16 <= count; i += 16)
-        _mm512_storeu_ps(out + i, _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), s), _mm512_loadu_ps(addend + i)));
-    scale_add_portable(x + i, scale, addend + i, out + i, count - i);
-}
-
-AVX512 static double sum_avx512(const float *values, size_t count) {
-    __m512d a = _mm512_setzero_pd(), b = a;  // lanes 0–7 and 8–15
-    size_t blocks = count / 16 * 16;
-    for (size_t i = 0; i < blocks; i += 16) {
-        a = _mm512_add_pd(a, _mm512_cvtps_pd(_mm256_loadu_ps(values + i)));
-        b = _mm512_add_pd(b, _mm512_cvtps_pd(_mm256_loadu_ps(values + i + 8)));
-    }
-    double lanes[16];
-    _mm512_storeu_pd(lanes, a);
-    _mm512_storeu_pd(lanes + 8, b);
-    return fold_lanes(lanes, values + blocks, count - blocks);
-}
+#define VARIANT avx512
+#define WIDTH 16
+#define TARGET __attribute__((target("avx512f")))
+#include "variant.h"
+#undef VARIANT
+#undef WIDTH
+#undef TARGET
 
 // ---- dispatch ----
 
