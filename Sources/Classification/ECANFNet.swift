@@ -1,9 +1,6 @@
 import Foundation
 import Inference
 
-/// A tensor source by PyTorch key and expected shape (a safetensors file, seeded weights, ...).
-public typealias TensorLoader = (_ key: String, _ shape: [Int]) throws -> Tensor
-
 /// The layers of timm's `eca_nfnet_l0` (timm 0.9.16), as data: key prefixes and shapes come from here, so the
 /// loader and the key manifest cannot disagree.
 public enum ECANFNetArchitecture {
@@ -118,34 +115,34 @@ public struct ECANFNet: Sendable {
     }
 
     /// Loads `prefix`-ed timm keys (the classifier file stores them under "backbone.").
-    public init(prefix: String = "", load: TensorLoader) throws {
+    public init(weights source: WeightSource, prefix: String = "") throws {
         let stemSpecs = ECANFNetArchitecture.stem
         stem = try stemSpecs.enumerated().map { i, spec in
             // SiLU follows every stem conv but the last.
-            try Self.standardizedConvolution(spec, prefix: prefix, activation: i < stemSpecs.count - 1 ? .silu : .identity, load: load)
+            try Self.standardizedConvolution(spec, prefix: prefix, activation: i < stemSpecs.count - 1 ? .silu : .identity, from: source)
         }
         blocks = try ECANFNetArchitecture.blocks.map { spec in
             Block(
                 spec: spec,
-                downsample: try spec.downsample.map { try Self.standardizedConvolution($0, prefix: prefix, activation: .identity, load: load) },
-                conv1: try Self.standardizedConvolution(spec.conv1, prefix: prefix, activation: .silu, load: load),
-                conv2: try Self.standardizedConvolution(spec.conv2, prefix: prefix, activation: .silu, load: load),
-                conv2b: try Self.standardizedConvolution(spec.conv2b, prefix: prefix, activation: .silu, load: load),
-                conv3: try Self.standardizedConvolution(spec.conv3, prefix: prefix, activation: .identity, load: load),
-                eca: try load(prefix + spec.ecaKey, [1, 1, ECANFNetArchitecture.ecaKernel]).storage)
+                downsample: try spec.downsample.map { try Self.standardizedConvolution($0, prefix: prefix, activation: .identity, from: source) },
+                conv1: try Self.standardizedConvolution(spec.conv1, prefix: prefix, activation: .silu, from: source),
+                conv2: try Self.standardizedConvolution(spec.conv2, prefix: prefix, activation: .silu, from: source),
+                conv2b: try Self.standardizedConvolution(spec.conv2b, prefix: prefix, activation: .silu, from: source),
+                conv3: try Self.standardizedConvolution(spec.conv3, prefix: prefix, activation: .identity, from: source),
+                eca: try source.tensor(prefix + spec.ecaKey, shape: [1, 1, ECANFNetArchitecture.ecaKernel]).storage)
         }
-        finalConv = try Self.standardizedConvolution(ECANFNetArchitecture.finalConv, prefix: prefix, activation: .silu, load: load)
+        finalConv = try Self.standardizedConvolution(ECANFNetArchitecture.finalConv, prefix: prefix, activation: .silu, from: source)
     }
 
     /// ScaledStdConv2d: w' = gain · γ/√fan_in · (w − mean) / √(var + eps), mean and biased variance per output
     /// channel over its fan-in (timm computes it with F.batch_norm in training mode).
     static func standardizedConvolution(
-        _ spec: ECANFNetArchitecture.Convolution, prefix: String, activation: Activation, load: TensorLoader
+        _ spec: ECANFNetArchitecture.Convolution, prefix: String, activation: Activation, from source: WeightSource
     ) throws -> Conv2d {
         let key = prefix + spec.key
-        let raw = try load(key + ".weight", spec.weightShape)
-        let bias = try load(key + ".bias", [spec.outChannels])
-        let gain = try load(key + ".gain", [spec.outChannels, 1, 1, 1])
+        let raw = try source.tensor(key + ".weight", shape: spec.weightShape)
+        let bias = try source.tensor(key + ".bias", shape: [spec.outChannels])
+        let gain = try source.tensor(key + ".gain", shape: [spec.outChannels, 1, 1, 1])
         let fanIn = raw.count / spec.outChannels
         let scale = Float(ECANFNetArchitecture.siluGamma / Double(fanIn).squareRoot())
         var standardized = [Float](repeating: 0, count: raw.count)
@@ -205,17 +202,16 @@ public struct ECANFNet: Sendable {
     /// Blocks before this index run frame by frame (large planes already make wide GEMMs); the rest run batched.
     static let firstBatchedBlock = ECANFNetArchitecture.blocks.firstIndex { $0.key.hasPrefix("stages.2.") }!
 
-    /// A batch of frames. Workspace scratch slot 0 is the convolutions' im2col space, slots 1–5 the per-frame
-    /// buffers (NCHW), slots 6–10 the batched ones (channel-major, [C][B][H][W]).
-    private func forward(_ input: UnsafePointer<Float>, frames: Int, into embeddings: UnsafeMutablePointer<Float>, _ workspace: Workspace) {
-        let scratch = workspace.scratch(0)
-        let single = (1...5).map { workspace.scratch($0).floats(Self.frameBufferCapacity) }
-        let batched = (6...10).map { workspace.scratch($0).floats(Self.batchBufferCapacity * frames) }
+    /// A batch of frames. Workspace scratch slots 1–5 are the per-frame buffers (CHW), slots 6–10 the batched
+    /// ones (channel-major, [C][B][H][W]); slot 0 is the convolutions'.
+    private func forward(_ input: UnsafeMutablePointer<Float>, frames: Int, into embeddings: UnsafeMutablePointer<Float>, _ workspace: Workspace) {
+        let single = (1...5).map { workspace.scratch($0, count: Self.frameBufferCapacity) }
+        let batched = (6...10).map { workspace.scratch($0, count: Self.batchBufferCapacity * frames) }
         let frameSize = 3 * ECANFNetArchitecture.inputSize * ECANFNetArchitecture.inputSize
         let channels = ECANFNetArchitecture.blocks[Self.firstBatchedBlock - 1].outChannels
         var (h, w) = (0, 0)
         for f in 0..<frames {
-            (h, w) = frameHead(input + f * frameSize, single, scratch)
+            (h, w) = frameHead(input + f * frameSize, single, workspace)
             // Scatter the frame's planes into the batch: channel c of frame f at [c][f].
             profile.measure(LayerKind.layout) {
                 for c in 0..<channels {
@@ -225,35 +221,37 @@ public struct ECANFNet: Sendable {
         }
         let (x, a, b, c, s) = (batched[0], batched[1], batched[2], batched[3], batched[4])
         for block in blocks[Self.firstBatchedBlock...] {
-            (h, w) = runBlock(block, frames: frames, height: h, width: w, x: x, a: a, b: b, c: c, s: s, scratch: scratch)
+            (h, w) = runBlock(block, frames: frames, height: h, width: w, x: x, a: a, b: b, c: c, s: s, workspace: workspace)
         }
-        profile.measure(LayerKind.pointwise) {
-            finalConv.applyChannelMajor(input: x, batch: frames, height: h, width: w, output: a, scratch: scratch)
+        let features = profile.measure(LayerKind.pointwise) {
+            finalConv.apply(FeatureMap(data: x, channels: finalConv.inChannels, batch: frames, height: h, width: w),
+                            into: a, workspace: workspace)
         }
-        let plane = h * w
+        let plane = features.planeSize
         profile.measure(LayerKind.pooling) {
             for f in 0..<frames {
                 for ch in 0..<ECANFNetArchitecture.embeddingWidth {
-                    embeddings[f * ECANFNetArchitecture.embeddingWidth + ch] = VectorMath.mean(a + (ch * frames + f) * plane, count: plane)
+                    embeddings[f * ECANFNetArchitecture.embeddingWidth + ch] = VectorMath.mean(features.channel(ch) + f * plane, count: plane)
                 }
             }
         }
     }
 
     /// Stem and the blocks before `firstBatchedBlock` for one frame; the result is in `buffers[0]`.
-    private func frameHead(_ input: UnsafePointer<Float>, _ buffers: [UnsafeMutablePointer<Float>], _ scratch: Scratch) -> (Int, Int) {
+    private func frameHead(_ input: UnsafeMutablePointer<Float>, _ buffers: [UnsafeMutablePointer<Float>], _ workspace: Workspace) -> (Int, Int) {
         let x = buffers[0], a = buffers[1], b = buffers[2], c = buffers[3], s = buffers[4]
-        var h = ECANFNetArchitecture.inputSize, w = h
+        let side = ECANFNetArchitecture.inputSize
         // Stem: input → a → b → a → x.
-        var source = input
+        var map = FeatureMap(data: input, channels: 3, height: side, width: side)
         for (i, conv) in stem.enumerated() {
-            let target = i == stem.count - 1 ? x : (i % 2 == 0 ? a : b)
-            profile.measure(LayerKind.stem) { convolve(conv, source, frames: 1, height: h, width: w, into: target, scratch) }
-            (h, w) = conv.outputSize(height: h, width: w)
-            source = UnsafePointer(target)
+            let source = map
+            map = profile.measure(LayerKind.stem) {
+                conv.apply(source, into: i == stem.count - 1 ? x : (i % 2 == 0 ? a : b), workspace: workspace)
+            }
         }
+        var (h, w) = (map.height, map.width)
         for block in blocks[..<Self.firstBatchedBlock] {
-            (h, w) = runBlock(block, frames: 1, height: h, width: w, x: x, a: a, b: b, c: c, s: s, scratch: scratch)
+            (h, w) = runBlock(block, frames: 1, height: h, width: w, x: x, a: a, b: b, c: c, s: s, workspace: workspace)
         }
         return (h, w)
     }
@@ -263,39 +261,25 @@ public struct ECANFNet: Sendable {
     private func runBlock(
         _ block: Block, frames: Int, height h: Int, width w: Int,
         x: UnsafeMutablePointer<Float>, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>,
-        c: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>, scratch: Scratch
+        c: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>, workspace: Workspace
     ) -> (Int, Int) {
         let spec = block.spec
-        let inCount = spec.inChannels * frames * h * w
-        profile.measure(LayerKind.activations) { VectorMath.silu(from: x, to: a, count: inCount, factor: spec.beta) }
+        profile.measure(LayerKind.activations) {
+            VectorMath.silu(from: x, to: a, count: spec.inChannels * frames * h * w, factor: spec.beta)
+        }
+        let activated = FeatureMap(data: a, channels: spec.inChannels, batch: frames, height: h, width: w)
         var shortcut = UnsafePointer(x)
-        let (oh, ow) = block.conv2.outputSize(height: h, width: w)
         if let downsample = block.downsample {
-            if spec.stride == 2 {
-                profile.measure(LayerKind.pooling) {
-                    Self.shortcutPool.apply(input: a, channels: spec.inChannels * frames, height: h, width: w, output: c)
-                }
-                profile.measure(LayerKind.pointwise) {
-                    downsample.applyChannelMajor(input: c, batch: frames, height: oh, width: ow, output: s, scratch: scratch)
-                }
-            } else {
-                profile.measure(LayerKind.pointwise) {
-                    downsample.applyChannelMajor(input: a, batch: frames, height: h, width: w, output: s, scratch: scratch)
-                }
-            }
+            let pooled = spec.stride == 2 ? profile.measure(LayerKind.pooling) { Self.shortcutPool.apply(activated, into: c) } : activated
+            profile.measure(LayerKind.pointwise) { _ = downsample.apply(pooled, into: s, workspace: workspace) }
             shortcut = UnsafePointer(s)
         }
-        profile.measure(LayerKind.pointwise) {
-            block.conv1.applyChannelMajor(input: a, batch: frames, height: h, width: w, output: b, scratch: scratch)
+        let reduced = profile.measure(LayerKind.pointwise) { block.conv1.apply(activated, into: b, workspace: workspace) }
+        let regrouped = profile.measure(LayerKind.grouped3x3) {
+            block.conv2b.apply(block.conv2.apply(reduced, into: c, workspace: workspace), into: b, workspace: workspace)
         }
-        profile.measure(LayerKind.grouped3x3) {
-            convolve(block.conv2, b, frames: frames, height: h, width: w, into: c, scratch)
-            convolve(block.conv2b, c, frames: frames, height: oh, width: ow, into: b, scratch)
-        }
-        profile.measure(LayerKind.pointwise) {
-            block.conv3.applyChannelMajor(input: b, batch: frames, height: oh, width: ow, output: c, scratch: scratch)
-        }
-        let plane = oh * ow
+        let output = profile.measure(LayerKind.pointwise) { block.conv3.apply(regrouped, into: c, workspace: workspace) }
+        let plane = output.planeSize
         for f in 0..<frames {
             let gates = profile.measure(LayerKind.eca) {
                 ecaGates(c, frame: f, frames: frames, channels: spec.outChannels, planeSize: plane, weights: block.eca)
@@ -308,23 +292,7 @@ public struct ECANFNet: Sendable {
                 }
             }
         }
-        return (oh, ow)
-    }
-
-    /// `conv` on one frame or a channel-major batch. A single frame through a 3×3 stride-1 ungrouped convolution
-    /// takes the engine's Winograd path (its activation then runs vectorised here).
-    private func convolve(
-        _ conv: Conv2d, _ input: UnsafePointer<Float>, frames: Int, height: Int, width: Int,
-        into output: UnsafeMutablePointer<Float>, _ scratch: Scratch
-    ) {
-        guard frames == 1, conv.kernel == 3, conv.stride == 1, conv.groups == 1 else {
-            conv.applyChannelMajor(input: input, batch: frames, height: height, width: width, output: output, scratch: scratch)
-            return
-        }
-        var linear = conv
-        linear.activation = .identity
-        linear.apply(input: input, height: height, width: width, output: output, scratch: scratch)
-        conv.activation.apply(output, count: conv.outChannels * height * width)
+        return (output.height, output.width)
     }
 
     /// ECA for one frame of a channel-major batch: per-channel mean → 1-D convolution across channels (zero
@@ -341,10 +309,4 @@ public struct ECANFNet: Sendable {
             return VectorMath.sigmoid(y)
         }
     }
-}
-
-/// A pointer handed to worker threads that write disjoint parts of the memory behind it.
-struct SendablePointer: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Float>
-    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
 }
