@@ -49,7 +49,9 @@ let package = Package(
         .target(name: "ArrayFiles", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Imaging", dependencies: ["ArrayFiles"]),
         .target(name: "Ingestion", dependencies: ["DICOM", "Imaging", "ArrayFiles", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Inference", dependencies: ["COpenBLAS", "ArrayFiles"]),
+        // Element-wise kernels per instruction set (AVX-512, AVX2, portable), chosen on CPUID at first use.
+        .target(name: "CKernels"),
+        .target(name: "Inference", dependencies: ["COpenBLAS", "CKernels", "ArrayFiles"]),
         .target(
             name: "Segmentation",
             dependencies: [
@@ -120,6 +122,7 @@ let package = Package(
         .testTarget(name: "DICOMExchangeTests", dependencies: ["DICOMExchange", "DICOM"]),
         .testTarget(name: "IngestionTests", dependencies: ["ArrayFiles", "Imaging", "Ingestion"], exclude: ["Fixtures"]),
         .testTarget(name: "InferenceTests", dependencies: ["ArrayFiles", "Inference"], exclude: ["Fixtures"]),
+        .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
         .testTarget(name: "SegmentationTests", dependencies: ["ArrayFiles", "Segmentation", "Inference", "Imaging", "Ingestion"], exclude: ["Fixtures"]),
         .testTarget(
             name: "ClassificationTests",

@@ -2,8 +2,8 @@
 # Installs the Debian packages mgmt-fleet needs; runs apt only when something is missing (idempotent).
 set -euo pipefail
 packages=(librabbitmq-dev libdcmtk-dev dcmtk libopenblas-dev libpq-dev pkgconf rabbitmq-server postgresql
-          python3 python3-numpy python3-pydicom python3-jsonschema python3-yaml
-          dicom3tools python3-venv)  # dciodvfy validates SEG/SR; the venv holds pynetdicom + highdicom (dicom-python.sh)
+          python3 python3-venv python3-numpy python3-pydicom python3-jsonschema python3-yaml
+          dicom3tools)  # dciodvfy validates SEG/SR; venvs hold pynetdicom + highdicom and onnxruntime
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
