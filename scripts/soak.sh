@@ -20,7 +20,7 @@ bin=$(swift build -c release --show-bin-path)
 for program in "${kinds[@]}"; do
   [[ -x $bin/$program ]] || { echo "soak: $bin/$program missing: swift build -c release" >&2; exit 1; }
 done
-scripts/servers.sh status | grep -q "rabbitmq: running" || { echo "soak: start the servers first" >&2; exit 1; }
+[[ $(scripts/servers.sh status) == *"rabbitmq: running"* ]] || { echo "soak: start the servers first" >&2; exit 1; }
 work=$(mktemp -d /tmp/mgmt-soak.XXXXXX)
 declare -A kind_of=()
 cleanup() {
