@@ -7,7 +7,8 @@
 # as a failure, every queue and dead-letter queue is empty, and no job workspace is left in the store.
 # It restarts the servers: never run it against servers someone else uses.
 #   usage: scripts/soak.sh [STUDIES (20)] [KILLS (10)]
-#   env:   SOAK_SLICES (12), SOAK_SIZE (64), SOAK_SERIES (FLAIR,T1w,T1wCE,T2w), SOAK_TIMEOUT seconds per run (3600)
+#   env:   SOAK_SLICES (12), SOAK_SIZE (64), SOAK_SERIES (FLAIR,T1w,T1wCE,T2w), SOAK_TIMEOUT seconds per run (3600),
+#          SOAK_BIN (the executables; default the release build)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
@@ -16,7 +17,7 @@ studies=${1:-20} kills=${2:-10}
 slices=${SOAK_SLICES:-12} size=${SOAK_SIZE:-64} series=${SOAK_SERIES:-FLAIR,T1w,T1wCE,T2w}
 timeout=${SOAK_TIMEOUT:-3600}
 kinds=(ingest seg-worker cls-worker reporter)
-bin=$(swift build -c release --show-bin-path)
+bin=${SOAK_BIN:-$(swift build -c release --show-bin-path)}  # SOAK_BIN: a copy, to go on building meanwhile
 for program in "${kinds[@]}"; do
   [[ -x $bin/$program ]] || { echo "soak: $bin/$program missing: swift build -c release" >&2; exit 1; }
 done
