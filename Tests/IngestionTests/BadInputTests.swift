@@ -7,10 +7,7 @@ final class BadInputTests: XCTestCase {
     func testBadFilesAndSeriesAreRecordedAndTheRestProceeds() throws {
         let study = try temporaryDirectory(self).appendingPathComponent("study")
         let flair = study.appendingPathComponent("FLAIR")
-        let good = ingestionFixtures.appendingPathComponent("study/00007/FLAIR")
-        for name in try FileManager.default.contentsOfDirectory(atPath: good.path) {
-            try copyItem(good.appendingPathComponent(name), to: flair.appendingPathComponent(name))
-        }
+        try copyFiles(of: ingestionFixtures.appendingPathComponent("study/00007/FLAIR"), into: flair)
         let badFiles = ["bad_truncated.dcm", "bad_zero_bytes.dcm", "bad_text.dcm", "bad_no_pixel_data.dcm",
                         "bad_absurd_rows.dcm", "MR_small_jp2klossless.dcm"]
         for name in badFiles {
@@ -60,16 +57,11 @@ final class BadInputTests: XCTestCase {
     func testInvalidHeaderFilesFailAloneAndTheSeriesIsWritten() throws {
         let study = try temporaryDirectory(self).appendingPathComponent("study")
         let flair = study.appendingPathComponent("FLAIR")
-        let good = ingestionFixtures.appendingPathComponent("study/00007/FLAIR")
-        for name in try FileManager.default.contentsOfDirectory(atPath: good.path) {
-            try copyItem(good.appendingPathComponent(name), to: flair.appendingPathComponent(name))
-        }
+        try copyFiles(of: ingestionFixtures.appendingPathComponent("study/00007/FLAIR"), into: flair)
         let invalid = dicomFixtures.appendingPathComponent("invalid")
         let bad = try FileManager.default.contentsOfDirectory(atPath: invalid.path).sorted()
         XCTAssertEqual(bad.count, 17)
-        for name in bad {
-            try copyItem(invalid.appendingPathComponent(name), to: flair.appendingPathComponent(name))
-        }
+        try copyFiles(of: invalid, into: flair)
         let reference = try StudyIngestor().ingest(study: ingestionFixtures.appendingPathComponent("study/00007"))
 
         let output = try temporaryDirectory(self).appendingPathComponent("out")
@@ -93,14 +85,8 @@ final class BadInputTests: XCTestCase {
     /// Files without SeriesInstanceUID are left out with one clear error; the rest of the study goes on.
     func testSeriesWithoutSeriesInstanceUIDIsReported() throws {
         let study = try temporaryDirectory(self).appendingPathComponent("study")
-        let good = ingestionFixtures.appendingPathComponent("study/00007/FLAIR")
-        for name in try FileManager.default.contentsOfDirectory(atPath: good.path) {
-            try copyItem(good.appendingPathComponent(name), to: study.appendingPathComponent("FLAIR/\(name)"))
-        }
-        let noUID = ingestionFixtures.appendingPathComponent("no_series_uid")
-        for name in try FileManager.default.contentsOfDirectory(atPath: noUID.path) {
-            try copyItem(noUID.appendingPathComponent(name), to: study.appendingPathComponent("T2w/\(name)"))
-        }
+        try copyFiles(of: ingestionFixtures.appendingPathComponent("study/00007/FLAIR"), into: study.appendingPathComponent("FLAIR"))
+        try copyFiles(of: ingestionFixtures.appendingPathComponent("no_series_uid"), into: study.appendingPathComponent("T2w"))
         let result = try StudyIngestor().ingest(study: study)
         XCTAssertEqual(result.metadata.series.map(\.dir), ["FLAIR"])
         let issue = try XCTUnwrap(result.metadata.errors.first { $0.kind == "missing_series_instance_uid" })
