@@ -62,7 +62,8 @@ case ${1:-status} in
   stop-rabbitmq) stop_rabbit ;;
   start-postgres) mkdir -p "$data"; start_postgres ;;
   stop-postgres) stop_postgres ;;
+  rabbitmqctl) shift; rabbit_env; "$ctl" -q "$@" ;;  # e.g. servers.sh rabbitmqctl list_queues name messages
   status) rabbit_env; "$ctl" -q status >/dev/null 2>&1 && echo "rabbitmq: running" || echo "rabbitmq: stopped"
           as_postgres "$pgbin/pg_ctl" -D "$pg" status >/dev/null 2>&1 && echo "postgres: running" || echo "postgres: stopped" ;;
-  *) echo "usage: $0 start|stop|status|start-rabbitmq|stop-rabbitmq|start-postgres|stop-postgres" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|start-rabbitmq|stop-rabbitmq|start-postgres|stop-postgres|rabbitmqctl ARGS" >&2; exit 2 ;;
 esac

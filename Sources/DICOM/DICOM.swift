@@ -12,13 +12,15 @@ public enum DicomError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Rows or Columns 0 or above `DicomFile.maximumDimension`, or an absurd frame count.
     case absurdDimensions(path: String, reason: String)
     case unsupportedPixelFormat(path: String, reason: String)
+    /// A header value that is not finite, not a number or implausible; `reason` names the attribute.
+    case invalidAttribute(path: String, reason: String)
     case decodeFailed(path: String, reason: String)
 
     public var path: String {
         switch self {
         case .unreadable(let path, _), .notDicom(let path, _), .truncated(let path, _), .noPixelData(let path),
             .unsupportedTransferSyntax(let path, _, _), .absurdDimensions(let path, _),
-            .unsupportedPixelFormat(let path, _), .decodeFailed(let path, _):
+            .unsupportedPixelFormat(let path, _), .invalidAttribute(let path, _), .decodeFailed(let path, _):
             return path
         }
     }
@@ -33,6 +35,7 @@ public enum DicomError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unsupportedTransferSyntax: "unsupported_transfer_syntax"
         case .absurdDimensions: "absurd_dimensions"
         case .unsupportedPixelFormat: "unsupported_pixel_format"
+        case .invalidAttribute: "invalid_attribute"
         case .decodeFailed: "decode_failed"
         }
     }
@@ -47,6 +50,7 @@ public enum DicomError: Error, Equatable, Sendable, CustomStringConvertible {
             "\(path): unsupported transfer syntax \(name) (\(uid))"
         case .absurdDimensions(let path, let reason): "\(path): \(reason)"
         case .unsupportedPixelFormat(let path, let reason): "\(path): unsupported pixel format: \(reason)"
+        case .invalidAttribute(let path, let reason): "\(path): invalid attribute: \(reason)"
         case .decodeFailed(let path, let reason): "\(path): \(reason)"
         }
     }
@@ -64,6 +68,7 @@ public enum DicomError: Error, Equatable, Sendable, CustomStringConvertible {
                 uid: header.map { cString($0.transfer_syntax_uid) } ?? "")
         case MGMT_DICOM_ABSURD_DIMENSIONS: self = .absurdDimensions(path: path, reason: message)
         case MGMT_DICOM_UNSUPPORTED_PIXEL_FORMAT: self = .unsupportedPixelFormat(path: path, reason: message)
+        case MGMT_DICOM_INVALID_ATTRIBUTE: self = .invalidAttribute(path: path, reason: message)
         default: self = .decodeFailed(path: path, reason: message)
         }
     }
@@ -205,7 +210,8 @@ public final class DicomFile {
     }
 
     /// Throws the error decoding would give for reasons visible in the header alone (no pixel data, absurd size,
-    /// colour, a transfer syntax without a decoder such as JPEG 2000), without decoding anything.
+    /// colour or an inconsistent pixel description, non-finite or implausible rescale and geometry values, an
+    /// unknown transfer syntax or one without a decoder such as JPEG 2000), without decoding anything.
     public func checkDecodable() throws(DicomError) {
         var error = mgmt_dicom_error()
         guard mgmt_dicom_check_decodable(handle, &error) == MGMT_DICOM_OK else {

@@ -48,6 +48,9 @@ public struct FleetConfiguration: Sendable {
     public var threads: Int
     /// MGMT_METRICS_PORT: port of `/metrics` and `/healthz`; 0 picks a free port (logged); `off` disables.
     public var metricsPort: Int?
+    /// MGMT_METRICS_BIND: the address `/metrics` and `/healthz` listen on; default 127.0.0.1 (this host only).
+    /// A container sets its own address (or 0.0.0.0) so that its orchestrator can reach the health check.
+    public var metricsBindAddress: String
     /// MGMT_EXCHANGE: the exchange every stage queue is bound to (direct, routing key = queue name).
     public var exchange: String
     /// MGMT_QUEUE_STUDIES / _SEGMENT / _CLASSIFY / _REPORT: queue names.
@@ -102,6 +105,7 @@ public struct FleetConfiguration: Sendable {
                 throw .invalid("MGMT_METRICS_PORT", value: String(port), expected: "a TCP port, 0 or off")
             }
         }
+        metricsBindAddress = text("MGMT_METRICS_BIND", "127.0.0.1")
         exchange = text("MGMT_EXCHANGE", "mgmt")
         queues = QueueNames(
             studies: text("MGMT_QUEUE_STUDIES", "studies"), segment: text("MGMT_QUEUE_SEGMENT", "segment"),

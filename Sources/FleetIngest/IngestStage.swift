@@ -60,6 +60,9 @@ public struct IngestStage: Stage {
         let directory = context.workspace.appendingPathComponent(directoryName)
         do {
             try series.write(to: directory)
+        } catch let error as EncodingError {
+            // Values JSON cannot hold: writing again cannot help.
+            throw StageFailure.permanent("series \(metadata.seriesInstanceUID) cannot be encoded: \(error)")
         } catch {
             throw StageFailure.transient("cannot write the series directory: \(error)")
         }

@@ -23,6 +23,17 @@ public struct DeadLetter: Sendable, Equatable {
     public var patientId: String?
     public var studyInstanceUid: String?
     public var seriesInstanceUid: String?
+    public var mriType: String?
+
+    /// The series the message was about, when its body names one completely: that series then fails with the
+    /// dead letter's reason, so its study still ends (`done` once every series is classified or failed).
+    var series: ResultsTables.SeriesKey? {
+        guard let seriesInstanceUid, !seriesInstanceUid.isEmpty, let studyInstanceUid, !studyInstanceUid.isEmpty,
+              let patientId, !patientId.isEmpty, let mriType, !mriType.isEmpty
+        else { return nil }
+        return ResultsTables.SeriesKey(seriesInstanceUid: seriesInstanceUid, studyInstanceUid: studyInstanceUid,
+                                       patientId: patientId, mriType: mriType)
+    }
 }
 
 /// The reporter: the only writer of the results database. One transaction per message, acked after commit (the
@@ -145,6 +156,9 @@ public final class ReporterStage: Stage, @unchecked Sendable {
     }
 
     private func record(_ letter: DeadLetter, in tables: ResultsTables) throws {
+        if let series = letter.series {
+            try tables.recordSeriesStatus(series, status: .failed, error: letter.reason)
+        }
         try tables.recordFailure(
             kind: .deadLettered, stage: letter.stage, jobId: letter.jobId, patientId: letter.patientId,
             studyInstanceUid: letter.studyInstanceUid, seriesInstanceUid: letter.seriesInstanceUid,
@@ -201,7 +215,7 @@ public final class ReporterStage: Stage, @unchecked Sendable {
             queue: queue, stage: stage, jobId: jobId, reason: reason, bodyExcerpt: excerpt,
             patientId: (series?["patient_id"] ?? fields?["patient_id"]) as? String,
             studyInstanceUid: (series?["study_instance_uid"] ?? fields?["study_instance_uid"]) as? String,
-            seriesInstanceUid: series?["series_instance_uid"] as? String)
+            seriesInstanceUid: series?["series_instance_uid"] as? String, mriType: series?["mri_type"] as? String)
     }
 }
 

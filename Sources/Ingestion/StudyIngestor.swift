@@ -82,6 +82,14 @@ public struct StudyIngestor: Sendable {
             case .failure(let issue): errors.append(issue)
             }
         }
+        // Without a SeriesInstanceUID a series cannot be named downstream nor told apart from another one.
+        for key in groups.keys.filter(\.seriesUID.isEmpty).sorted(by: { $0.folder < $1.folder }) {
+            let count = groups.removeValue(forKey: key)?.count ?? 0
+            errors.append(IngestIssue(
+                kind: "missing_series_instance_uid",
+                message: "\(key.folder.isEmpty ? "." : key.folder): \(count) file(s) without SeriesInstanceUID "
+                    + "(0020,000E) left out", path: key.folder))
+        }
         let assignments = assignTypes(groups, warnings: &warnings)
         let identity = studyIdentity(groups.values.flatMap { $0.map(\.header) }, study: study, warnings: &warnings)
 
