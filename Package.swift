@@ -36,6 +36,7 @@ let package = Package(
         .target(name: "ResultsStore", dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")]),
         .target(name: "DICOM", dependencies: ["CDicom"]),
         .target(name: "Imaging"),
+        .target(name: "Evaluation"),
         .target(name: "Ingestion", dependencies: ["DICOM", "Imaging", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Inference", dependencies: ["COpenBLAS"]),
         .target(
@@ -96,6 +97,7 @@ let package = Package(
         ),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "Broker", "ResultsStore"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"], exclude: ["Fixtures"]),
     ],
     cxxLanguageStandard: .cxx17
 )
