@@ -24,6 +24,7 @@ let package = Package(
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(
             name: "CDicom",
             cxxSettings: [.unsafeFlags(["-Wno-deprecated-declarations"])],
@@ -37,6 +38,7 @@ let package = Package(
         .target(name: "DICOM", dependencies: ["CDicom"]),
         .target(name: "Imaging"),
         .target(name: "Evaluation"),
+        .target(name: "Pictures", dependencies: ["CPNG", "Imaging", "Evaluation"]),
         .target(name: "Ingestion", dependencies: ["DICOM", "Imaging", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Inference", dependencies: ["COpenBLAS"]),
         .target(
@@ -98,6 +100,7 @@ let package = Package(
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "Broker", "ResultsStore"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"], exclude: ["Fixtures"]),
+        .testTarget(name: "PicturesTests", dependencies: ["Pictures", "Imaging", "Evaluation"]),
     ],
     cxxLanguageStandard: .cxx17
 )
