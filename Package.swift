@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         // C libraries, each touched by exactly one Swift wrapper.
@@ -39,6 +40,12 @@ let package = Package(
         .target(name: "Imaging"),
         .target(name: "Evaluation"),
         .target(name: "Pictures", dependencies: ["CPNG", "Imaging", "Evaluation"]),
+        // The results page; the only user of the HTTP framework on the reporter side.
+        .target(
+            name: "ResultsPage",
+            dependencies: ["Evaluation", "Pictures", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         .target(name: "Ingestion", dependencies: ["DICOM", "Imaging", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Inference", dependencies: ["COpenBLAS"]),
         .target(
@@ -101,6 +108,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"], exclude: ["Fixtures"]),
         .testTarget(name: "PicturesTests", dependencies: ["Pictures", "Imaging", "Evaluation"]),
+        .testTarget(name: "ResultsPageTests", dependencies: ["ResultsPage", "Evaluation", "Pictures"]),
     ],
     cxxLanguageStandard: .cxx17
 )
