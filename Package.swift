@@ -90,6 +90,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What people read from the results database: evaluation inputs, the labels table, the page's source.
+        .target(name: "ResultsReader", dependencies: ["ResultsStore", "Evaluation", "ResultsPage"]),
         .executableTarget(name: "Reporter", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "ImagingBenchmark", dependencies: ["Imaging"]),
 
@@ -109,6 +111,7 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"], exclude: ["Fixtures"]),
         .testTarget(name: "PicturesTests", dependencies: ["Pictures", "Imaging", "Evaluation"]),
         .testTarget(name: "ResultsPageTests", dependencies: ["ResultsPage", "Evaluation", "Pictures"]),
+        .testTarget(name: "ResultsReaderTests", dependencies: ["ResultsReader", "ResultsStore", "Evaluation", "ResultsPage"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -113,6 +113,7 @@ public enum ResultsSchema {
                 GROUP BY s.study_instance_uid
             """,
         ]),
+        labelsMigration,
     ]
 
     /// Applies the migrations not yet recorded, each in its own transaction under an advisory lock, so that two
