@@ -92,7 +92,12 @@ let package = Package(
         ),
         // What people read from the results database: evaluation inputs, the labels table, the page's source.
         .target(name: "ResultsReader", dependencies: ["ResultsStore", "Evaluation", "ResultsPage"]),
-        .executableTarget(name: "Reporter", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "Reporter",
+            dependencies: ["Fleet", "ResultsStore", "ResultsReader", "ResultsPage", "Evaluation", "Pictures",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(name: "ImagingBenchmark", dependencies: ["Imaging"]),
 
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),

@@ -91,7 +91,8 @@ public struct EvaluationReport: Sendable, Equatable, Codable {
         }
         let widths = header.indices.map { column in rows.map { $0[column].count }.max()! }
         for row in rows {
-            lines.append(zip(row, widths).map { $0.padding(toLength: $1) }.joined(separator: "  "))
+            let line = zip(row, widths).map { $0.padding(toLength: $1) }.joined(separator: "  ")
+            lines.append(String(line.reversed().drop { $0 == " " }.reversed()))
         }
         for cohort in [patient] + perType {
             for (what, keys) in [("labelled without prediction", cohort.labelledWithoutPrediction),
