@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "Fleet",
             dependencies: [
-                "Broker", "ResultsStore", "Ingestion", "Segmentation", "Classification",
+                "Broker", "ResultsStore", "Ingestion", "Segmentation", "Classification", "Pictures",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -111,7 +111,7 @@ let package = Package(
             dependencies: ["Classification", "Inference", "Imaging", "Ingestion", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "FleetTests", dependencies: ["Fleet", "Broker", "ResultsStore"]),
+        .testTarget(name: "FleetTests", dependencies: ["Fleet", "Broker", "ResultsStore", "Pictures", "Imaging"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"], exclude: ["Fixtures"]),
         .testTarget(name: "PicturesTests", dependencies: ["Pictures", "Imaging", "Evaluation"]),
