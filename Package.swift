@@ -111,7 +111,7 @@ let package = Package(
             dependencies: ["Classification", "Inference", "Imaging", "Ingestion", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "FleetTests", dependencies: ["Fleet", "Broker", "ResultsStore", "Pictures", "Imaging"]),
+        .testTarget(name: "FleetTests", dependencies: ["Fleet", "Broker", "ResultsStore", "Pictures", "Imaging", "Evaluation"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"], exclude: ["Fixtures"]),
         .testTarget(name: "PicturesTests", dependencies: ["Pictures", "Imaging", "Evaluation"]),

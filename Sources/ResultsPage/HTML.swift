@@ -48,6 +48,7 @@ enum HTML {
         th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
         th { background: #eee; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
         .note { color: #666; } img { border: 1px solid #999; max-width: 100%; }
+        img.preview { image-rendering: pixelated; min-width: 360px; }
         .swatch { display: inline-block; width: 1em; height: 1em; vertical-align: middle; margin-right: 0.3em; }
         </style></head>
         <body>

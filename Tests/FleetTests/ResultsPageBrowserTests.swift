@@ -1,3 +1,4 @@
+import Evaluation
 import Fleet
 import Foundation
 import Imaging
@@ -45,7 +46,7 @@ extension FleetEndToEndTests {
         let overview = try chromium(["--dump-dom", base + "/"])
         XCTAssertTrue(overview.contains("<a href=\"/patients/00700\">00700</a>"), overview)
         let probability = try XCTUnwrap(try tables.patientPredictions().first?.probability)
-        XCTAssertTrue(overview.contains("<td class=\"num\">\(Self.threeDecimals(probability))</td>"), overview)
+        XCTAssertTrue(overview.contains("<td class=\"num\">\(EvaluationReport.format(probability))</td>"), overview)
         XCTAssertTrue(overview.contains("<img id=\"roc\" src=\"/evaluation/roc.png\""), overview)
         let detail = try chromium(["--dump-dom", base + "/patients/00700"])
         XCTAssertTrue(detail.contains("src=\"/series/\(uid)/preview.png\""), detail)
@@ -72,12 +73,6 @@ extension FleetEndToEndTests {
             XCTAssertEqual(status, 0)
             XCTAssertEqual(output, "\(expected)", path)
         }
-    }
-
-    private static func threeDecimals(_ value: Double) -> String {
-        let text = "\((value * 1000).rounded() / 1000)"
-        let decimals = text.split(separator: ".").last?.count ?? 0
-        return text + String(repeating: "0", count: max(0, 3 - decimals))
     }
 
     private func assertOutlinesOnMaskBoundaries(_ picture: RGBImage, cluster: FleetCluster, seriesUID: String,
