@@ -1,5 +1,8 @@
+import ArrayFiles
 import Evaluation
 import Fleet
+import FleetIngest
+import FleetSegment
 import Foundation
 import Imaging
 import Pictures

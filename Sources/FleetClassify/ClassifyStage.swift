@@ -1,3 +1,4 @@
+import Fleet
 import Classification
 import Foundation
 import Ingestion
@@ -37,7 +38,7 @@ public final class ClassifyStage: Stage, @unchecked Sendable {
         let input: SeriesInput, result: Classification.SeriesClassification
         do {
             input = try SeriesInput(directory: directory)
-            result = try classify(input, mriType: job.series.mriType)
+            result = try classify(input, in: directory, mriType: job.series.mriType)
         } catch let failure as StageFailure {
             throw failure
         } catch {
@@ -67,12 +68,15 @@ public final class ClassifyStage: Stage, @unchecked Sendable {
                                           error: reason))]
     }
 
-    /// A missing weights file is a deployment error: the series fails with the reason (and a `failures` row).
-    private func classify(_ input: SeriesInput, mriType name: String) throws -> Classification.SeriesClassification {
+    /// A type without a classifier file is skipped with the reason, as `cls-worker run` does: the series gets a
+    /// prediction row without chunks and the study still completes.
+    private func classify(_ input: SeriesInput, in directory: URL, mriType name: String) throws
+        -> Classification.SeriesClassification
+    {
         guard let mriType = MRIType(rawValue: name) else { throw StageFailure.permanent("unknown MRI type '\(name)'") }
         let weightsURL = modelsDirectory.appendingPathComponent(ClassifierWeights.fileName(mriType: mriType))
         guard FileManager.default.fileExists(atPath: weightsURL.path) else {
-            throw StageFailure.permanent("no \(weightsURL.lastPathComponent) in the model directory \(modelsDirectory.path)")
+            return try Classification.SeriesClassification.skipped(directory, missingWeights: weightsURL)
         }
         let weights = try loaded[mriType] ?? ClassifierWeights(contentsOf: weightsURL)
         loaded[mriType] = weights
@@ -81,9 +85,9 @@ public final class ClassifyStage: Stage, @unchecked Sendable {
     }
 
     /// The series' preview PNG: every slice with its masks' outlines, the slices the selection kept framed, the
-    /// chunk probabilities under them.
+    /// chunk probabilities under them (no slice is framed when the type was skipped).
     static func preview(_ input: SeriesInput, _ result: Classification.SeriesClassification) throws -> [UInt8] {
-        let kept = Set(try SeriesClassifier.keptSlices(input))
+        let kept = result.kept.isEmpty ? [] : Set(try SeriesClassifier.keptSlices(input))
         let slices = input.slices.indices.map {
             SeriesPreview.Slice(image: input.slices[$0], wholeTumour: input.wholeTumour[$0], enhancing: input.enhancing[$0],
                                 kept: kept.contains($0))
