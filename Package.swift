@@ -25,6 +25,7 @@ let package = Package(
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(
             name: "CDicom",
             cxxSettings: [.unsafeFlags(["-Wno-deprecated-declarations"])],
@@ -53,6 +54,14 @@ let package = Package(
         // Element-wise kernels per instruction set (AVX-512, AVX2, portable), chosen on CPUID at first use.
         .target(name: "CKernels"),
         .target(name: "Inference", dependencies: ["COpenBLAS", "CKernels", "ArrayFiles"]),
+        .target(name: "Evaluation"),
+        .target(name: "Pictures", dependencies: ["CPNG", "Imaging", "Evaluation"]),
+        // The results page; the only user of the HTTP framework on the reporter side.
+        .target(
+            name: "ResultsPage",
+            dependencies: ["Evaluation", "Pictures", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "Segmentation",
             dependencies: [
@@ -84,7 +93,7 @@ let package = Package(
         ),
         .target(
             name: "FleetClassify",
-            dependencies: ["Fleet", "Classification", "Ingestion", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Fleet", "Classification", "Ingestion", "Pictures", .product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "FleetReport", dependencies: ["Fleet", "ResultsStore", .product(name: "Logging", package: "swift-log")]),
 
@@ -109,9 +118,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What people read from the results database: evaluation inputs, the labels table, the page's source.
+        .target(name: "ResultsReader", dependencies: ["ResultsStore", "Evaluation", "ResultsPage"]),
         .executableTarget(
             name: "Reporter",
-            dependencies: ["Fleet", "FleetReport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            dependencies: ["Fleet", "FleetReport", "ResultsStore", "ResultsReader", "ResultsPage", "Evaluation", "Pictures",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(name: "ImagingBenchmark", dependencies: ["Imaging"]),
@@ -133,9 +145,14 @@ let package = Package(
         ),
         .testTarget(
             name: "FleetTests",
-            dependencies: ["Fleet", "FleetReport", "Broker", "ResultsStore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Fleet", "FleetReport", "FleetIngest", "FleetSegment", "Broker", "ResultsStore", "ArrayFiles",
+                           "Pictures", "Imaging", "Evaluation", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "ImagingTests", dependencies: ["ArrayFiles", "Imaging"], exclude: ["Fixtures"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"], exclude: ["Fixtures"]),
+        .testTarget(name: "PicturesTests", dependencies: ["Pictures", "Imaging", "Evaluation"]),
+        .testTarget(name: "ResultsPageTests", dependencies: ["ResultsPage", "Evaluation", "Pictures"]),
+        .testTarget(name: "ResultsReaderTests", dependencies: ["ResultsReader", "ResultsStore", "Evaluation", "ResultsPage"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -84,7 +84,20 @@ psql "$MGMT_PG_CONNINFO" -X -c "select patient_id, round(probability::numeric, 4
 psql "$MGMT_PG_CONNINFO" -X -c "select mri_type, round(probability::numeric, 4) as probability, n_chunks, coalesce(reason, '') as reason
                                 from series_predictions where patient_id = '00042' order by mri_type"
 sql "select 'failures: ' || count(*) from failures"
+
+# The FLAIR series' preview (slices, mask outlines, kept slices, chunk probabilities) and the results page, which
+# outlives the demo (read-only, loopback); a later demo run replaces it.
+flair=$(sql "select series_instance_uid from series where patient_id = '00042' and mri_type = 'FLAIR' limit 1")
+preview=$demo/preview-FLAIR.png
+"$bin/reporter" preview "$flair" --out "$preview"
+[[ -f $demo/serve.pid ]] && kill "$(cat "$demo/serve.pid")" 2>/dev/null || true
+export MGMT_RESULTS_PORT=${MGMT_RESULTS_PORT:-8080}
+nohup "$bin/reporter" serve >"$demo/logs/serve.log" 2>&1 &
+echo $! >"$demo/serve.pid"
+for _ in $(seq 50); do grep -q "results page listening" "$demo/logs/serve.log" && break; sleep 0.2; done
 echo
 echo "query it yourself:"
 echo "  psql \"$MGMT_PG_CONNINFO\" -c 'select * from patient_predictions'"
 echo "workers stopped; servers still running (scripts/servers.sh stop)."
+echo "preview of the FLAIR series: $preview"
+echo "results page: http://127.0.0.1:$MGMT_RESULTS_PORT/ (reporter serve, pid $(cat "$demo/serve.pid"); stop: kill $(cat "$demo/serve.pid"))"

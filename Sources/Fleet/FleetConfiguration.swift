@@ -71,6 +71,9 @@ public struct FleetConfiguration: Sendable {
     public var postgresSchema: String
     /// MGMT_LOG_LEVEL: trace, debug, info, notice, warning, error or critical.
     public var logLevel: String
+    /// MGMT_RESULTS_HOST / MGMT_RESULTS_PORT: where `reporter serve` listens (loopback unless configured).
+    public var resultsHost: String
+    public var resultsPort: Int
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) {
         func text(_ name: String, _ fallback: String) -> String {
@@ -117,6 +120,11 @@ public struct FleetConfiguration: Sendable {
         watchQuietSeconds = try seconds("MGMT_WATCH_QUIET", 30)
         shutdownGraceSeconds = try seconds("MGMT_SHUTDOWN_GRACE", 30)
         postgresSchema = text("MGMT_PG_SCHEMA", "public")
+        resultsHost = text("MGMT_RESULTS_HOST", "127.0.0.1")
+        resultsPort = try integer("MGMT_RESULTS_PORT", 8080, minimum: 0)
+        guard resultsPort <= 65535 else {
+            throw .invalid("MGMT_RESULTS_PORT", value: String(resultsPort), expected: "a TCP port or 0")
+        }
         logLevel = text("MGMT_LOG_LEVEL", "info")
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
         guard levels.contains(logLevel) else {

@@ -263,14 +263,17 @@ public struct SeriesResult: Codable, Equatable, Sendable {
     public var chunks: [ChunkResult]
     /// Why there are no chunks, when `chunks` is empty.
     public var noChunksReason: String?
+    /// The series' preview PNG in the artifact store (absent in messages from before previews existed).
+    public var preview: ArtifactRef?
 
     public init(weightsSha256: String, segmentationWeightsSha256: String, slicesSelected: Int,
-                chunks: [ChunkResult], noChunksReason: String?) {
+                chunks: [ChunkResult], noChunksReason: String?, preview: ArtifactRef? = nil) {
         self.weightsSha256 = weightsSha256
         self.segmentationWeightsSha256 = segmentationWeightsSha256
         self.slicesSelected = slicesSelected
         self.chunks = chunks
         self.noChunksReason = noChunksReason
+        self.preview = preview
     }
 }
 

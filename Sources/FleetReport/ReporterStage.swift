@@ -139,6 +139,10 @@ public final class ReporterStage: Stage, @unchecked Sendable {
                 slicesSelected: classification.slicesSelected, weightsSha256: classification.weightsSha256,
                 segmentationWeightsSha256: classification.segmentationWeightsSha256,
                 noChunksReason: classification.noChunksReason, computedAt: event.occurredAt)
+            if let preview = classification.preview {
+                try tables.recordSeriesPreview(seriesInstanceUid: key.seriesInstanceUid, key: preview.key,
+                                               sha256: preview.sha256)
+            }
         case .failed:
             let reason = event.error ?? "unknown"
             if let key {

@@ -135,6 +135,7 @@ public enum ResultsSchema {
             CREATE INDEX dicom_outputs_by_study ON dicom_outputs (study_instance_uid)
             """,
         ]),
+        labelsMigration,
     ]
 
     /// Applies the migrations not yet recorded, each in its own transaction under an advisory lock, so that two

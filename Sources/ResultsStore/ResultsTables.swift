@@ -146,6 +146,12 @@ public struct ResultsTables {
         try recordSeriesStatus(key, status: .classified, slicesSelected: slicesSelected)
     }
 
+    /// Where the series' preview PNG is in the artifact store (`reporter preview`, the results page).
+    public func recordSeriesPreview(seriesInstanceUid: String, key: String, sha256: String) throws {
+        try connection.execute("UPDATE series SET preview_key = $2, preview_sha256 = $3 WHERE series_instance_uid = $1",
+                               [seriesInstanceUid, key, sha256], role: "record series preview")
+    }
+
     /// Patient probability = unweighted mean over the MRI types that produced chunks (a type's value is the mean
     /// of its series). With no chunks anywhere the row has a NULL probability and says why, per series.
     public func refreshPatient(_ patientId: String) throws {
