@@ -33,13 +33,15 @@ rabbit_env() {
   export RABBITMQ_DIST_PORT=$((MGMT_AMQP_PORT + 20000)) ERL_EPMD_ADDRESS=127.0.0.1 HOME=$rmq
   # A private epmd per instance, so that stopping one instance never strands another.
   export ERL_EPMD_PORT=$((MGMT_AMQP_PORT + 10000))
+  # A CLI call before the first start (no $rmq yet, so no cookie) must not leave a crash dump where it ran.
+  export ERL_CRASH_DUMP=$rmq/erl_crash.dump
 }
 as_postgres() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 start_rabbit() {
   rabbit_env
-  if "$ctl" -q status >/dev/null 2>&1; then rabbit_users; echo "rabbitmq: already running"; return; fi
   mkdir -p "$rmq/log" "$rmq/mnesia"
+  if "$ctl" -q status >/dev/null 2>&1; then rabbit_users; echo "rabbitmq: already running"; return; fi
   if [[ -n $tls ]]; then
     cat >"$rmq/rabbitmq.conf" <<CONF
 listeners.tcp = none
