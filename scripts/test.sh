@@ -12,5 +12,6 @@ cleanup() { ((started)) && scripts/servers.sh stop || true; }
 trap cleanup EXIT
 scripts/servers.sh status | grep -q 'rabbitmq: running' && scripts/servers.sh status | grep -q 'postgres: running' \
   || { started=1; scripts/servers.sh start; }
+source scripts/env.sh  # again: the servers' first start made the credentials it reads
 swift build -c release --build-tests
 swift test -c release --skip-build "$@"
