@@ -33,6 +33,9 @@ rabbit_env() {
   export RABBITMQ_DIST_PORT=$((MGMT_AMQP_PORT + 20000)) ERL_EPMD_ADDRESS=127.0.0.1 HOME=$rmq
   # A private epmd per instance, so that stopping one instance never strands another.
   export ERL_EPMD_PORT=$((MGMT_AMQP_PORT + 10000))
+  # Erlang distribution (the node and the rabbitmqctl it talks to) on loopback too, not on every interface.
+  export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+  export RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
   # A CLI call before the first start (no $rmq yet, so no cookie) must not leave a crash dump where it ran.
   export ERL_CRASH_DUMP=$rmq/erl_crash.dump
 }
