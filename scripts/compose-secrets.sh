@@ -14,7 +14,7 @@ password() { [[ -s $out/$1.password ]] || openssl rand -hex 24 >"$out/$1.passwor
 # RabbitMQ: the same users and permissions as the local broker (rabbitmq-definitions.py), loaded at boot.
 for user in mgmt-admin mgmt-enqueue mgmt-ingest mgmt-segment mgmt-classify mgmt-report; do password "amqp-$user" >/dev/null; done
 "$here/rabbitmq-definitions.py" "$out" >"$out/rabbitmq-definitions.json"
-echo "load_definitions = /run/secrets/rabbitmq_definitions" >"$out/rabbitmq.conf"
+printf 'load_definitions = /run/secrets/rabbitmq_definitions\nmax_message_size = %s\n' $((4 * 1024 * 1024)) >"$out/rabbitmq.conf"
 # PostgreSQL: the superuser (the image's POSTGRES_PASSWORD_FILE), the reporter's writer and the reader roles.
 password pg-superuser >/dev/null
 printf 'postgres:5432:*:mgmt_writer:%s\n' "$(password pg-mgmt_writer)" >"$out/reporter.pgpass"

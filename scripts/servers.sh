@@ -54,11 +54,13 @@ ssl_options.certfile = $tls/server.pem
 ssl_options.keyfile = $tls/server.key
 ssl_options.verify = verify_peer
 ssl_options.fail_if_no_peer_cert = true
-log.console = false
 CONF
   else
-    printf 'listeners.tcp.default = 127.0.0.1:%s\nlog.console = false\n' "$MGMT_AMQP_PORT" >"$rmq/rabbitmq.conf"
+    printf 'listeners.tcp.default = 127.0.0.1:%s\n' "$MGMT_AMQP_PORT" >"$rmq/rabbitmq.conf"
   fi
+  # The fleet's largest message (an ingest event listing every unusable file) stays far below 4 MiB; anything
+  # bigger is refused by the broker before a worker reads it (the default limit is 128 MiB).
+  printf 'max_message_size = %s\nlog.console = false\n' $((4 * 1024 * 1024)) >>"$rmq/rabbitmq.conf"
   echo '[].' > "$rmq/enabled_plugins"
   /usr/lib/rabbitmq/bin/rabbitmq-server -detached
   "$ctl" -q wait --timeout 120 "$rmq/rabbit.pid" >/dev/null

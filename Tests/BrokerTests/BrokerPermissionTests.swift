@@ -136,6 +136,22 @@ final class BrokerPermissionTests: XCTestCase {
         XCTAssertNoThrow(try enqueue.messageCount(queue: topology.queues[0].name), "the connection stays usable")
     }
 
+    func testBrokerRefusesOversizedMessages() throws {
+        // servers.sh caps messages at 4 MiB: a 30 MB study path is refused before any worker reads it.
+        let admin = try admin()
+        let studies = try XCTUnwrap(queueNames["studies"])
+        let path = String(repeating: "../etc/", count: 30 * 1024 * 1024 / 7)
+        let id = "oversized-\(UUID().uuidString.prefix(8))"
+        let enqueue = try connect(.enqueue)
+        XCTAssertThrowsError(try enqueue.publish(OutgoingMessage(
+            routingKey: studies, body: Data("{\"study_path\":\"\(path)\"}".utf8), messageID: id), to: topology.exchange)) {
+            guard case BrokerError.channelClosed(let code, let text) = $0 else { return XCTFail("unexpected \($0)") }
+            XCTAssertEqual(code, 406, text)
+            XCTAssertTrue(text.contains("larger than configured max size"), text)
+        }
+        XCTAssertFalse(try remove(id, from: studies, on: admin))
+    }
+
     func testUserWithoutConfigurePermissionGetsAClearErrorWhenTheTopologyIsMissing() throws {
         let enqueue = try connect(.enqueue)
         let missing = Topology(exchange: topology.exchange, queues: [QueueSpec(name: "permission-test-missing")])
