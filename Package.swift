@@ -35,67 +35,89 @@ let package = Package(
         .target(name: "Broker", dependencies: ["CRabbitMQ", .product(name: "Logging", package: "swift-log")]),
         .target(name: "ResultsStore", dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")]),
         .target(name: "DICOM", dependencies: ["CDicom"]),
-        .target(name: "Imaging"),
-        .target(name: "Ingestion", dependencies: ["DICOM", "Imaging", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Inference", dependencies: ["COpenBLAS"]),
+        .target(name: "ArrayFiles", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Imaging", dependencies: ["ArrayFiles"]),
+        .target(name: "Ingestion", dependencies: ["DICOM", "Imaging", "ArrayFiles", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Inference", dependencies: ["COpenBLAS", "ArrayFiles"]),
         .target(
             name: "Segmentation",
             dependencies: [
-                "Inference", "Imaging", "Ingestion",
-                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+                "ArrayFiles", "Inference", "Imaging", "Ingestion", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "Classification",
-            dependencies: ["Inference", "Imaging", "Ingestion", "Segmentation", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["ArrayFiles", "Inference", "Imaging", "Ingestion"]
         ),
+        // The fleet's runtime: worker loop, messages, artifact store, configuration, metrics, status server.
         .target(
             name: "Fleet",
             dependencies: [
-                "Broker", "ResultsStore", "Ingestion", "Segmentation", "Classification",
+                "Broker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // One stage adapter per executable, so that each links only its stage's C libraries.
+        .target(name: "FleetIngest", dependencies: ["Fleet", "Ingestion", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "FleetSegment",
+            dependencies: ["Fleet", "Ingestion", "Segmentation", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "FleetClassify",
+            dependencies: ["Fleet", "Classification", "Ingestion", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(name: "FleetReport", dependencies: ["Fleet", "ResultsStore", .product(name: "Logging", package: "swift-log")]),
 
         // Executables: argument parsing and wiring only.
         .executableTarget(
             name: "Ingest",
-            dependencies: ["Fleet", "Ingestion", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            dependencies: ["Fleet", "FleetIngest", "Ingestion", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "SegWorker",
             dependencies: [
-                "Fleet", "Segmentation", "Inference",
+                "ArrayFiles", "Fleet", "FleetSegment", "Segmentation", "Inference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "ClsWorker",
             dependencies: [
-                "Fleet", "Classification", "Inference", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Fleet", "FleetClassify", "Classification", "Inference", "Ingestion", "Segmentation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(name: "Reporter", dependencies: ["Fleet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "Reporter",
+            dependencies: ["Fleet", "FleetReport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(name: "ImagingBenchmark", dependencies: ["Imaging"]),
+        .executableTarget(name: "BrokerBenchmark", dependencies: ["Broker"], path: "tools/bench/BrokerBenchmark"),
 
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore"]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM"], exclude: ["Fixtures"]),
-        .testTarget(name: "IngestionTests", dependencies: ["Ingestion"], exclude: ["Fixtures"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference"], exclude: ["Fixtures"]),
-        .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Inference", "Imaging", "Ingestion"], exclude: ["Fixtures"]),
+        .testTarget(name: "IngestionTests", dependencies: ["ArrayFiles", "Imaging", "Ingestion"], exclude: ["Fixtures"]),
+        .testTarget(name: "InferenceTests", dependencies: ["ArrayFiles", "Inference"], exclude: ["Fixtures"]),
+        .testTarget(name: "SegmentationTests", dependencies: ["ArrayFiles", "Segmentation", "Inference", "Imaging", "Ingestion"], exclude: ["Fixtures"]),
         .testTarget(
             name: "ClassificationTests",
-            dependencies: ["Classification", "Inference", "Imaging", "Ingestion", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["ArrayFiles", "Classification", "Inference", "Imaging", "Ingestion", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "FleetTests", dependencies: ["Fleet", "Broker", "ResultsStore"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "FleetTests",
+            dependencies: ["Fleet", "FleetReport", "Broker", "ResultsStore", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(name: "ImagingTests", dependencies: ["ArrayFiles", "Imaging"], exclude: ["Fixtures"]),
     ],
     cxxLanguageStandard: .cxx17
 )

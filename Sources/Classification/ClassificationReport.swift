@@ -57,6 +57,16 @@ public struct SeriesClassification: Codable, Equatable, Sendable {
         self.weightsSHA256 = weightsSHA256
     }
 
+    /// The record of a series whose MRI type has no classifier in the model directory: skipped, with the reason,
+    /// the same offline (`cls-worker run`) and in the fleet.
+    public static func skipped(_ directory: URL, missingWeights weightsURL: URL) throws -> SeriesClassification {
+        let metadata = try SeriesInput.metadata(in: directory)
+        return SeriesClassification(
+            mriType: metadata.mriType.rawValue, slicesTotal: metadata.slicesTotal, slicesNonempty: metadata.slicesNonempty,
+            kept: [], chunks: [], status: .skipped, reason: "no \(weightsURL.lastPathComponent) in the model directory",
+            tta: nil, weightsSHA256: nil)
+    }
+
     init(input: SeriesInput, kept: [Int?], chunks: [ChunkProbability], status: SeriesOutcome, reason: String?,
          augmentation: TestTimeAugmentation, weightsSHA256: String?) {
         self.init(mriType: input.mriType.rawValue, slicesTotal: input.slicesTotal, slicesNonempty: input.slicesNonempty,

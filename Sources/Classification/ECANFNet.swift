@@ -1,9 +1,6 @@
 import Foundation
 import Inference
 
-/// A tensor source by PyTorch key and expected shape (a safetensors file, seeded weights, ...).
-public typealias TensorLoader = (_ key: String, _ shape: [Int]) throws -> Tensor
-
 /// The layers of timm's `eca_nfnet_l0` (timm 0.9.16), as data: key prefixes and shapes come from here, so the
 /// loader and the key manifest cannot disagree.
 public enum ECANFNetArchitecture {
@@ -105,34 +102,34 @@ public struct ECANFNet: Sendable {
     let finalConv: Conv2d
 
     /// Loads `prefix`-ed timm keys (the classifier file stores them under "backbone.").
-    public init(prefix: String = "", load: TensorLoader) throws {
+    public init(weights source: WeightSource, prefix: String = "") throws {
         let stemSpecs = ECANFNetArchitecture.stem
         stem = try stemSpecs.enumerated().map { i, spec in
             // SiLU follows every stem conv but the last.
-            try Self.standardizedConvolution(spec, prefix: prefix, activation: i < stemSpecs.count - 1 ? .silu : .identity, load: load)
+            try Self.standardizedConvolution(spec, prefix: prefix, activation: i < stemSpecs.count - 1 ? .silu : .identity, from: source)
         }
         blocks = try ECANFNetArchitecture.blocks.map { spec in
             Block(
                 spec: spec,
-                downsample: try spec.downsample.map { try Self.standardizedConvolution($0, prefix: prefix, activation: .identity, load: load) },
-                conv1: try Self.standardizedConvolution(spec.conv1, prefix: prefix, activation: .silu, load: load),
-                conv2: try Self.standardizedConvolution(spec.conv2, prefix: prefix, activation: .silu, load: load),
-                conv2b: try Self.standardizedConvolution(spec.conv2b, prefix: prefix, activation: .silu, load: load),
-                conv3: try Self.standardizedConvolution(spec.conv3, prefix: prefix, activation: .identity, load: load),
-                eca: try load(prefix + spec.ecaKey, [1, 1, ECANFNetArchitecture.ecaKernel]).storage)
+                downsample: try spec.downsample.map { try Self.standardizedConvolution($0, prefix: prefix, activation: .identity, from: source) },
+                conv1: try Self.standardizedConvolution(spec.conv1, prefix: prefix, activation: .silu, from: source),
+                conv2: try Self.standardizedConvolution(spec.conv2, prefix: prefix, activation: .silu, from: source),
+                conv2b: try Self.standardizedConvolution(spec.conv2b, prefix: prefix, activation: .silu, from: source),
+                conv3: try Self.standardizedConvolution(spec.conv3, prefix: prefix, activation: .identity, from: source),
+                eca: try source.tensor(prefix + spec.ecaKey, shape: [1, 1, ECANFNetArchitecture.ecaKernel]).storage)
         }
-        finalConv = try Self.standardizedConvolution(ECANFNetArchitecture.finalConv, prefix: prefix, activation: .silu, load: load)
+        finalConv = try Self.standardizedConvolution(ECANFNetArchitecture.finalConv, prefix: prefix, activation: .silu, from: source)
     }
 
     /// ScaledStdConv2d: w' = gain · γ/√fan_in · (w − mean) / √(var + eps), mean and biased variance per output
     /// channel over its fan-in (timm computes it with F.batch_norm in training mode).
     static func standardizedConvolution(
-        _ spec: ECANFNetArchitecture.Convolution, prefix: String, activation: Activation, load: TensorLoader
+        _ spec: ECANFNetArchitecture.Convolution, prefix: String, activation: Activation, from source: WeightSource
     ) throws -> Conv2d {
         let key = prefix + spec.key
-        let raw = try load(key + ".weight", spec.weightShape)
-        let bias = try load(key + ".bias", [spec.outChannels])
-        let gain = try load(key + ".gain", [spec.outChannels, 1, 1, 1])
+        let raw = try source.tensor(key + ".weight", shape: spec.weightShape)
+        let bias = try source.tensor(key + ".bias", shape: [spec.outChannels])
+        let gain = try source.tensor(key + ".gain", shape: [spec.outChannels, 1, 1, 1])
         let fanIn = raw.count / spec.outChannels
         let scale = Float(ECANFNetArchitecture.siluGamma / Double(fanIn).squareRoot())
         var standardized = [Float](repeating: 0, count: raw.count)
@@ -192,17 +189,16 @@ public struct ECANFNet: Sendable {
     /// Blocks before this index run frame by frame (large planes already make wide GEMMs); the rest run batched.
     static let firstBatchedBlock = ECANFNetArchitecture.blocks.firstIndex { $0.key.hasPrefix("stages.2.") }!
 
-    /// A batch of frames. Workspace scratch slot 0 is the convolutions' im2col space, slots 1–5 the per-frame
-    /// buffers (NCHW), slots 6–10 the batched ones (channel-major, [C][B][H][W]).
-    private func forward(_ input: UnsafePointer<Float>, frames: Int, into embeddings: UnsafeMutablePointer<Float>, _ workspace: Workspace) {
-        let scratch = workspace.scratch(0)
-        let single = (1...5).map { workspace.scratch($0).floats(Self.frameBufferCapacity) }
-        let batched = (6...10).map { workspace.scratch($0).floats(Self.batchBufferCapacity * frames) }
+    /// A batch of frames. Workspace scratch slots 1–5 are the per-frame buffers (CHW), slots 6–10 the batched
+    /// ones (channel-major, [C][B][H][W]); slot 0 is the convolutions'.
+    private func forward(_ input: UnsafeMutablePointer<Float>, frames: Int, into embeddings: UnsafeMutablePointer<Float>, _ workspace: Workspace) {
+        let single = (1...5).map { workspace.scratch($0, count: Self.frameBufferCapacity) }
+        let batched = (6...10).map { workspace.scratch($0, count: Self.batchBufferCapacity * frames) }
         let frameSize = 3 * ECANFNetArchitecture.inputSize * ECANFNetArchitecture.inputSize
         let channels = ECANFNetArchitecture.blocks[Self.firstBatchedBlock - 1].outChannels
         var (h, w) = (0, 0)
         for f in 0..<frames {
-            (h, w) = frameHead(input + f * frameSize, single, scratch)
+            (h, w) = frameHead(input + f * frameSize, single, workspace)
             // Scatter the frame's planes into the batch: channel c of frame f at [c][f].
             for c in 0..<channels {
                 (batched[0] + (c * frames + f) * h * w).update(from: single[0] + c * h * w, count: h * w)
@@ -210,31 +206,30 @@ public struct ECANFNet: Sendable {
         }
         let (x, a, b, c, s) = (batched[0], batched[1], batched[2], batched[3], batched[4])
         for block in blocks[Self.firstBatchedBlock...] {
-            (h, w) = runBlock(block, frames: frames, height: h, width: w, x: x, a: a, b: b, c: c, s: s, scratch: scratch)
+            (h, w) = runBlock(block, frames: frames, height: h, width: w, x: x, a: a, b: b, c: c, s: s, workspace: workspace)
         }
-        finalConv.applyChannelMajor(input: x, batch: frames, height: h, width: w, output: a, scratch: scratch)
-        let plane = h * w
+        let features = finalConv.apply(FeatureMap(data: x, channels: finalConv.inChannels, batch: frames, height: h, width: w),
+                                       into: a, workspace: workspace)
+        let plane = features.planeSize
         for f in 0..<frames {
             for ch in 0..<ECANFNetArchitecture.embeddingWidth {
-                embeddings[f * ECANFNetArchitecture.embeddingWidth + ch] = mean(a + (ch * frames + f) * plane, count: plane)
+                embeddings[f * ECANFNetArchitecture.embeddingWidth + ch] = mean(features.channel(ch) + f * plane, count: plane)
             }
         }
     }
 
     /// Stem and the blocks before `firstBatchedBlock` for one frame; the result is in `buffers[0]`.
-    private func frameHead(_ input: UnsafePointer<Float>, _ buffers: [UnsafeMutablePointer<Float>], _ scratch: Scratch) -> (Int, Int) {
+    private func frameHead(_ input: UnsafeMutablePointer<Float>, _ buffers: [UnsafeMutablePointer<Float>], _ workspace: Workspace) -> (Int, Int) {
         let x = buffers[0], a = buffers[1], b = buffers[2], c = buffers[3], s = buffers[4]
-        var h = ECANFNetArchitecture.inputSize, w = h
+        let side = ECANFNetArchitecture.inputSize
         // Stem: input → a → b → a → x.
-        var source = input
+        var map = FeatureMap(data: input, channels: 3, height: side, width: side)
         for (i, conv) in stem.enumerated() {
-            let target = i == stem.count - 1 ? x : (i % 2 == 0 ? a : b)
-            convolve(conv, source, frames: 1, height: h, width: w, into: target, scratch)
-            (h, w) = conv.outputSize(height: h, width: w)
-            source = UnsafePointer(target)
+            map = conv.apply(map, into: i == stem.count - 1 ? x : (i % 2 == 0 ? a : b), workspace: workspace)
         }
+        var (h, w) = (map.height, map.width)
         for block in blocks[..<Self.firstBatchedBlock] {
-            (h, w) = runBlock(block, frames: 1, height: h, width: w, x: x, a: a, b: b, c: c, s: s, scratch: scratch)
+            (h, w) = runBlock(block, frames: 1, height: h, width: w, x: x, a: a, b: b, c: c, s: s, workspace: workspace)
         }
         return (h, w)
     }
@@ -244,27 +239,22 @@ public struct ECANFNet: Sendable {
     private func runBlock(
         _ block: Block, frames: Int, height h: Int, width w: Int,
         x: UnsafeMutablePointer<Float>, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>,
-        c: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>, scratch: Scratch
+        c: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>, workspace: Workspace
     ) -> (Int, Int) {
         let spec = block.spec
-        let inCount = spec.inChannels * frames * h * w
-        VectorMath.silu(from: x, to: a, count: inCount, factor: spec.beta)
+        VectorMath.silu(from: x, to: a, count: spec.inChannels * frames * h * w, factor: spec.beta)
+        let activated = FeatureMap(data: a, channels: spec.inChannels, batch: frames, height: h, width: w)
         var shortcut = UnsafePointer(x)
-        let (oh, ow) = block.conv2.outputSize(height: h, width: w)
         if let downsample = block.downsample {
-            if spec.stride == 2 {
-                Self.shortcutPool.apply(input: a, channels: spec.inChannels * frames, height: h, width: w, output: c)
-                downsample.applyChannelMajor(input: c, batch: frames, height: oh, width: ow, output: s, scratch: scratch)
-            } else {
-                downsample.applyChannelMajor(input: a, batch: frames, height: h, width: w, output: s, scratch: scratch)
-            }
+            let pooled = spec.stride == 2 ? Self.shortcutPool.apply(activated, into: c) : activated
+            downsample.apply(pooled, into: s, workspace: workspace)
             shortcut = UnsafePointer(s)
         }
-        block.conv1.applyChannelMajor(input: a, batch: frames, height: h, width: w, output: b, scratch: scratch)
-        convolve(block.conv2, b, frames: frames, height: h, width: w, into: c, scratch)
-        convolve(block.conv2b, c, frames: frames, height: oh, width: ow, into: b, scratch)
-        block.conv3.applyChannelMajor(input: b, batch: frames, height: oh, width: ow, output: c, scratch: scratch)
-        let plane = oh * ow
+        let reduced = block.conv1.apply(activated, into: b, workspace: workspace)
+        let grouped = block.conv2.apply(reduced, into: c, workspace: workspace)
+        let regrouped = block.conv2b.apply(grouped, into: b, workspace: workspace)
+        let output = block.conv3.apply(regrouped, into: c, workspace: workspace)
+        let plane = output.planeSize
         for f in 0..<frames {
             let gates = ecaGates(c, frame: f, frames: frames, channels: spec.outChannels, planeSize: plane, weights: block.eca)
             for ch in 0..<spec.outChannels {
@@ -273,23 +263,7 @@ public struct ECANFNet: Sendable {
                 for i in base..<(base + plane) { x[i] = c[i] * factor + shortcut[i] }
             }
         }
-        return (oh, ow)
-    }
-
-    /// `conv` on one frame or a channel-major batch. A single frame through a 3×3 stride-1 ungrouped convolution
-    /// takes the engine's Winograd path (its activation then runs vectorised here).
-    private func convolve(
-        _ conv: Conv2d, _ input: UnsafePointer<Float>, frames: Int, height: Int, width: Int,
-        into output: UnsafeMutablePointer<Float>, _ scratch: Scratch
-    ) {
-        guard frames == 1, conv.kernel == 3, conv.stride == 1, conv.groups == 1 else {
-            conv.applyChannelMajor(input: input, batch: frames, height: height, width: width, output: output, scratch: scratch)
-            return
-        }
-        var linear = conv
-        linear.activation = .identity
-        linear.apply(input: input, height: height, width: width, output: output, scratch: scratch)
-        conv.activation.apply(output, count: conv.outChannels * height * width)
+        return (output.height, output.width)
     }
 
     /// ECA for one frame of a channel-major batch: per-channel mean → 1-D convolution across channels (zero
@@ -312,10 +286,4 @@ public struct ECANFNet: Sendable {
         for i in 0..<count { sum += Double(values[i]) }
         return Float(sum / Double(count))
     }
-}
-
-/// A pointer handed to worker threads that write disjoint parts of the memory behind it.
-struct SendablePointer: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Float>
-    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
 }

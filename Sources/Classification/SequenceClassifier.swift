@@ -1,3 +1,4 @@
+import ArrayFiles
 import Foundation
 import Inference
 
@@ -25,33 +26,23 @@ public struct SequenceClassifier: Sendable {
         return entries
     }
 
-    public init(load: TensorLoader) throws {
-        backbone = try ECANFNet(prefix: "backbone.", load: load)
-        let width = ECANFNetArchitecture.embeddingWidth, hidden = Self.hiddenSize, gates = 4 * hidden
-        func direction(_ suffix: String) throws -> LSTMDirectionWeights {
-            try LSTMDirectionWeights(
-                inputWeights: load("lstm.weight_ih_l0\(suffix)", [gates, width]).storage,
-                hiddenWeights: load("lstm.weight_hh_l0\(suffix)", [gates, hidden]).storage,
-                inputBias: load("lstm.bias_ih_l0\(suffix)", [gates]).storage,
-                hiddenBias: load("lstm.bias_hh_l0\(suffix)", [gates]).storage,
-                inputSize: width, hiddenSize: hidden)
-        }
-        lstm = BidirectionalLSTM(inputSize: width, hiddenSize: hidden, forward: try direction(""), reverse: try direction("_reverse"))
-        head = try Linear(weight: load("clf_head.weight", [1, Self.headWidth]), bias: load("clf_head.bias", [1]))
+    public init(weights source: WeightSource) throws {
+        backbone = try ECANFNet(weights: source, prefix: "backbone.")
+        lstm = try BidirectionalLSTM.load("lstm", from: source, inputSize: ECANFNetArchitecture.embeddingWidth, hiddenSize: Self.hiddenSize)
+        head = try Linear(weight: source.tensor("clf_head.weight", shape: [1, Self.headWidth]),
+                          bias: source.tensor("clf_head.bias", shape: [1]))
     }
 
     /// From a safetensors file holding exactly the model's keys (a missing, extra or misshapen tensor is an error).
     public init(file: SafeTensorsFile) throws {
         let reader = StateDictReader(file)
-        try self.init(load: { try reader.tensor($0, shape: $1) })
+        try self.init(weights: reader)
         try reader.finish()
     }
 
     /// Reproducible weights (engine's SeededWeights), the same as tools/reference/cls_fixtures.py makes.
     public static func seeded(baseSeed: UInt64) throws -> SequenceClassifier {
-        try SequenceClassifier(load: { key, shape in
-            SeededWeights.tensor(key: key, shape: shape, rule: seededRule(key: key, shape: shape), baseSeed: baseSeed)
-        })
+        try SequenceClassifier(weights: SeededWeightSource(baseSeed: baseSeed) { key, shape, _ in seededRule(key: key, shape: shape) })
     }
 
     /// Value ranges of the seeded weights (mirrors `classifier_rule` in cls_fixtures.py): gains non-zero, LSTM

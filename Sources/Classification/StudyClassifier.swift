@@ -1,4 +1,4 @@
-import Crypto
+import ArrayFiles
 import Foundation
 import Inference
 import Ingestion
@@ -13,7 +13,7 @@ public struct ClassifierWeights: Sendable {
 
     public init(contentsOf url: URL) throws {
         let file = try SafeTensorsFile(contentsOf: url)
-        sha256 = file.withBytes { SHA256.hash(data: $0) }.map { String(format: "%02x", $0) }.joined()
+        sha256 = file.sha256
         model = try SequenceClassifier(file: file)
     }
 }
@@ -52,11 +52,7 @@ public struct StudyClassifier: Sendable {
             let weightsURL = modelsDirectory.appendingPathComponent(ClassifierWeights.fileName(mriType: entry.mriType))
             let result: SeriesClassification
             if !FileManager.default.fileExists(atPath: weightsURL.path) {
-                let metadata = try SeriesInput.metadata(in: directory)
-                result = SeriesClassification(
-                    mriType: entry.mriType.rawValue, slicesTotal: metadata.slicesTotal, slicesNonempty: metadata.slicesNonempty,
-                    kept: [], chunks: [], status: .skipped, reason: "no \(weightsURL.lastPathComponent) in the model directory",
-                    tta: nil, weightsSHA256: nil)
+                result = try SeriesClassification.skipped(directory, missingWeights: weightsURL)
             } else {
                 let weights = try loaded[entry.mriType] ?? ClassifierWeights(contentsOf: weightsURL)
                 loaded[entry.mriType] = weights

@@ -1,9 +1,10 @@
 import ArgumentParser
-import Fleet
+import Classification
 import Foundation
 import Ingestion
+import Segmentation
 
-/// `cls-worker demo-weights DIR`: DEMO weights for the whole pipeline (see `DemoWeights`).
+/// `cls-worker demo-weights DIR`: DEMO weights for the whole pipeline (see `DemoWeightsFile`).
 struct DemoWeightsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo-weights",
@@ -25,10 +26,10 @@ struct DemoWeightsCommand: ParsableCommand {
     func run() throws {
         let url = URL(fileURLWithPath: directory)
         var written: [URL] = []
-        if !classifiersOnly { written.append(try DemoWeights.writeSegmentation(to: url)) }
+        if !classifiersOnly { written.append(try UNetPlusPlus.writeDemoWeights(to: url)) }
         for name in types.split(separator: ",").map(String.init) {
             guard let type = MRIType(rawValue: name) else { throw ValidationError("unknown MRI type '\(name)'") }
-            written.append(try DemoWeights.writeClassifier(type, to: url))
+            written.append(try ClassifierWeights.writeDemo(type, to: url))
         }
         for file in written { print("wrote \(file.path) (seeded RANDOM weights: NOT a trained model)") }
     }

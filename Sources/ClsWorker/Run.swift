@@ -1,5 +1,6 @@
 import ArgumentParser
 import Classification
+import Fleet
 import Foundation
 import Inference
 import Logging
@@ -12,36 +13,25 @@ struct Run: ParsableCommand {
     @Argument(help: "Study directory holding study.json and one directory per series.")
     var directory: String
 
-    @Option(help: "Model directory with classifier-<FLAIR|T1w|T1wCE|T2w>.safetensors (default: $MGMT_MODELS).")
-    var models: String?
+    @OptionGroup var model: ModelArguments
 
     @Option(help: "Test-time augmentation: zoom (T4E), none, or zoom+none.")
     var tta: String = TestTimeAugmentation.zoom.rawValue
-
-    @Option(help: "Backbone worker threads (default: $MGMT_THREADS, else the machine's cores).")
-    var threads: Int?
 
     @Flag(help: "Print the JSON document instead of a summary.")
     var json = false
 
     func run() throws {
-        let environment = ProcessInfo.processInfo.environment
-        guard let modelsPath = models ?? environment["MGMT_MODELS"] else {
-            throw ValidationError("no model directory: pass --models or set MGMT_MODELS")
-        }
         guard let augmentation = TestTimeAugmentation(rawValue: tta) else {
             throw ValidationError("--tta must be one of \(TestTimeAugmentation.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let threadCount = threads ?? environment["MGMT_THREADS"].flatMap(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
-        guard threadCount >= 1 else { throw ValidationError("--threads must be at least 1") }
-
-        // Logs go to stderr: stdout carries the result document.
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
-        var logger = Logger(label: "cls-worker")
-        logger.logLevel = .info
+        // Logs go to stderr (with --verbose): stdout carries the result document.
+        let settings = try model.resolve()
+        let threadCount = settings.threads
+        let logger = Logger(label: "cls-worker")
         logger.info("classifying", metadata: ["directory": "\(directory)", "tta": "\(augmentation.rawValue)",
                                               "threads": "\(threadCount)", "openblas_core": "\(BLAS.coreName)"])
-        let patient = try StudyClassifier(modelsDirectory: URL(fileURLWithPath: modelsPath), augmentation: augmentation,
+        let patient = try StudyClassifier(modelsDirectory: settings.modelsDirectory, augmentation: augmentation,
                                           threads: threadCount)
             .run(studyDirectory: URL(fileURLWithPath: directory))
         for series in patient.series {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Classification
 import Fleet
+import FleetClassify
 import Foundation
 import Logging
 

@@ -123,7 +123,7 @@ public enum JobID {
     }
 }
 
-func sha256Hex(_ data: some DataProtocol) -> String {
+public func sha256Hex(_ data: some DataProtocol) -> String {
     SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
 }
 

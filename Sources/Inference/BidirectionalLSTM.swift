@@ -131,3 +131,20 @@ public struct LSTMProjections: Sendable {
     public let rows: Int
     public let width: Int
 }
+
+extension BidirectionalLSTM {
+    /// PyTorch's `nn.LSTM(bidirectional=True)` parameters under `prefix`: weight_ih_l0, weight_hh_l0, bias_ih_l0,
+    /// bias_hh_l0, and the same with `_reverse`.
+    public static func load(_ prefix: String, from source: WeightSource, inputSize: Int, hiddenSize: Int) throws -> BidirectionalLSTM {
+        let gates = 4 * hiddenSize
+        func direction(_ suffix: String) throws -> LSTMDirectionWeights {
+            try LSTMDirectionWeights(
+                inputWeights: source.tensor("\(prefix).weight_ih_l0\(suffix)", shape: [gates, inputSize]).storage,
+                hiddenWeights: source.tensor("\(prefix).weight_hh_l0\(suffix)", shape: [gates, hiddenSize]).storage,
+                inputBias: source.tensor("\(prefix).bias_ih_l0\(suffix)", shape: [gates]).storage,
+                hiddenBias: source.tensor("\(prefix).bias_hh_l0\(suffix)", shape: [gates]).storage,
+                inputSize: inputSize, hiddenSize: hiddenSize)
+        }
+        return BidirectionalLSTM(inputSize: inputSize, hiddenSize: hiddenSize, forward: try direction(""), reverse: try direction("_reverse"))
+    }
+}

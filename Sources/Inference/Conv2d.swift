@@ -6,22 +6,6 @@ public struct Pair2D: Sendable, Equatable, ExpressibleByIntegerLiteral {
     public init(integerLiteral value: Int) { self.init(value, value) }
 }
 
-/// Per-thread scratch memory (im2col columns, padded copies), grown on demand and reused across calls.
-public final class Scratch {
-    private var buffer = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
-    public init() {}
-    deinit { buffer.deallocate() }
-
-    /// At least `count` floats; valid until the next call.
-    public func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
-        if buffer.count < count {
-            buffer.deallocate()
-            buffer = .allocate(capacity: count)
-        }
-        return buffer.baseAddress ?? UnsafeMutablePointer(bitPattern: 16)!  // count 0: never dereferenced
-    }
-}
-
 /// Batch normalisation in inference form: y = x · scale + shift per channel.
 public struct BatchNorm: Sendable {
     public let scale: [Float]
@@ -48,43 +32,28 @@ public struct BatchNorm: Sendable {
 
     public var channels: Int { scale.count }
 
-    /// out[c, i] = activation(in[c, i] · scale[c] + shift[c]) for one image of `channels` planes of `planeSize`.
-    public func apply(
-        input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, planeSize: Int,
-        activation: Activation = .identity
-    ) {
+    /// out[c] = activation(in[c] · scale[c] + shift[c]) for every channel's planes (input's channels must be
+    /// this norm's); returns the output's feature map.
+    @discardableResult
+    public func apply(_ input: FeatureMap, into output: UnsafeMutablePointer<Float>, activation: Activation = .identity) -> FeatureMap {
+        precondition(input.channels == channels, "batch norm of \(channels) channels on \(input.channels)")
+        let count = input.batch * input.planeSize
         for c in 0..<channels {
             let s = scale[c], t = shift[c]
-            let src = input + c * planeSize, dst = output + c * planeSize
-            for i in 0..<planeSize { dst[i] = src[i] * s + t }
-            activation.apply(UnsafeMutableBufferPointer(start: dst, count: planeSize))
+            let src = input.channel(c), dst = output + c * count
+            for i in 0..<count { dst[i] = src[i] * s + t }
+            activation.apply(dst, count: count)
         }
-    }
-
-    /// Tensor form over NCHW.
-    public func callAsFunction(_ x: Tensor, activation: Activation = .identity) throws -> Tensor {
-        guard x.shape.count == 4, x.shape[1] == channels else {
-            throw InferenceError.shapeMismatch(what: "batch norm input", expected: [-1, channels, -1, -1], found: x.shape)
-        }
-        let (n, c, h, w) = x.nchw
-        var y = Tensor(zeros: x.shape)
-        guard y.count > 0 else { return y }
-        x.storage.withUnsafeBufferPointer { src in
-            y.storage.withUnsafeMutableBufferPointer { dst in
-                for i in 0..<n {
-                    apply(input: src.baseAddress! + i * c * h * w, output: dst.baseAddress! + i * c * h * w,
-                          planeSize: h * w, activation: activation)
-                }
-            }
-        }
-        return y
+        return FeatureMap(data: output, channels: channels, batch: input.batch, height: input.height, width: input.width)
     }
 }
 
 /// 2-D convolution (PyTorch's Conv2d semantics) with an optional fused per-channel epilogue.
-/// Weights are [out, in/groups, kh, kw]. Computed per image: a 1×1 stride-1 unpadded convolution is one GEMM on
-/// the input, a 3×3 stride-1 pad-1 ungrouped one uses Winograd F(4×4, 3×3) (`Winograd3x3`), anything else
-/// im2col + sgemm per group. All take their temporary memory from the caller's `Scratch`.
+/// Weights are [out, in/groups, kh, kw]. One entry point, `apply`, over a feature map of one image or a
+/// channel-major batch: a single image through a 3×3 stride-1 pad-1 ungrouped convolution uses Winograd
+/// F(4×4, 3×3) (`Winograd3x3`); everything else is im2col + sgemm per group over the whole batch, where a 1×1
+/// stride-1 unpadded convolution is the GEMM on the input itself. Temporary memory comes from the caller's
+/// `Workspace`.
 public struct Conv2d: Sendable {
     public let inChannels: Int
     public let outChannels: Int
@@ -96,7 +65,7 @@ public struct Conv2d: Sendable {
     public private(set) var weight: [Float]
     public private(set) var bias: [Float]?
     /// Applied after the bias, fused into the output pass.
-    public var activation: Activation
+    public let activation: Activation
     /// Winograd form of a 3×3 stride-1 pad-1 ungrouped convolution (nil for every other kind).
     private var winograd: Winograd3x3?
 
@@ -171,81 +140,68 @@ public struct Conv2d: Sendable {
         kernel == 1 && stride == 1 && padding == 0
     }
 
-    /// Scratch floats `apply` needs for one image of this size.
-    public func scratchCount(height: Int, width: Int) -> Int {
-        if isPointwise { return 0 }
-        if winograd != nil {
-            return Winograd3x3.scratchCount(inChannels: inChannels, outChannels: outChannels, height: height, width: width)
+    /// input [inChannels][batch][height][width] → output [outChannels][batch][oh][ow], bias and activation fused;
+    /// returns the output's feature map.
+    @discardableResult
+    public func apply(_ input: FeatureMap, into output: UnsafeMutablePointer<Float>, workspace: Workspace) -> FeatureMap {
+        precondition(input.channels == inChannels, "convolution of \(inChannels) channels on \(input.channels)")
+        let (oh, ow) = outputSize(height: input.height, width: input.width)
+        let result = FeatureMap(data: output, channels: outChannels, batch: input.batch, height: oh, width: ow)
+        if let winograd, input.batch == 1 {
+            winograd.apply(input: input.data, height: input.height, width: input.width, output: output, workspace: workspace)
+        } else {
+            convolveByGEMM(input, into: result, workspace: workspace)
         }
-        let (oh, ow) = outputSize(height: height, width: width)
-        return inChannels / groups * kernel.y * kernel.x * oh * ow
+        finish(output, planeSize: input.batch * oh * ow)
+        return result
     }
 
-    /// One image: input [inChannels, height, width] → output [outChannels, oh, ow].
-    public func apply(
-        input: UnsafePointer<Float>, height: Int, width: Int,
-        output: UnsafeMutablePointer<Float>, scratch: Scratch
-    ) {
-        let (oh, ow) = outputSize(height: height, width: width)
-        let outPlane = oh * ow
-        if let winograd {
-            winograd.apply(input: input, height: height, width: width, output: output, scratch: scratch)
-            finish(output, planeSize: outPlane)
-            return
-        }
+    /// Per group, one GEMM [outPerGroup × k] · [k × batch·oh·ow], the columns built by im2col (rows (c, ky, kx),
+    /// each the batch's planes side by side) or, for a pointwise convolution, the input itself.
+    private func convolveByGEMM(_ input: FeatureMap, into output: FeatureMap, workspace: Workspace) {
+        let (height, width, batch) = (input.height, input.width, input.batch)
+        let (oh, ow) = (output.height, output.width)
+        let columnsPerImage = oh * ow, n = batch * columnsPerImage
         let inPerGroup = inChannels / groups, outPerGroup = outChannels / groups
         let k = inPerGroup * kernel.y * kernel.x
+        let buffer = isPointwise ? nil : workspace.scratch(Workspace.convolutionSlot, count: k * n)
         weight.withUnsafeBufferPointer { w in
             for g in 0..<groups {
-                let groupInput = input + g * inPerGroup * height * width
-                let columns: UnsafePointer<Float>
-                if isPointwise {
-                    columns = groupInput
-                } else {
-                    let buffer = scratch.floats(k * outPlane)
-                    im2col(groupInput, channels: inPerGroup, height: height, width: width, oh: oh, ow: ow, into: buffer)
+                let groupInput = UnsafePointer(input.channel(g * inPerGroup))
+                var columns = groupInput
+                if let buffer {
+                    var row = buffer
+                    for c in 0..<inPerGroup {
+                        for ky in 0..<kernel.y {
+                            for kx in 0..<kernel.x {
+                                for b in 0..<batch {
+                                    let plane = groupInput + (c * batch + b) * height * width
+                                    gatherPatchRow(plane, height: height, width: width, ky: ky, kx: kx, oh: oh, ow: ow,
+                                                   into: row + b * columnsPerImage)
+                                }
+                                row += n
+                            }
+                        }
+                    }
                     columns = UnsafePointer(buffer)
                 }
-                BLAS.sgemm(
-                    m: outPerGroup, n: outPlane, k: k,
-                    a: w.baseAddress! + g * outPerGroup * k, lda: k,
-                    b: columns, ldb: outPlane,
-                    c: output + g * outPerGroup * outPlane, ldc: outPlane)
+                BLAS.sgemm(m: outPerGroup, n: n, k: k, a: w.baseAddress! + g * outPerGroup * k, lda: k,
+                           b: columns, ldb: n, c: output.channel(g * outPerGroup), ldc: n)
             }
         }
-        finish(output, planeSize: outPlane)
     }
 
-    /// Bias and activation over the output planes, fused in one pass per plane.
-    func finish(_ output: UnsafeMutablePointer<Float>, planeSize: Int) {
+    /// Bias and activation over the output planes, fused in one pass per channel.
+    private func finish(_ output: UnsafeMutablePointer<Float>, planeSize: Int) {
         for o in 0..<outChannels {
             activation.apply(output + o * planeSize, count: planeSize, shift: bias?[o] ?? 0)
         }
     }
 
-    /// im2col for one image: row (c, ky, kx) of `columns` holds the values kernel tap (ky, kx) of input channel c
-    /// meets at every output position.
-    private func im2col(
-        _ input: UnsafePointer<Float>, channels: Int, height: Int, width: Int, oh: Int, ow: Int,
-        into columns: UnsafeMutablePointer<Float>
-    ) {
-        var row = columns
-        for c in 0..<channels {
-            let plane = input + c * height * width
-            for ky in 0..<kernel.y {
-                for kx in 0..<kernel.x {
-                    gatherPatchRow(plane, height: height, width: width, ky: ky, kx: kx, oh: oh, ow: ow, into: row)
-                    row += oh * ow
-                }
-            }
-        }
-    }
-
     /// One im2col row for one image plane: the input values that kernel tap (ky, kx) meets at every output
-    /// position, oh·ow contiguous floats (zeros where the tap falls in the padding). Both the per-image and the
-    /// channel-major paths build their columns from it.
+    /// position, oh·ow contiguous floats (zeros where the tap falls in the padding).
     @inline(__always)
-    func gatherPatchRow(
+    private func gatherPatchRow(
         _ plane: UnsafePointer<Float>, height: Int, width: Int, ky: Int, kx: Int, oh: Int, ow: Int,
         into row: UnsafeMutablePointer<Float>
     ) {
@@ -270,27 +226,20 @@ public struct Conv2d: Sendable {
             if last < ow { (dst + last).update(repeating: 0, count: ow - last) }
         }
     }
+}
 
-    /// Tensor form over NCHW.
-    public func callAsFunction(_ x: Tensor, scratch: Scratch = Scratch()) throws -> Tensor {
-        guard x.shape.count == 4, x.shape[1] == inChannels else {
-            throw InferenceError.shapeMismatch(what: "conv input", expected: [-1, inChannels, -1, -1], found: x.shape)
-        }
-        let (n, c, h, w) = x.nchw
-        let (oh, ow) = outputSize(height: h, width: w)
-        guard oh > 0, ow > 0 else {
-            throw InferenceError.invalidParameter("conv: input \(h)×\(w) is smaller than the kernel")
-        }
-        guard n > 0 else { return Tensor(zeros: [0, outChannels, oh, ow]) }
-        var y = Tensor(zeros: [n, outChannels, oh, ow])
-        x.storage.withUnsafeBufferPointer { src in
-            y.storage.withUnsafeMutableBufferPointer { dst in
-                for i in 0..<n {
-                    apply(input: src.baseAddress! + i * c * h * w, height: h, width: w,
-                          output: dst.baseAddress! + i * outChannels * oh * ow, scratch: scratch)
-                }
-            }
-        }
-        return y
+extension Conv2d {
+    /// PyTorch's Conv2d weight (and bias) under `prefix`, with `outChannels`, `inChannels / groups`, kernel; with
+    /// `foldedNorm`, the BatchNorm2d under that prefix that follows the convolution is folded in.
+    public static func load(
+        _ prefix: String, from source: WeightSource, inChannels: Int, outChannels: Int, kernel: Int,
+        stride: Pair2D = 1, padding: Pair2D = 0, groups: Int = 1, bias: Bool, activation: Activation = .identity,
+        foldedNorm: String? = nil
+    ) throws -> Conv2d {
+        let weight = try source.tensor("\(prefix).weight", shape: [outChannels, inChannels / groups, kernel, kernel])
+        let biasTensor = bias ? try source.tensor("\(prefix).bias", shape: [outChannels]) : nil
+        let norm = try foldedNorm.map { try source.batchNorm($0, channels: outChannels) }
+        return try Conv2d(weight: weight, bias: biasTensor, stride: stride, padding: padding, groups: groups,
+                          activation: activation, folding: norm)
     }
 }

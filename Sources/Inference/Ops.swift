@@ -8,11 +8,6 @@ import Darwin
 public enum Activation: Sendable, Equatable {
     case identity, relu, silu, gelu, sigmoid
 
-    public func apply(_ values: UnsafeMutableBufferPointer<Float>) {
-        guard let base = values.baseAddress else { return }
-        apply(base, count: values.count)
-    }
-
     /// v ← activation(v + shift) for `count` values: a bias and the activation in one pass. SiLU and sigmoid
     /// take `VectorMath`'s vectorised exp (the one exp path for activations).
     public func apply(_ values: UnsafeMutablePointer<Float>, count: Int, shift: Float = 0) {
@@ -28,13 +23,6 @@ public enum Activation: Sendable, Equatable {
         case .sigmoid:
             VectorMath.sigmoid(values, count: count, shift: shift)
         }
-    }
-
-    /// Tensor form (any shape).
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        var y = x
-        y.storage.withUnsafeMutableBufferPointer { apply($0) }
-        return y
     }
 }
 
@@ -77,12 +65,14 @@ public struct MaxPool2d: Sendable {
         window.outputSize(height: height, width: width)
     }
 
-    /// `channels` planes of height×width → `channels` planes of the output size.
-    public func apply(input: UnsafePointer<Float>, channels: Int, height: Int, width: Int, output: UnsafeMutablePointer<Float>) {
+    /// Every plane of `input` → the output's planes, same layout; returns the output's feature map.
+    @discardableResult
+    public func apply(_ input: FeatureMap, into output: UnsafeMutablePointer<Float>) -> FeatureMap {
+        let (height, width) = (input.height, input.width)
         let (oh, ow) = outputSize(height: height, width: width)
         let (kernel, stride, padding) = (window.kernel, window.stride, window.padding)
-        for c in 0..<channels {
-            let src = input + c * height * width, dst = output + c * oh * ow
+        for c in 0..<(input.channels * input.batch) {
+            let src = input.data + c * height * width, dst = output + c * oh * ow
             for oy in 0..<oh {
                 let y0 = max(oy * stride.y - padding.y, 0), y1 = min(oy * stride.y - padding.y + kernel.y, height)
                 for ox in 0..<ow {
@@ -93,10 +83,7 @@ public struct MaxPool2d: Sendable {
                 }
             }
         }
-    }
-
-    public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        try poolTensor(x, outputSize: outputSize) { apply(input: $0, channels: $1, height: $2, width: $3, output: $4) }
+        return FeatureMap(data: output, channels: input.channels, batch: input.batch, height: oh, width: ow)
     }
 }
 
@@ -114,11 +101,14 @@ public struct AvgPool2d: Sendable {
         window.outputSize(height: height, width: width)
     }
 
-    public func apply(input: UnsafePointer<Float>, channels: Int, height: Int, width: Int, output: UnsafeMutablePointer<Float>) {
+    /// Every plane of `input` → the output's planes, same layout; returns the output's feature map.
+    @discardableResult
+    public func apply(_ input: FeatureMap, into output: UnsafeMutablePointer<Float>) -> FeatureMap {
+        let (height, width) = (input.height, input.width)
         let (oh, ow) = outputSize(height: height, width: width)
         let (kernel, stride, padding) = (window.kernel, window.stride, window.padding)
-        for c in 0..<channels {
-            let src = input + c * height * width, dst = output + c * oh * ow
+        for c in 0..<(input.channels * input.batch) {
+            let src = input.data + c * height * width, dst = output + c * oh * ow
             for oy in 0..<oh {
                 // The window clipped to the padded input decides count_include_pad's divisor.
                 let py0 = oy * stride.y - padding.y, py1 = min(py0 + kernel.y, height + padding.y)
@@ -133,109 +123,53 @@ public struct AvgPool2d: Sendable {
                 }
             }
         }
-    }
-
-    public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        try poolTensor(x, outputSize: outputSize) { apply(input: $0, channels: $1, height: $2, width: $3, output: $4) }
+        return FeatureMap(data: output, channels: input.channels, batch: input.batch, height: oh, width: ow)
     }
 }
 
-private func poolTensor(
-    _ x: Tensor, outputSize: (Int, Int) -> (height: Int, width: Int),
-    _ body: (UnsafePointer<Float>, Int, Int, Int, UnsafeMutablePointer<Float>) -> Void
-) throws -> Tensor {
-    guard x.shape.count == 4 else {
-        throw InferenceError.shapeMismatch(what: "pool input", expected: [-1, -1, -1, -1], found: x.shape)
-    }
-    let (n, c, h, w) = x.nchw
-    let (oh, ow) = outputSize(h, w)
-    guard oh > 0, ow > 0 else { throw InferenceError.invalidParameter("pool: input \(h)×\(w) too small") }
-    var y = Tensor(zeros: [n, c, oh, ow])
-    guard y.count > 0 else { return y }
-    x.storage.withUnsafeBufferPointer { src in
-        y.storage.withUnsafeMutableBufferPointer { dst in
-            body(src.baseAddress!, n * c, h, w, dst.baseAddress!)
-        }
-    }
-    return y
-}
-
+/// Ops without parameters, on feature maps in any layout (one image or a channel-major batch).
 public enum Ops {
-    /// Mean over each plane: `planes` planes of `planeSize` → `planes` values.
-    public static func globalAveragePool(input: UnsafePointer<Float>, planes: Int, planeSize: Int, output: UnsafeMutablePointer<Float>) {
-        for p in 0..<planes {
+    /// The mean of every plane: output[c · batch + b] for channel c of image b.
+    public static func globalAveragePool(_ input: FeatureMap, into output: UnsafeMutablePointer<Float>) {
+        let planeSize = input.planeSize
+        for p in 0..<(input.channels * input.batch) {
             var sum: Float = 0
-            let src = input + p * planeSize
+            let src = input.data + p * planeSize
             for i in 0..<planeSize { sum += src[i] }
             output[p] = sum / Float(planeSize)
         }
     }
 
-    /// NCHW → NC11.
-    public static func globalAveragePool(_ x: Tensor) throws -> Tensor {
-        guard x.shape.count == 4 else {
-            throw InferenceError.shapeMismatch(what: "global pool input", expected: [-1, -1, -1, -1], found: x.shape)
-        }
-        let (n, c, h, w) = x.nchw
-        var y = Tensor(zeros: [n, c, 1, 1])
-        guard x.count > 0 else { return y }
-        x.storage.withUnsafeBufferPointer { src in
-            y.storage.withUnsafeMutableBufferPointer { globalAveragePool(input: src.baseAddress!, planes: n * c, planeSize: h * w, output: $0.baseAddress!) }
-        }
-        return y
-    }
-
-    /// Nearest-neighbour 2× upsampling of `planes` planes of height×width.
-    public static func upsampleNearest2x(input: UnsafePointer<Float>, planes: Int, height: Int, width: Int, output: UnsafeMutablePointer<Float>) {
+    /// Nearest-neighbour 2× upsampling of every plane; returns the output's feature map.
+    @discardableResult
+    public static func upsampleNearest2x(_ input: FeatureMap, into output: UnsafeMutablePointer<Float>) -> FeatureMap {
+        let (height, width) = (input.height, input.width)
         let ow = 2 * width
-        for p in 0..<planes {
-            let src = input + p * height * width, dst = output + p * 4 * height * width
+        for p in 0..<(input.channels * input.batch) {
+            let src = input.data + p * height * width, dst = output + p * 4 * height * width
             for y in 0..<height {
                 let row = dst + 2 * y * ow
                 for x in 0..<width { let v = src[y * width + x]; row[2 * x] = v; row[2 * x + 1] = v }
                 (row + ow).update(from: row, count: ow)
             }
         }
+        return FeatureMap(data: output, channels: input.channels, batch: input.batch, height: 2 * height, width: ow)
     }
 
-    public static func upsampleNearest2x(_ x: Tensor) throws -> Tensor {
-        guard x.shape.count == 4 else {
-            throw InferenceError.shapeMismatch(what: "upsample input", expected: [-1, -1, -1, -1], found: x.shape)
+    /// Concatenation along channels of feature maps with equal batch, height and width. Channel-major, that is
+    /// the parts one after another.
+    @discardableResult
+    public static func concatChannels(_ parts: [FeatureMap], into output: UnsafeMutablePointer<Float>) -> FeatureMap {
+        guard let first = parts.first else { preconditionFailure("concat of no feature maps") }
+        var offset = 0
+        for part in parts {
+            precondition(part.batch == first.batch && part.height == first.height && part.width == first.width,
+                         "concat of feature maps of different sizes")
+            (output + offset).update(from: part.data, count: part.count)
+            offset += part.count
         }
-        let (n, c, h, w) = x.nchw
-        var y = Tensor(zeros: [n, c, 2 * h, 2 * w])
-        guard y.count > 0 else { return y }
-        x.storage.withUnsafeBufferPointer { src in
-            y.storage.withUnsafeMutableBufferPointer { upsampleNearest2x(input: src.baseAddress!, planes: n * c, height: h, width: w, output: $0.baseAddress!) }
-        }
-        return y
-    }
-
-    /// Concatenation along channels of NCHW tensors with equal N, H, W.
-    public static func concatChannels(_ parts: [Tensor]) throws -> Tensor {
-        guard let first = parts.first, first.shape.count == 4 else {
-            throw InferenceError.invalidParameter("concat: needs at least one 4-D tensor")
-        }
-        let (n, _, h, w) = first.nchw
-        for part in parts where part.shape.count != 4 || part.shape[0] != n || part.shape[2] != h || part.shape[3] != w {
-            throw InferenceError.shapeMismatch(what: "concat part", expected: [n, -1, h, w], found: part.shape)
-        }
-        let total = parts.reduce(0) { $0 + $1.shape[1] }
-        var y = Tensor(zeros: [n, total, h, w])
-        y.storage.withUnsafeMutableBufferPointer { dst in
-            var offset = 0
-            for i in 0..<n {
-                for part in parts {
-                    let size = part.shape[1] * h * w
-                    guard size > 0 else { continue }
-                    part.storage.withUnsafeBufferPointer { src in
-                        (dst.baseAddress! + offset).update(from: src.baseAddress! + i * size, count: size)
-                    }
-                    offset += size
-                }
-            }
-        }
-        return y
+        return FeatureMap(data: output, channels: parts.reduce(0) { $0 + $1.channels }, batch: first.batch,
+                          height: first.height, width: first.width)
     }
 }
 
@@ -268,19 +202,5 @@ public struct Linear: Sendable {
         if let bias {
             for r in 0..<rows { for o in 0..<outFeatures { output[r * outFeatures + o] += bias[o] } }
         }
-    }
-
-    /// [..., inFeatures] → [..., outFeatures].
-    public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        guard let last = x.shape.last, last == inFeatures else {
-            throw InferenceError.shapeMismatch(what: "linear input", expected: [-1, inFeatures], found: x.shape)
-        }
-        let rows = inFeatures == 0 ? 0 : x.count / inFeatures
-        var y = Tensor(zeros: Array(x.shape.dropLast()) + [outFeatures])
-        guard rows > 0, y.count > 0 else { return y }
-        x.storage.withUnsafeBufferPointer { src in
-            y.storage.withUnsafeMutableBufferPointer { apply(input: src.baseAddress!, rows: rows, output: $0.baseAddress!) }
-        }
-        return y
     }
 }

@@ -53,18 +53,13 @@ struct Winograd3x3: Sendable {
         ((height + tile - 1) / tile, (width + tile - 1) / tile)
     }
 
-    static func scratchCount(inChannels: Int, outChannels: Int, height: Int, width: Int) -> Int {
-        let (rows, columns) = tiles(height: height, width: width)
-        return elements * (inChannels + outChannels) * rows * columns + 8
-    }
-
     /// One image [in, H, W] → [out, H, W] before bias and activation.
-    func apply(input: UnsafePointer<Float>, height: Int, width: Int, output: UnsafeMutablePointer<Float>, scratch: Scratch) {
+    func apply(input: UnsafePointer<Float>, height: Int, width: Int, output: UnsafeMutablePointer<Float>, workspace: Workspace) {
         let (tileRows, tileColumns) = Self.tiles(height: height, width: width)
         let tileCount = tileRows * tileColumns
         // The transforms run 8 tiles at a time; the last group of a row may read (never write) past its end.
         let groupedColumns = (tileColumns + 7) / 8 * 8
-        let v = scratch.floats(Self.elements * (inChannels + outChannels) * tileCount + 8)
+        let v = workspace.scratch(Workspace.convolutionSlot, count: Self.elements * (inChannels + outChannels) * tileCount + 8)
         let m = v + Self.elements * inChannels * tileCount
         let vPlane = inChannels * tileCount, mPlane = outChannels * tileCount
 

@@ -1,7 +1,7 @@
 import ArgumentParser
+import Fleet
 import Foundation
 import Ingestion
-import Logging
 
 @main
 struct IngestCommand: ParsableCommand {
@@ -28,11 +28,7 @@ struct StageArguments: ParsableArguments {
     var verbose = false
 
     func ingestor() throws -> StudyIngestor {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = verbose ? .info : .warning
-            return handler
-        }
+        WorkerProcess.bootstrapLogging(level: verbose ? "info" : "warning")
         var options = IngestOptions()
         if let seriesPatterns {
             options.seriesDescriptionRules = try SeriesDescriptionRules.load(from: URL(fileURLWithPath: seriesPatterns))

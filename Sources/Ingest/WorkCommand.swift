@@ -1,5 +1,6 @@
 import ArgumentParser
 import Fleet
+import FleetIngest
 import Ingestion
 import Logging
 

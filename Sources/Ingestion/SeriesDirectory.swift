@@ -1,3 +1,4 @@
+import ArrayFiles
 import DICOM
 import Foundation
 import Imaging

@@ -2,7 +2,7 @@ import DICOM
 import Foundation
 import Logging
 
-/// Settings of the ingest stage (DESIGN.md §1); the defaults reproduce T4E.
+/// Settings of the ingest stage (docs/ARCHITECTURE.md, "Ingest"); the defaults reproduce T4E.
 public struct IngestOptions: Sendable {
     public var seriesDescriptionRules = SeriesDescriptionRules.standard
     /// A slice is kept when more than this fraction of its pixels are > 0.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Fleet
+import FleetReport
 import Foundation
 import Logging
 

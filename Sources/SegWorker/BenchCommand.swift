@@ -1,4 +1,6 @@
+import ArrayFiles
 import ArgumentParser
+import Fleet
 import Foundation
 import Inference
 import Segmentation
@@ -17,11 +19,12 @@ struct BenchCommand: ParsableCommand {
     var batches = 2
 
     func run() throws {
-        model.bootstrapLogging()
+        let settings = try model.resolve()
+        // Seeded weights unless a model directory was named (the option or MGMT_MODELS).
         let network = model.models == nil && ProcessInfo.processInfo.environment["MGMT_MODELS"] == nil
             ? try UNetPlusPlus(weights: UNetPlusPlus.seededWeights())
-            : try UNetPlusPlus(contentsOf: model.modelDirectory().appendingPathComponent(SegmentationStage.weightsFileName))
-        let result = try SegmentationBenchmark(model: network).run(threads: model.resolvedThreads, batch: batch, batches: batches)
+            : try UNetPlusPlus(contentsOf: settings.modelsDirectory.appendingPathComponent(SegmentationStage.weightsFileName))
+        let result = try SegmentationBenchmark(model: network).run(threads: settings.threads, batch: batch, batches: batches)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         print(String(decoding: try encoder.encode(result), as: UTF8.self))

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Fleet
 import Foundation
 import Segmentation
 
@@ -16,8 +17,8 @@ struct RunCommand: ParsableCommand {
     var batchSize = 8
 
     func run() throws {
-        model.bootstrapLogging()
-        let stage = try SegmentationStage(modelDirectory: model.modelDirectory(), threads: model.resolvedThreads,
+        let settings = try model.resolve()
+        let stage = try SegmentationStage(modelDirectory: settings.modelsDirectory, threads: settings.threads,
                                           batchSize: batchSize)
         let url = URL(fileURLWithPath: directory)
         let isSeries = FileManager.default.fileExists(atPath: url.appendingPathComponent("series.json").path)

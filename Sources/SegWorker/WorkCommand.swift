@@ -1,5 +1,6 @@
 import ArgumentParser
 import Fleet
+import FleetSegment
 import Foundation
 import Logging
 

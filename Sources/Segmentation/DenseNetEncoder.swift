@@ -62,50 +62,42 @@ struct DenseNetEncoder: Sendable {
         self.finalNorm = try source.batchNorm("\(prefix).norm5", channels: channels)
     }
 
-    /// Skip features of one image [3, H, W], all in the workspace's arena.
+    /// Skip features of one image [3, H, W], all in the workspace's feature-map memory.
     func features(_ input: FeatureMap, workspace: Workspace) -> [FeatureMap] {
-        let arena = workspace.arena
         let (sh, sw) = stem.outputSize(height: input.height, width: input.width)
-        let stemOut = stem.apply(input, into: arena.floats(Self.stemChannels * sh * sw), workspace: workspace)
+        let stemOut = stem.apply(input, into: workspace.floats(Self.stemChannels * sh * sw), workspace: workspace)
         var skips = [stemOut]
 
         // Each block's buffer holds its input channels followed by every layer's new channels.
         let (ph, pw) = stemPool.outputSize(height: sh, width: sw)
         var blockInputChannels = Self.stemChannels
-        var block = arena.featureMap(channels: blockInputChannels + blocks[0].count * Self.growth, height: ph, width: pw)
-        stemPool.apply(input: stemOut.data, channels: Self.stemChannels, height: sh, width: sw, output: block.data)
+        var block = workspace.featureMap(channels: blockInputChannels + blocks[0].count * Self.growth, height: ph, width: pw)
+        stemPool.apply(stemOut, into: block.data)
 
         for (b, layers) in blocks.enumerated() {
             var channels = blockInputChannels
             let plane = block.planeSize
-            let activated = workspace.scratch(1).floats(block.count)
-            let reduced = workspace.scratch(2).floats(Self.bottleneck * plane)
+            let activated = workspace.scratch(1, count: block.count)
+            let reduced = workspace.scratch(2, count: Self.bottleneck * plane)
             for layer in layers {
-                layer.norm.apply(input: block.data, output: activated, planeSize: plane, activation: .relu)
-                layer.reduce.apply(input: activated, height: block.height, width: block.width, output: reduced,
-                                   scratch: workspace.scratch(0))
-                layer.grow.apply(input: reduced, height: block.height, width: block.width,
-                                 output: block.channel(channels), scratch: workspace.scratch(0))
+                let normed = layer.norm.apply(block.leadingChannels(channels), into: activated, activation: .relu)
+                let bottleneck = layer.reduce.apply(normed, into: reduced, workspace: workspace)
+                layer.grow.apply(bottleneck, into: block.channel(channels), workspace: workspace)
                 channels += Self.growth
             }
             guard b < transitions.count else {
-                let out = arena.featureMap(channels: channels, height: block.height, width: block.width)
-                finalNorm.apply(input: block.data, output: out.data, planeSize: plane)
-                skips.append(out)
+                skips.append(finalNorm.apply(block, into: workspace.floats(block.count)))
                 break
             }
             let transition = transitions[b]
-            let skip = arena.featureMap(channels: channels, height: block.height, width: block.width)
-            transition.norm.apply(input: block.data, output: skip.data, planeSize: plane, activation: .relu)
+            let skip = transition.norm.apply(block, into: workspace.floats(block.count), activation: .relu)
             skips.append(skip)
-            let squeezed = workspace.scratch(1).floats(transition.conv.outChannels * plane)
-            transition.conv.apply(input: skip.data, height: skip.height, width: skip.width, output: squeezed,
-                                  scratch: workspace.scratch(0))
+            let squeezed = transition.conv.apply(skip, into: workspace.scratch(1, count: transition.conv.outChannels * plane),
+                                                 workspace: workspace)
             blockInputChannels = transition.conv.outChannels
             let (th, tw) = transitionPool.outputSize(height: block.height, width: block.width)
-            block = arena.featureMap(channels: blockInputChannels + blocks[b + 1].count * Self.growth, height: th, width: tw)
-            transitionPool.apply(input: squeezed, channels: blockInputChannels, height: skip.height, width: skip.width,
-                                 output: block.data)
+            block = workspace.featureMap(channels: blockInputChannels + blocks[b + 1].count * Self.growth, height: th, width: tw)
+            transitionPool.apply(squeezed, into: block.data)
         }
         return skips
     }

@@ -1,4 +1,4 @@
-import Crypto
+import ArrayFiles
 import Foundation
 import Imaging
 import Inference
@@ -78,8 +78,7 @@ public final class SegmentationStage {
         let reader = StateDictReader(file)
         let model = try UNetPlusPlus(weights: reader)
         try reader.finish()
-        let digest = file.withBytes { SHA256.hash(data: $0) }
-        let sha = digest.map { String(format: "%02x", $0) }.joined()
+        let sha = file.sha256
         logger.info("segmentation weights loaded", metadata: [
             "sha256": "\(sha)", "blas_core": "\(BLAS.coreName)", "threads": "\(threads)",
         ])

@@ -1,3 +1,4 @@
+import ArrayFiles
 import Foundation
 import Inference
 
@@ -35,16 +36,13 @@ public struct UNetPlusPlus: Sendable {
 
         func callAsFunction(_ x: FeatureMap, skips: [FeatureMap], workspace: Workspace) -> FeatureMap {
             let height = 2 * x.height, width = 2 * x.width
-            let joined = FeatureMap(data: workspace.scratch(1).floats(conv1.inChannels * height * width),
-                                    channels: conv1.inChannels, height: height, width: width)
-            Ops.upsampleNearest2x(input: x.data, planes: x.channels, height: x.height, width: x.width, output: joined.data)
-            var channel = x.channels
-            for skip in skips {
-                joined.channel(channel).update(from: skip.data, count: skip.count)
-                channel += skip.channels
-            }
-            let middle = conv1.apply(joined, into: workspace.scratch(2).floats(conv1.outChannels * height * width), workspace: workspace)
-            return conv2.apply(middle, into: workspace.arena.floats(conv2.outChannels * height * width), workspace: workspace)
+            let joined = workspace.scratch(1, count: conv1.inChannels * height * width)
+            let upsampled = Ops.upsampleNearest2x(x, into: joined)
+            // The skips follow the upsampled channels in the same buffer (channel-major concatenation).
+            if !skips.isEmpty { Ops.concatChannels(skips, into: joined + upsampled.count) }
+            let input = FeatureMap(data: joined, channels: conv1.inChannels, height: height, width: width)
+            let middle = conv1.apply(input, into: workspace.scratch(2, count: conv1.outChannels * height * width), workspace: workspace)
+            return conv2.apply(middle, into: workspace.floats(conv2.outChannels * height * width), workspace: workspace)
         }
     }
 
@@ -87,7 +85,7 @@ public struct UNetPlusPlus: Sendable {
 
     /// One image [3, H, W] → probabilities [2, H, W] written to `output`.
     public func forward(_ input: FeatureMap, output: UnsafeMutablePointer<Float>, workspace: Workspace) {
-        workspace.arena.reset()
+        workspace.reset()
         let features = Array(encoder.features(input, workspace: workspace).reversed())  // deepest first
         var dense = [[Int: FeatureMap]](repeating: [:], count: 4)
         for layer in 0..<4 {
@@ -130,12 +128,6 @@ public struct UNetPlusPlus: Sendable {
     }
 }
 
-/// A pointer handed to worker threads that write disjoint parts of one buffer.
-struct SendablePointer: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Float>
-    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
-}
-
 extension UNetPlusPlus {
     /// Gains of the seeded parity weights (tools/reference/seg_fixtures.py `conv_gain`).
     public static func seededGain(_ key: String) -> Double {
@@ -144,6 +136,8 @@ extension UNetPlusPlus {
 
     /// The seeded-weights source used by the parity fixtures and the benchmark (base seed 2021).
     public static func seededWeights(baseSeed: UInt64 = 2021) -> SeededWeightSource {
-        SeededWeightSource(baseSeed: baseSeed, gain: seededGain)
+        SeededWeightSource(baseSeed: baseSeed) { key, shape, isNorm in
+            SeededWeights.standardRule(key: key, shape: shape, isNorm: isNorm, gain: seededGain(key))
+        }
     }
 }

@@ -1,3 +1,4 @@
+import ArrayFiles
 import Classification
 import Foundation
 import Imaging

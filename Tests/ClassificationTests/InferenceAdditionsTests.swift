@@ -33,10 +33,10 @@ final class InferenceAdditionsTests: XCTestCase {
                 }
             }
             var output = [Float](repeating: .nan, count: c.outChannels * batch * oh * ow)
-            channelMajor.withUnsafeBufferPointer { input in
+            channelMajor.withUnsafeMutableBufferPointer { input in
                 output.withUnsafeMutableBufferPointer { out in
-                    conv.applyChannelMajor(input: input.baseAddress!, batch: batch, height: height, width: width,
-                                           output: out.baseAddress!, scratch: Scratch())
+                    let images = FeatureMap(data: input.baseAddress!, channels: c.inChannels, batch: batch, height: height, width: width)
+                    conv.apply(images, into: out.baseAddress!, workspace: Workspace())
                 }
             }
             for b in 0..<batch {
@@ -79,7 +79,7 @@ final class InferenceAdditionsTests: XCTestCase {
                 }
             }
         }
-        out.withUnsafeMutableBufferPointer { activation.apply($0) }
+        out.withUnsafeMutableBufferPointer { activation.apply($0.baseAddress!, count: $0.count) }
         return out
     }
 

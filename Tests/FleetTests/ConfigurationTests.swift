@@ -31,4 +31,16 @@ final class ConfigurationTests: XCTestCase {
         }
         XCTAssertThrowsError(try FleetConfiguration(environment: ["MGMT_METRICS_PORT": "70000"]))
     }
+
+    /// The offline commands read the configuration the fleet reads: a bad MGMT_THREADS is an error, not a default.
+    func testOfflineCommandsRejectABadThreadCountAsTheFleetDoes() throws {
+        var environment = ProcessInfo.processInfo.environment
+        environment["MGMT_THREADS"] = "zero"
+        for executable in ["seg-worker", "cls-worker"] {
+            let result = try runCapturingOutput(FleetCluster.binDirectory.appendingPathComponent(executable),
+                                                ["run", FileManager.default.temporaryDirectory.path], environment: environment)
+            XCTAssertNotEqual(result.status, 0, executable)
+            XCTAssertTrue(result.output.contains("configuration: MGMT_THREADS=zero is not an integer ≥ 1"), result.output)
+        }
+    }
 }

@@ -25,6 +25,7 @@ final class FleetEndToEndTests: XCTestCase {
         private let lock = NSLock()
         private var models: URL?
         private var offline: [String: OfflineResult] = [:]
+        private var withoutT2wClassifier: URL?
 
         func modelDirectory() throws -> URL {
             try lock.withLock {
@@ -32,6 +33,23 @@ final class FleetEndToEndTests: XCTestCase {
                 let directory = root.appendingPathComponent("models")
                 try run("cls-worker", ["demo-weights", directory.path, "--types", "FLAIR,T2w"])
                 models = directory
+                return directory
+            }
+        }
+
+        /// The demo model directory without `classifier-T2w.safetensors` (links to the other files).
+        func modelDirectoryWithoutT2wClassifier() throws -> URL {
+            let full = try modelDirectory()
+            return try lock.withLock {
+                if let withoutT2wClassifier { return withoutT2wClassifier }
+                let directory = root.appendingPathComponent("models-without-T2w")
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                for file in try FileManager.default.contentsOfDirectory(atPath: full.path)
+                where file != "classifier-T2w.safetensors" {
+                    try FileManager.default.createSymbolicLink(at: directory.appendingPathComponent(file),
+                                                               withDestinationURL: full.appendingPathComponent(file))
+                }
+                withoutT2wClassifier = directory
                 return directory
             }
         }
@@ -48,15 +66,16 @@ final class FleetEndToEndTests: XCTestCase {
         }
 
         /// What the offline commands print for a study: `ingest run`, `seg-worker run`, `cls-worker run --json`.
-        func offlineResult(study: URL) throws -> OfflineResult {
-            if let cached = lock.withLock({ offline[study.path] }) { return cached }
-            let models = try modelDirectory()
+        func offlineResult(study: URL, models: URL? = nil) throws -> OfflineResult {
+            let models = try models ?? modelDirectory()
+            let cacheKey = study.path + "|" + models.path
+            if let cached = lock.withLock({ offline[cacheKey] }) { return cached }
             let directory = root.appendingPathComponent("offline/\(study.lastPathComponent)-\(UUID().uuidString)")
             try run("ingest", ["run", study.path, "--out", directory.path])
             try run("seg-worker", ["run", directory.path, "--models", models.path, "--threads", "2"])
             let json = try run("cls-worker", ["run", directory.path, "--models", models.path, "--threads", "2", "--json"])
             let result = try JSONDecoder().decode(OfflineResult.self, from: Data(json.utf8))
-            lock.withLock { offline[study.path] = result }
+            lock.withLock { offline[cacheKey] = result }
             return result
         }
 
@@ -92,8 +111,10 @@ final class FleetEndToEndTests: XCTestCase {
             let mriType: String
             let chunks: [Chunk]
             let weightsSHA256: String?
+            let status: String
+            let reason: String?
             enum CodingKeys: String, CodingKey {
-                case mriType = "mri_type", chunks, weightsSHA256 = "weights_sha256"
+                case mriType = "mri_type", chunks, weightsSHA256 = "weights_sha256", status, reason
             }
         }
         let patientID: String
@@ -102,8 +123,8 @@ final class FleetEndToEndTests: XCTestCase {
         enum CodingKeys: String, CodingKey { case patientID = "patient_id", probability, series }
     }
 
-    private func startFleet(segWorkers: Int = 1, extra: [String: String] = [:]) throws -> FleetCluster {
-        let cluster = try FleetCluster(models: try Self.fixtures.modelDirectory(), extra: extra)
+    private func startFleet(segWorkers: Int = 1, models: URL? = nil, extra: [String: String] = [:]) throws -> FleetCluster {
+        let cluster = try FleetCluster(models: try models ?? Self.fixtures.modelDirectory(), extra: extra)
         self.cluster = cluster
         try cluster.start("reporter", name: "reporter")
         try cluster.start("ingest", name: "ingest")
@@ -117,9 +138,9 @@ final class FleetEndToEndTests: XCTestCase {
     }
 
     /// The database's rows for a patient against the offline run of the same study with the same weights.
-    private func assertRowsMatchOffline(_ tables: ResultsTables, patient: String, study: URL,
+    private func assertRowsMatchOffline(_ tables: ResultsTables, patient: String, study: URL, models: URL? = nil,
                                         file: StaticString = #filePath, line: UInt = #line) throws {
-        let offline = try Self.fixtures.offlineResult(study: study)
+        let offline = try Self.fixtures.offlineResult(study: study, models: models)
         let chunks = try tables.chunkPredictions(patientId: patient)
         for series in offline.series {
             let stored = chunks.filter { $0.mriType == series.mriType }
@@ -156,6 +177,32 @@ final class FleetEndToEndTests: XCTestCase {
         for name in ["ingest", "seg-1", "cls", "reporter"] {
             XCTAssertEqual(cluster.terminate(name), 0, "\(name) exit status")
         }
+    }
+
+    /// A type without a classifier file: offline and in the fleet the series is skipped with the reason (a
+    /// prediction row without chunks, no failure row) and the study completes on the other type.
+    func testTypeWithoutAClassifierIsSkippedWithTheReasonOfflineAndInTheFleet() throws {
+        let export = try Self.fixtures.export("single", patients: ["00500"])
+        let models = try Self.fixtures.modelDirectoryWithoutT2wClassifier()
+        let cluster = try startFleet(models: models)
+        XCTAssertEqual(try cluster.runToCompletion("ingest", ["enqueue", export.path]).status, 0)
+        let tables = try cluster.tables()
+        _ = try cluster.waitForRows(timeout: 240, doneStudies, until: { $0 == 1 })
+        XCTAssertEqual(try tables.failures(), [], "a missing classifier is no failure")
+        let reason = "no classifier-T2w.safetensors in the model directory"
+        let offline = try Self.fixtures.offlineResult(study: export.appendingPathComponent("00500"), models: models)
+        let offlineT2w = try XCTUnwrap(offline.series.first { $0.mriType == "T2w" })
+        XCTAssertEqual(offlineT2w.status, "skipped")
+        XCTAssertEqual(offlineT2w.reason, reason)
+        let rows = try tables.connection.execute(
+            "SELECT probability, n_chunks, reason FROM series_predictions WHERE mri_type = 'T2w'").rows
+        XCTAssertEqual(rows.count, 1)
+        XCTAssertTrue(try rows[0].isNull("probability"))
+        XCTAssertEqual(try rows[0].int("n_chunks"), 0)
+        XCTAssertEqual(try rows[0].text("reason"), reason)
+        XCTAssertEqual(try tables.seriesStates(studyInstanceUid: try studyUID(tables)).map(\.status),
+                       ["classified", "classified"])
+        try assertRowsMatchOffline(tables, patient: "00500", study: export.appendingPathComponent("00500"), models: models)
     }
 
     func testKilledSegWorkerJobIsFinishedByAnotherReplicaExactlyOnce() throws {

@@ -26,10 +26,16 @@ final class MessagesTests: XCTestCase {
         XCTAssertNotEqual(a.jobId, c.jobId)
         XCTAssertNotEqual(a.jobId, SegmentJob(series: series, inputs: [:]).jobId)
         XCTAssertEqual(a.jobId.count, 64)
-        // The derivation is part of the contract between versions: pin one value.
-        XCTAssertEqual(JobID.derive(stage: "segment", subject: "1.2.3.4"),
-                       JobID.derive(stage: "segment", subject: "1.2.3.4", weights: []))
-        XCTAssertEqual(StudyJob(studyPath: "/export/00042").jobId, StudyJob(studyPath: "/export/00042").jobId)
+        // The derivation is part of the contract between versions, so the digests are pinned as literals,
+        // computed outside Swift: sha256 of "mgmt-job/1", the stage, the subject and the weights joined by "\n",
+        // e.g. `printf 'mgmt-job/1\nsegment\n1.2.3.4' | sha256sum`.
+        XCTAssertEqual(SegmentJob(series: series, inputs: [:]).jobId,
+                       "e8998f8e12674c6b039873f4f67cb2e76729fc52ddb718d7bc7cb9066cc2b7c7")
+        // printf 'mgmt-job/1\nclassify\n1.2.3.4\nw1' | sha256sum
+        XCTAssertEqual(a.jobId, "bd44ca6c16c529b6c8ba46ae4d3561b1a88f60f946e58b647bfc97054788e088")
+        // printf 'mgmt-job/1\ningest\n/export/00042' | sha256sum
+        XCTAssertEqual(StudyJob(studyPath: "/export/00042").jobId,
+                       "1ccaa11a1e8be87da856528bcdc442d57998f31095af78f6154c3c0bb9100b71")
     }
 
     func testUnknownSchemaIsRejected() {

@@ -1,5 +1,6 @@
 import Broker
 import Fleet
+import FleetReport
 import Foundation
 import Logging
 import ResultsStore

@@ -1,3 +1,4 @@
+import ArrayFiles
 import Foundation
 import Inference
 import XCTest
@@ -14,6 +15,11 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertEqual(try file.tensor("layer.a", shape: [2, 3]), a)
         XCTAssertEqual(try file.tensor("b"), b)
         XCTAssertEqual(file.metadata["format"], "pt")
+    }
+
+    /// The reader's SHA-256 is the file's, as `sha256sum` gives it: the weights' identity every result records.
+    func testSHA256IsTheFileDigest() throws {
+        XCTAssertEqual(try loadFixtures("ops.safetensors").sha256, "725c99e216ae891edebfa9805f313edddc042b673545121963d6784570f8f961")
     }
 
     /// Half-precision and integer tensors written by Python's safetensors are upcast exactly.

@@ -1,3 +1,4 @@
+import ArrayFiles
 import Foundation
 import Inference
 import XCTest
@@ -23,4 +24,24 @@ func assertClose(_ actual: Tensor, _ expected: Tensor, tolerance: Float, _ messa
 
 func temporaryURL(_ name: String) -> URL {
     FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString)-\(name)")
+}
+
+/// Runs an op image by image over an NCHW tensor through the engine's feature-map API (a batch of one is an
+/// image's CHW); `output` is one output image's (channels, height, width).
+func perImage(
+    _ x: Tensor, output: (channels: Int, height: Int, width: Int),
+    _ op: (FeatureMap, UnsafeMutablePointer<Float>) -> Void
+) -> Tensor {
+    let (n, c, h, w) = x.nchw
+    let outCount = output.channels * output.height * output.width
+    var input = x.storage
+    var y = Tensor(zeros: [n, output.channels, output.height, output.width])
+    input.withUnsafeMutableBufferPointer { src in
+        y.storage.withUnsafeMutableBufferPointer { dst in
+            for i in 0..<n {
+                op(FeatureMap(data: src.baseAddress! + i * c * h * w, channels: c, height: h, width: w), dst.baseAddress! + i * outCount)
+            }
+        }
+    }
+    return y
 }

@@ -1,3 +1,4 @@
+import ArrayFiles
 import Foundation
 import Inference
 import Segmentation

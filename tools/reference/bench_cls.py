@@ -1,4 +1,4 @@
-"""PyTorch side of scripts/bench-cls.sh (the reference stack; run with /work/refenv/bin/python).
+"""PyTorch side of scripts/bench-cls.sh (the reference stack: scripts/reference-python.sh).
 
   bench_cls.py prepare OUT              synthetic study OUT/study (one T2w series, 240×240, KEPT kept slices) and
                                         OUT/models/classifier-T2w.safetensors (seeded weights, as the fixtures)

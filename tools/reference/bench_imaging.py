@@ -2,7 +2,7 @@
 """Side-by-side timing of the Imaging operations and OpenCV 4.8.1 on a 240×240 slice, one thread each.
 
     swift build -c release --product ImagingBenchmark
-    /work/refenv/bin/python tools/reference/bench_imaging.py [ROUNDS]
+    "$(scripts/reference-python.sh)" tools/reference/bench_imaging.py [ROUNDS]
 
 Times are thread CPU time (the machine is shared). Alternates OpenCV and the Swift binary ROUNDS times (default 3) so both see the same machine load, and
 prints the median per-call time of each (µs) and the ratio OpenCV/Swift (> 1: Swift is faster).

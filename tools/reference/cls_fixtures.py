@@ -1,9 +1,9 @@
 """Parity fixtures for the classifier stage (Tests/ClassificationTests/Fixtures).
 
-usage: /work/refenv/bin/python tools/reference/cls_fixtures.py [OUT_DIR]
+usage: "$(scripts/reference-python.sh)" tools/reference/cls_fixtures.py [OUT_DIR]
 
 Writes small files only: the weights are regenerated on both sides by seeded_weights (engine), with the value
-ranges of classifier_rule below (the Swift side uses the same ranges: ClassifierWeights.seededStateDict).
+ranges of classifier_rule below (the Swift side uses the same ranges: SequenceClassifier.seededRule).
 - keys.json            BrainSequenceModelNFNet's state_dict keys and shapes
 - chunks.json          the reference's chunk ranges for a few series lengths
 - selection/           binary shapes + images and has_good_features' numbers and decisions
@@ -79,7 +79,8 @@ def chunks_fixture(out):
 
 # ---------------------------------------------------------------- selection
 def selection_cases():
-    """(name, image uint8, WT mask {0,1}) on 48×56: the shape set named in issue 5."""
+    """(name, image uint8, WT mask {0,1}) on 48×56: the awkward shapes for selection (empty,
+    holes in holes, touching blobs, single pixels, the image border, too many or too small contours)."""
     h, w = 48, 56
     brain = np.zeros((h, w), np.uint8)
     cv2.ellipse(brain, (28, 24), (24, 20), 0, 0, 360, 120, -1)

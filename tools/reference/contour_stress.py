@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Random masks and their cv2.findContours(RETR_TREE, CHAIN_APPROX_NONE) results, for a stress run.
 
-    /work/refenv/bin/python tools/reference/contour_stress.py /tmp/contour-stress 1
+    "$(scripts/reference-python.sh)" tools/reference/contour_stress.py /tmp/contour-stress 1
     IMAGING_CONTOUR_STRESS=/tmp/contour-stress swift test -c release --skip-build --filter ContourTests
 
 Writes 400 masks of 48×48 (noise, blurred blobs, drawn circles and rings, opened noise) in the same

@@ -1,5 +1,5 @@
 """Fixtures for the engine's op tests (Tests/InferenceTests/Fixtures/ops.safetensors), computed by PyTorch.
-Run: /work/refenv/bin/python tools/reference/op_fixtures.py"""
+Run: "$(scripts/reference-python.sh)" tools/reference/op_fixtures.py"""
 import pathlib
 
 import numpy as np

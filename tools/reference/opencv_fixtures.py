@@ -2,7 +2,7 @@
 """Writes the Imaging test fixtures: inputs and OpenCV 4.8.1 / albumentations 1.1.0 outputs as .npy.
 
 Run with the reference environment (opencv-python 4.8.1 with IPP, albumentations 1.1.0, numpy):
-    /work/refenv/bin/python tools/reference/opencv_fixtures.py [OUTDIR]
+    "$(scripts/reference-python.sh)" tools/reference/opencv_fixtures.py [OUTDIR]
 Default OUTDIR: Tests/ImagingTests/Fixtures. Deterministic (fixed seeds); single-threaded OpenCV.
 """
 import os

@@ -1,7 +1,7 @@
 """Parity fixtures for the UNet++/DenseNet121 segmentation model and its stage (Tests/SegmentationTests/Fixtures).
 
 Weights are seeded (tools/reference/seeded_weights.py, base seed 2021, gains below), so only inputs, expected
-outputs and the key/shape manifest are committed. Run: /work/refenv/bin/python tools/reference/seg_fixtures.py
+outputs and the key/shape manifest are committed. Run: "$(scripts/reference-python.sh)" tools/reference/seg_fixtures.py
 """
 import json
 import pathlib
@@ -22,7 +22,7 @@ FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "Tests/SegmentationTest
 
 def conv_gain(key: str) -> float:
     """Gains that keep activations of the random network in a useful range (He-like for ReLU convs; the head
-    smaller so that the sigmoid outputs straddle 0.5). Swift's SegmentationModel.seededGain is the same table."""
+    smaller so that the sigmoid outputs straddle 0.5). Swift's UNetPlusPlus.seededGain is the same table."""
     if key.startswith("segmentation_head"):
         return 0.5
     return 2.0 ** 0.5

@@ -82,7 +82,8 @@ def smooth_dataset(bits):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pydicom-test-files", type=pathlib.Path,
-                        default=pathlib.Path("/work/refenv/lib/python3.11/site-packages/pydicom/data/test_files"))
+                        default=pathlib.Path(pydicom.__file__).parent / "data" / "test_files",
+                        help="pydicom's test files (default: those of the pydicom running this script)")
     parser.add_argument("--out", type=pathlib.Path, default=ROOT / "Tests/DICOMTests/Fixtures")
     args = parser.parse_args()
     out = args.out

@@ -1,3 +1,4 @@
+import Fleet
 import Classification
 import Foundation
 import Ingestion
@@ -63,12 +64,13 @@ public final class ClassifyStage: Stage, @unchecked Sendable {
                                           error: reason))]
     }
 
-    /// A missing weights file is a deployment error: the series fails with the reason (and a `failures` row).
+    /// A type without a classifier file is skipped with the reason, as `cls-worker run` does: the series gets a
+    /// prediction row without chunks and the study still completes.
     private func classify(_ directory: URL, mriType name: String) throws -> Classification.SeriesClassification {
         guard let mriType = MRIType(rawValue: name) else { throw StageFailure.permanent("unknown MRI type '\(name)'") }
         let weightsURL = modelsDirectory.appendingPathComponent(ClassifierWeights.fileName(mriType: mriType))
         guard FileManager.default.fileExists(atPath: weightsURL.path) else {
-            throw StageFailure.permanent("no \(weightsURL.lastPathComponent) in the model directory \(modelsDirectory.path)")
+            return try Classification.SeriesClassification.skipped(directory, missingWeights: weightsURL)
         }
         let weights = try loaded[mriType] ?? ClassifierWeights(contentsOf: weightsURL)
         loaded[mriType] = weights

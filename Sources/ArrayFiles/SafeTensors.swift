@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
@@ -26,7 +27,8 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
 }
 
 /// A safetensors file (8-byte little-endian header length, JSON header, raw little-endian data), memory-mapped;
-/// tensors are converted to float32 on request (F32, F16, BF16, F64, I64, U8 are understood).
+/// tensors are converted to float32 on request (F32, F16, BF16, F64, I64, U8 are understood). The file's
+/// SHA-256 is taken once, here, since every result records which weights made it.
 public struct SafeTensorsFile: @unchecked Sendable {
     public struct Entry: Sendable, Equatable {
         public let dtype: String
@@ -38,6 +40,8 @@ public struct SafeTensorsFile: @unchecked Sendable {
     public let path: String
     public let entries: [String: Entry]
     public let metadata: [String: String]
+    /// SHA-256 of the file's bytes, lowercase hex.
+    public let sha256: String
     private let data: Data
     private let dataStart: Int
 
@@ -98,12 +102,13 @@ public struct SafeTensorsFile: @unchecked Sendable {
         }
         self.entries = entries
         self.metadata = metadata
+        sha256 = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
     }
 
     public var keys: [String] { entries.keys.sorted() }
 
-    /// The tensor `key` as float32; with `shape`, a mismatch is an error.
-    public func tensor(_ key: String, shape expected: [Int]? = nil) throws -> Tensor {
+    /// The values of tensor `key` as float32; with `shape`, a mismatch is an error.
+    public func floats(_ key: String, shape expected: [Int]? = nil) throws -> [Float] {
         guard let entry = entries[key] else { throw SafeTensorsError.missingKey(key) }
         if let expected, expected != entry.shape {
             throw SafeTensorsError.wrongShape(key: key, expected: expected, found: entry.shape)
@@ -130,53 +135,21 @@ public struct SafeTensorsFile: @unchecked Sendable {
                 }
             }
         }
-        return Tensor(unchecked: entry.shape, values)
-    }
-
-    /// SHA-256 input: the file's bytes (memory-mapped; no copy).
-    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try data.withUnsafeBytes(body)
-    }
-}
-
-/// Reads a model's tensors by key and shape, remembering which keys were used, so a model loader can
-/// insist the file holds exactly the keys the model expects.
-public final class StateDictReader {
-    public let file: SafeTensorsFile
-    private var used: Set<String> = []
-
-    public init(_ file: SafeTensorsFile) { self.file = file }
-
-    public func tensor(_ key: String, shape: [Int]) throws -> Tensor {
-        used.insert(key)
-        return try file.tensor(key, shape: shape)
-    }
-
-    /// A key that must exist but whose value the engine does not use (e.g. num_batches_tracked).
-    public func require(_ key: String, shape: [Int]) throws {
-        used.insert(key)
-        guard let entry = file.entries[key] else { throw SafeTensorsError.missingKey(key) }
-        guard entry.shape == shape else { throw SafeTensorsError.wrongShape(key: key, expected: shape, found: entry.shape) }
-    }
-
-    /// Throws when the file holds keys the model never asked for.
-    public func finish() throws {
-        let unexpected = file.keys.filter { !used.contains($0) }
-        if !unexpected.isEmpty { throw SafeTensorsError.unexpectedKeys(unexpected) }
+        return values
     }
 }
 
 /// Writes float32 tensors as a safetensors file (keys sorted, as the Python library does).
 public enum SafeTensorsWriter {
-    public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to url: URL) throws {
+    public static func write(_ tensors: [String: (shape: [Int], values: [Float])], metadata: [String: String] = [:], to url: URL) throws {
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
         let keys = tensors.keys.sorted()
         for key in keys {
             let tensor = tensors[key]!
-            header[key] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + 4 * tensor.count]]
-            offset += 4 * tensor.count
+            header[key] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + 4 * tensor.values.count]]
+            offset += 4 * tensor.values.count
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         // The data section starts 8-byte aligned, padded with spaces as the format allows.
@@ -185,7 +158,7 @@ public enum SafeTensorsWriter {
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
         out.append(json)
         for key in keys {
-            tensors[key]!.storage.withUnsafeBytes { out.append(contentsOf: $0) }  // little-endian host
+            tensors[key]!.values.withUnsafeBytes { out.append(contentsOf: $0) }  // little-endian host
         }
         do {
             try out.write(to: url, options: .atomic)

@@ -1,0 +1,41 @@
+import Foundation
+
+/// Runs independent items (images or frame batches) on several threads, one workspace per thread.
+public enum Parallel {
+    /// Calls `body(item, workspace)` for every item in 0..<count on up to `threads` threads. While more than one
+    /// thread runs, OpenBLAS is set to one thread per call (never nest threaded OpenBLAS in parallel loops);
+    /// with one thread, sgemm gets all `threads`. Restores OpenBLAS's thread count afterwards.
+    public static func forEach(count: Int, threads: Int, workspaces: [Workspace], _ body: @Sendable (Int, Workspace) -> Void) {
+        let workers = max(1, min(threads, count, workspaces.count))
+        let previous = BLAS.threadCount
+        defer { BLAS.threadCount = previous }
+        if workers == 1 {
+            BLAS.threadCount = threads
+            for item in 0..<count { body(item, workspaces[0]) }
+            return
+        }
+        BLAS.threadCount = 1
+        let next = NextItem()
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            while let item = next.take(below: count) { body(item, workspaces[worker]) }
+        }
+    }
+
+    private final class NextItem: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = 0
+        func take(below limit: Int) -> Int? {
+            lock.lock()
+            defer { lock.unlock() }
+            guard value < limit else { return nil }
+            defer { value += 1 }
+            return value
+        }
+    }
+}
+
+/// A pointer handed to `Parallel.forEach`'s threads, which write disjoint parts of the memory behind it.
+public struct SendablePointer: @unchecked Sendable {
+    public let pointer: UnsafeMutablePointer<Float>
+    public init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
+}
