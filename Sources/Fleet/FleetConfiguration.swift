@@ -1,13 +1,17 @@
+import Broker
 import Foundation
 
 public enum ConfigurationError: Error, CustomStringConvertible {
     case missing(String)
     case invalid(String, value: String, expected: String)
+    /// A setting no retry can make work (e.g. a broker URL with an unknown scheme, amqps without its CA file).
+    case unusable(String, reason: String)
 
     public var description: String {
         switch self {
         case .missing(let name): return "configuration: \(name) is not set"
         case .invalid(let name, let value, let expected): return "configuration: \(name)=\(value) is not \(expected)"
+        case .unusable(let name, let reason): return "configuration: \(name): \(reason)"
         }
     }
 }
@@ -132,8 +136,17 @@ public struct FleetConfiguration: Sendable {
         }
     }
 
-    public func requireAMQPURL() throws(ConfigurationError) -> String {
+    /// The broker URL, checked with its TLS settings (MGMT_AMQP_TLS_*) so that a process fails at start, with
+    /// one line, on a URL or TLS file that can never work instead of reconnecting forever.
+    public func requireAMQPURL(environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(ConfigurationError) -> String
+    {
         guard let amqpURL else { throw .missing("MGMT_AMQP_URL") }
+        do {
+            _ = try BrokerTLS.forURL(AMQPURL(parsing: amqpURL), environment: environment)
+        } catch {
+            throw .unusable("MGMT_AMQP_URL", reason: "\(error)")
+        }
         return amqpURL
     }
 
