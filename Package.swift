@@ -18,16 +18,25 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         // C libraries, each touched by exactly one Swift wrapper.
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(
             name: "CDicom",
             cxxSettings: [.unsafeFlags(["-Wno-deprecated-declarations"])],
             linkerSettings: ["dcmimage", "dcmimgle", "dcmjpeg", "dcmjpls", "dcmdata", "oflog", "ofstd"]
+                .map { .linkedLibrary($0) }
+        ),
+        .target(
+            name: "CDicomExchange",
+            dependencies: ["CDicom"],
+            cxxSettings: [.unsafeFlags(["-Wno-deprecated-declarations"])],
+            linkerSettings: ["dcmseg", "dcmfg", "dcmiod", "dcmsr", "dcmnet", "dcmdata", "oflog", "ofstd"]
                 .map { .linkedLibrary($0) }
         ),
 
@@ -38,12 +47,26 @@ let package = Package(
         .target(name: "Broker", dependencies: ["CRabbitMQ", .product(name: "Logging", package: "swift-log")]),
         .target(name: "ResultsStore", dependencies: ["CLibPQ", "Domain", .product(name: "Logging", package: "swift-log")]),
         .target(name: "DICOM", dependencies: ["CDicom", "Domain"]),
+        .target(
+            name: "DICOMExchange",
+            dependencies: ["CDicomExchange", "DICOM", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .target(name: "ArrayFiles", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Imaging", dependencies: ["ArrayFiles"]),
         // The series directory: its file names, documents and arrays, for every stage and command.
         .target(name: "SeriesFiles", dependencies: ["ArrayFiles", "Domain"]),
         .target(name: "Ingestion", dependencies: ["Domain", "DICOM", "Imaging", "ArrayFiles", "SeriesFiles", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Inference", dependencies: ["COpenBLAS", "ArrayFiles"]),
+        // Element-wise kernels per instruction set (AVX-512, AVX2, portable), chosen on CPUID at first use.
+        .target(name: "CKernels"),
+        .target(name: "Inference", dependencies: ["COpenBLAS", "CKernels", "ArrayFiles"]),
+        .target(name: "Evaluation"),
+        .target(name: "Pictures", dependencies: ["CPNG", "Imaging", "Evaluation"]),
+        // The results page; the only user of the HTTP framework on the reporter side.
+        .target(
+            name: "ResultsPage",
+            dependencies: ["Evaluation", "Pictures", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "Segmentation",
             dependencies: [
@@ -64,6 +87,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
         // One stage adapter per executable, so that each links only its stage's C libraries.
@@ -74,7 +98,7 @@ let package = Package(
         ),
         .target(
             name: "FleetClassify",
-            dependencies: ["Classification", "Domain", "Fleet", "SeriesFiles", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Classification", "Domain", "Fleet", "Pictures", "SeriesFiles", .product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "FleetReport", dependencies: ["Domain", "Fleet", "ResultsStore", .product(name: "Logging", package: "swift-log")]),
 
@@ -99,20 +123,26 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What people read from the results database: evaluation inputs, the labels table, the page's source.
+        .target(name: "ResultsReader", dependencies: ["ResultsStore", "Evaluation", "ResultsPage"]),
         .executableTarget(
             name: "Reporter",
-            dependencies: ["Fleet", "FleetReport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            dependencies: ["Domain", "Fleet", "FleetReport", "ResultsStore", "ResultsReader", "ResultsPage", "Evaluation", "Pictures",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(name: "ImagingBenchmark", dependencies: ["Imaging"]),
         .executableTarget(name: "BrokerBenchmark", dependencies: ["Broker"], path: "tools/bench/BrokerBenchmark"),
+        .executableTarget(name: "DICOMExchangeBenchmark", dependencies: ["DICOMExchange", "DICOM"], path: "tools/bench/DICOMExchangeBenchmark"),
 
         .testTarget(name: "DomainTests", dependencies: ["Domain"]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore"]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM"], exclude: ["Fixtures"]),
+        .testTarget(name: "DICOMExchangeTests", dependencies: ["DICOMExchange", "DICOM"]),
         .testTarget(name: "IngestionTests", dependencies: ["ArrayFiles", "Domain", "Imaging", "Ingestion", "SeriesFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "InferenceTests", dependencies: ["ArrayFiles", "Inference"], exclude: ["Fixtures"]),
+        .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
         .testTarget(name: "SegmentationTests", dependencies: ["ArrayFiles", "Segmentation", "Inference", "Imaging", "Ingestion", "SeriesFiles"], exclude: ["Fixtures"]),
         .testTarget(
             name: "ClassificationTests",
@@ -121,9 +151,14 @@ let package = Package(
         ),
         .testTarget(
             name: "FleetTests",
-            dependencies: ["Domain", "Fleet", "FleetReport", "Broker", "ResultsStore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Domain", "Fleet", "FleetReport", "FleetIngest", "FleetSegment", "Broker", "ResultsStore", "ArrayFiles",
+                           "Pictures", "Imaging", "Evaluation", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "ImagingTests", dependencies: ["ArrayFiles", "Imaging"], exclude: ["Fixtures"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"], exclude: ["Fixtures"]),
+        .testTarget(name: "PicturesTests", dependencies: ["Pictures", "Imaging", "Evaluation"]),
+        .testTarget(name: "ResultsPageTests", dependencies: ["ResultsPage", "Evaluation", "Pictures"]),
+        .testTarget(name: "ResultsReaderTests", dependencies: ["ResultsReader", "ResultsStore", "Evaluation", "ResultsPage"]),
     ],
     cxxLanguageStandard: .cxx17
 )

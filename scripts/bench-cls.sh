@@ -1,56 +1,68 @@
 #!/usr/bin/env bash
-# Classifier benchmark, Swift and PyTorch side by side in one run (the machine is shared: compare ratios).
-#   (a) ECA-NFNet-L0 backbone frames/s at batch 35, 224×224, 1 and 2 threads, with GFLOP/s (8.5 GFLOP/frame)
+# Classifier benchmark: Swift engine, ONNX Runtime 1.23 and PyTorch 1.13 side by side in one run, same seeded
+# weights (the machine is shared: trust ratios, and figures only from a quiet machine).
+#   (a) ECA-NFNet-L0 backbone frames/s at 224×224 per thread count and batch, each engine's best of 3 batches
+#       per run, rounds alternating the engines; ratios Swift/ONNX Runtime and Swift/PyTorch (8.5 GFLOP/frame)
 #   (b) one series of 120 kept slices end to end: Swift (embeddings shared across chunks) vs the reference's
-#       shape (backbone recomputed for every chunk), in PyTorch and in Swift.
-# usage: scripts/bench-cls.sh [PYTHON]   (default: scripts/reference-python.sh)
-# Set BENCH_SKIP_REFERENCE_SERIES=1 to skip the slowest part (PyTorch on all 18 chunks).
+#       shape (backbone recomputed for every chunk), in PyTorch and in Swift
+#   (c) with --profile BATCH: time per layer kind, Swift (`cls-worker bench backbone --profile`) and ONNX
+#       Runtime (enable_profiling), 1 thread, that batch
+# usage: scripts/bench-cls.sh [--rounds N (3)] [--batches "1 8 35"] [--threads "1 2"] [--profile BATCH] [--no-series]
+#   quick try: scripts/bench-cls.sh --rounds 1 --batches 1 --threads 1 --profile 1 --no-series
+#   env: REFENV, ORTENV (see scripts/reference-python.sh, scripts/onnxruntime-python.sh)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
 source scripts/env.sh
-python=${1:-$(scripts/reference-python.sh)}
+rounds=3 batch_list="1 8 35" threads_list="1 2" profile_batch="" series=1
+while (($#)); do
+  case $1 in
+    --rounds) rounds=$2; shift 2 ;;
+    --batches) batch_list=$2; shift 2 ;;
+    --threads) threads_list=$2; shift 2 ;;
+    --profile) profile_batch=$2; shift 2 ;;
+    --no-series) series=""; shift ;;
+    *) sed -n '2,13p' "$0" >&2; exit 2 ;;
+  esac
+done
+source scripts/bench-onnx.sh
 swift build -c release --product cls-worker >/dev/null
 bin=$(swift build -c release --show-bin-path)/cls-worker
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-
-"$python" tools/reference/bench_cls.py prepare "$work" >/dev/null
 results="$work/results.jsonl"
-# Rounds alternate the two engines so that both see the same phases of the other helpers' load.
-for round in 1 2 3; do
-  for threads in 1 2; do
-    "$bin" bench backbone --threads "$threads" --batch 35 | tee -a "$results"
-    "$python" tools/reference/bench_cls.py backbone "$threads" 35 | tee -a "$results"
+echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} (Swift and PyTorch); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+for ((round = 1; round <= rounds; round++)); do
+  for threads in $threads_list; do
+    for batch in $batch_list; do
+      "$bin" bench backbone --threads "$threads" --batch "$batch" >>"$results"
+      run_ort cls "$onnx" "$threads" "$batch" >>"$results"
+      "$reference" tools/reference/bench_cls.py backbone "$threads" "$batch" >>"$results"
+    done
   done
 done
-"$bin" bench study "$work/study" --models "$work/models" --threads 2 | tee -a "$results"
-"$bin" bench study "$work/study" --models "$work/models" --threads 2 --recompute | tee -a "$results"
-if [[ -z "${BENCH_SKIP_REFERENCE_SERIES:-}" ]]; then
-  "$python" tools/reference/bench_cls.py series "$work" 2 | tee -a "$results"
+if [[ -n $profile_batch ]]; then
+  "$bin" bench backbone --threads 1 --batch "$profile_batch" --profile | sed 's/"fps"/"profiled_fps"/' >>"$results"
+  run_ort profile "$onnx" eca_nfnet_l0 1 "$profile_batch" >>"$results"
 fi
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "(a) ECA-NFNet-L0 backbone, 224x224, best of $rounds alternating round(s)"
+python3 tools/reference/bench_summary.py "$results" fps frames/s 8.5
 
-"$python" - "$results" <<'PY'
+[[ -n $series ]] || exit 0
+"$reference" tools/reference/bench_cls.py prepare "$work" >/dev/null
+"$bin" bench study "$work/study" --models "$work/models" --threads 2 >>"$results"
+"$bin" bench study "$work/study" --models "$work/models" --threads 2 --recompute >>"$results"
+"$reference" tools/reference/bench_cls.py series "$work" 2 >>"$results"
+"$reference" - "$results" <<'PY'
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
-gflop = 8.5
-print("\n(a) backbone, batch 35, 224x224, best of 3 alternating rounds (load average at the end: %s)"
-      % open("/proc/loadavg").read().split()[0])
-for t in (1, 2):
-    s = [r["fps"] for r in rows if r["engine"] == "swift" and r.get("batch") and r["threads"] == t]
-    p = [r["fps"] for r in rows if r["engine"] == "pytorch" and r["threads"] == t]
-    paired = sorted(a / b for a, b in zip(s, p))
-    print(f"  {t} thread(s): swift {max(s):6.2f} frames/s ({max(s) * gflop:6.1f} GFLOP/s)   "
-          f"pytorch {max(p):6.2f} frames/s ({max(p) * gflop:6.1f} GFLOP/s)   ratio of bests {max(s) / max(p):.2f}"
-          f"   round ratios {', '.join(f'{x:.2f}' for x in paired)}")
 print("(b) one series, 120 kept slices, 2 threads, tta zoom")
 shared = next(r for r in rows if r["engine"] == "swift" and "kept" in r)
 recompute = next(r for r in rows if r["engine"] == "swift-recompute")
+reference = next(r for r in rows if r["engine"] == "pytorch-reference")
 print(f"  swift, embeddings shared:     {shared['seconds']:7.1f} s  ({shared['chunks']} chunks)")
 print(f"  swift, recomputed per chunk:  {recompute['seconds']:7.1f} s  gain {recompute['seconds'] / shared['seconds']:.2f}")
-reference = [r for r in rows if r["engine"] == "pytorch-reference"]
-if reference:
-    r = reference[0]
-    print(f"  pytorch reference pipeline:   {r['seconds']:7.1f} s  gain {r['seconds'] / shared['seconds']:.2f}"
-          f"  (|p_swift - p_ref| = {abs(r['probability'] - shared['probability']):.2e})")
+print(f"  pytorch reference pipeline:   {reference['seconds']:7.1f} s  gain {reference['seconds'] / shared['seconds']:.2f}"
+      f"  (|p_swift - p_ref| = {abs(reference['probability'] - shared['probability']):.2e})")
 PY

@@ -1,24 +1,42 @@
 #!/usr/bin/env bash
-# UNet++/DenseNet121 throughput, Swift engine vs PyTorch (Debian's torch in the reference environment), same
-# seeded weights, batch 8 at 224x224, 1 and 2 threads, alternating in one run so both see the same machine load.
-#   usage: scripts/bench-seg.sh [BATCHES (default 2)]     env: REFENV (see scripts/reference-python.sh)
+# UNet++/DenseNet121 throughput: Swift engine, ONNX Runtime 1.23 and PyTorch 1.13 on the same seeded weights,
+# 224×224, alternating engine by engine in every round so that all see the same phases of the machine's load.
+# Prints slices/s per engine (best of the rounds), GFLOP/s, and the Swift engine's ratios; the load average
+# before and after (the machine is shared: trust ratios from a quiet machine).
+#   usage: scripts/bench-seg.sh [--rounds N (2)] [--batch N (8)] [--batches N timed per run (2)] [--threads "1 2"]
+#   quick try: scripts/bench-seg.sh --rounds 1 --batch 1 --batches 1 --threads 1
+#   env: REFENV, ORTENV (see scripts/reference-python.sh, scripts/onnxruntime-python.sh)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
 source scripts/env.sh
-batches=${1:-2}
-python=$(scripts/reference-python.sh)
+rounds=2 batch=8 batches=2 threads_list="1 2"
+while (($#)); do
+  case $1 in
+    --rounds) rounds=$2; shift 2 ;;
+    --batch) batch=$2; shift 2 ;;
+    --batches) batches=$2; shift 2 ;;
+    --threads) threads_list=$2; shift 2 ;;
+    *) sed -n '2,9p' "$0" >&2; exit 2 ;;
+  esac
+done
+source scripts/bench-onnx.sh
 swift build -c release --product seg-worker >/dev/null
 worker=$(swift build -c release --show-bin-path)/seg-worker
-echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; load average: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: compare ratios)"
-printf '%-8s %-14s %-14s %-7s %-18s %-18s\n' threads swift_sl/s torch_sl/s ratio "GFLOP/s swift/torch" "peak MB swift/torch"
-for threads in 1 2; do
-  s=$(env -u MGMT_MODELS "$worker" bench --threads "$threads" --batch 8 --batches "$batches")
-  p=$("$python" tools/reference/bench_seg.py "$threads" 8 "$batches")
-  "$python" - "$threads" "$s" "$p" <<'PY'
-import json, sys
-t, s, p = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
-print(f"{t:<8} {s['slices_per_second']:<14.3f} {p['slices_per_second']:<14.3f} {s['slices_per_second'] / p['slices_per_second']:<7.2f} "
-      f"{s['gflops']:.0f}/{p['gflops']:.0f}{'':<11} {s['peak_memory_mb']:.0f}/{p['peak_memory_mb']:.0f}")
-PY
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} (Swift and PyTorch); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+for ((round = 1; round <= rounds; round++)); do
+  for threads in $threads_list; do
+    env -u MGMT_MODELS "$worker" bench --threads "$threads" --batch "$batch" --batches "$batches" >>"$results"
+    run_ort seg "$onnx" "$threads" "$batch" "$batches" >>"$results"
+    "$reference" tools/reference/bench_seg.py "$threads" "$batch" "$batches" >>"$results"
+  done
 done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+python3 tools/reference/bench_summary.py "$results" slices_per_second slices/s 84.5
+python3 - "$results" <<'PY'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+print("peak RSS MB: " + ", ".join(f"{r['engine'].split()[0]} {r['peak_memory_mb']:.0f}" for r in rows[:3]))
+PY

@@ -11,6 +11,7 @@ echo "== building (release)"
 swift build -c release 2>&1 | tail -n 1
 bin=$(swift build -c release --show-bin-path)
 scripts/servers.sh start
+source scripts/env.sh  # again: the servers' first start made the credentials (MGMT_AMQP_URL_<ROLE>, ...)
 
 demo=$MGMT_DATA_DIR/demo
 export MGMT_STORE=$demo/store MGMT_MODELS=${MGMT_DEMO_MODELS:-$demo/models}
@@ -41,17 +42,25 @@ stop_workers() {
 }
 trap stop_workers EXIT
 port=9101
+# Each worker logs in as its own broker user, which may publish only where its stage sends (servers.sh).
+declare -A role=([reporter]=REPORT [ingest]=INGEST [seg-worker]=SEGMENT [cls-worker]=CLASSIFY)
 for worker in reporter ingest seg-worker cls-worker; do
-  MGMT_METRICS_PORT=$port "$bin/$worker" work >"$demo/logs/$worker.log" 2>&1 &
+  url=MGMT_AMQP_URL_${role[$worker]}
+  MGMT_AMQP_URL=${!url} MGMT_METRICS_PORT=$port "$bin/$worker" work >"$demo/logs/$worker.log" 2>&1 &
   pids+=($!)
   echo "started $worker (pid $!, log $demo/logs/$worker.log, metrics http://127.0.0.1:$port/metrics)"
   port=$((port + 1))
 done
 
-sql() { psql "$MGMT_PG_CONNINFO" -X -q -t -A -F '|' -c "$1" 2>/dev/null || true; }
+sql() { psql "$MGMT_PG_CONNINFO_READER" -X -q -t -A -F '|' -c "$1" 2>/dev/null || true; }
 t0=$(sql "select now()")
 echo "== enqueueing"
-"$bin/ingest" enqueue "$demo/export"
+# The scanner side's user may not declare queues: it waits until a worker has declared the topology.
+for attempt in $(seq 1 30); do
+  MGMT_AMQP_URL=$MGMT_AMQP_URL_ENQUEUE "$bin/ingest" enqueue "$demo/export" 2>"$demo/logs/enqueue.log" && break
+  ((attempt < 30)) || { cat "$demo/logs/enqueue.log" >&2; exit 1; }
+  sleep 1
+done
 echo "== progress (series of patient 00042 by MRI type; a re-run recomputes and rewrites the same rows)"
 started=$(date +%s)
 last=""
@@ -78,13 +87,26 @@ done
 sleep 1  # the reporter commits the patient row in the same transaction as the last series; let psql see it
 
 echo "== result (patient_predictions)"
-psql "$MGMT_PG_CONNINFO" -X -c "select patient_id, round(probability::numeric, 4) as probability, n_types, n_chunks,
+psql "$MGMT_PG_CONNINFO_READER" -X -c "select patient_id, round(probability::numeric, 4) as probability, n_types, n_chunks,
                                        coalesce(reason, '') as reason, computed_at
                                 from patient_predictions where patient_id = '00042'"
-psql "$MGMT_PG_CONNINFO" -X -c "select mri_type, round(probability::numeric, 4) as probability, n_chunks, coalesce(reason, '') as reason
+psql "$MGMT_PG_CONNINFO_READER" -X -c "select mri_type, round(probability::numeric, 4) as probability, n_chunks, coalesce(reason, '') as reason
                                 from series_predictions where patient_id = '00042' order by mri_type"
 sql "select 'failures: ' || count(*) from failures"
+
+# The FLAIR series' preview (slices, mask outlines, kept slices, chunk probabilities) and the results page, which
+# outlives the demo (read-only, loopback); a later demo run replaces it.
+flair=$(sql "select series_instance_uid from series where patient_id = '00042' and mri_type = 'FLAIR' limit 1")
+preview=$demo/preview-FLAIR.png
+"$bin/reporter" preview "$flair" --out "$preview"
+[[ -f $demo/serve.pid ]] && kill "$(cat "$demo/serve.pid")" 2>/dev/null || true
+export MGMT_RESULTS_PORT=${MGMT_RESULTS_PORT:-8080}
+nohup "$bin/reporter" serve >"$demo/logs/serve.log" 2>&1 &
+echo $! >"$demo/serve.pid"
+for _ in $(seq 50); do grep -q "results page listening" "$demo/logs/serve.log" && break; sleep 0.2; done
 echo
 echo "query it yourself:"
-echo "  psql \"$MGMT_PG_CONNINFO\" -c 'select * from patient_predictions'"
+echo "  source scripts/env.sh; psql \"\$MGMT_PG_CONNINFO_READER\" -c 'select * from patient_predictions'"
 echo "workers stopped; servers still running (scripts/servers.sh stop)."
+echo "preview of the FLAIR series: $preview"
+echo "results page: http://127.0.0.1:$MGMT_RESULTS_PORT/ (reporter serve, pid $(cat "$demo/serve.pid"); stop: kill $(cat "$demo/serve.pid"))"

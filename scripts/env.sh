@@ -8,6 +8,24 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export MGMT_DATA_DIR=${MGMT_DATA_DIR:-$root/.local}
 export MGMT_AMQP_PORT=${MGMT_AMQP_PORT:-5673}
 export MGMT_PG_PORT=${MGMT_PG_PORT:-5433}
-export MGMT_AMQP_URL=${MGMT_AMQP_URL:-amqp://guest:guest@127.0.0.1:$MGMT_AMQP_PORT/%2f}
-export MGMT_PG_CONNINFO=${MGMT_PG_CONNINFO:-host=127.0.0.1 port=$MGMT_PG_PORT user=postgres dbname=mgmt connect_timeout=5}
-unset root
+# Credentials of the private servers (scripts/servers.sh makes them; none exist before its first start):
+#   MGMT_AMQP_URL_<ROLE>  one broker user per role: ENQUEUE (scanner side: may only enqueue studies), INGEST,
+#                         SEGMENT, CLASSIFY, REPORT. A launcher gives each executable its role's URL as MGMT_AMQP_URL.
+#   MGMT_AMQP_URL         the admin user (every permission): tests and operators' tools.
+#   MGMT_PG_CONNINFO      the reporter's writer role; MGMT_PG_CONNINFO_READER the read-only role for queries.
+# Passwords stay in $MGMT_DATA_DIR/secrets (0600); PostgreSQL's are read by libpq from its pgpass file.
+mgmt_secrets=$MGMT_DATA_DIR/secrets
+mgmt_amqp_url() {
+  [[ -r $mgmt_secrets/amqp-$1.password ]] || return 0
+  printf 'amqp://%s:%s@127.0.0.1:%s/%%2f' "$1" "$(cat "$mgmt_secrets/amqp-$1.password")" "$MGMT_AMQP_PORT"
+}
+for mgmt_role in ENQUEUE INGEST SEGMENT CLASSIFY REPORT; do
+  mgmt_variable=MGMT_AMQP_URL_$mgmt_role
+  [[ -n ${!mgmt_variable:-} ]] || export "$mgmt_variable=$(mgmt_amqp_url "mgmt-${mgmt_role,,}")"
+done
+[[ -n ${MGMT_AMQP_URL:-} ]] || export MGMT_AMQP_URL=$(mgmt_amqp_url mgmt-admin)
+mgmt_pg() { printf 'host=127.0.0.1 port=%s user=%s dbname=mgmt passfile=%s connect_timeout=5' "$MGMT_PG_PORT" "$1" "$mgmt_secrets/pgpass"; }
+export MGMT_PG_CONNINFO=${MGMT_PG_CONNINFO:-$(mgmt_pg mgmt_writer)}
+export MGMT_PG_CONNINFO_READER=${MGMT_PG_CONNINFO_READER:-$(mgmt_pg mgmt_reader)}
+unset -f mgmt_amqp_url mgmt_pg
+unset root mgmt_secrets mgmt_role mgmt_variable

@@ -10,7 +10,10 @@ source scripts/env.sh
 started=0
 cleanup() { ((started)) && scripts/servers.sh stop || true; }
 trap cleanup EXIT
-scripts/servers.sh status | grep -q 'rabbitmq: running' && scripts/servers.sh status | grep -q 'postgres: running' \
-  || { started=1; scripts/servers.sh start; }
+# Read the status once: `grep -q` closing a pipe early would fail the pipeline under pipefail.
+status=$(scripts/servers.sh status)
+[[ $status == *'rabbitmq: running'* && $status == *'postgres: running'* ]] || { started=1; scripts/servers.sh start; }
+source scripts/env.sh  # again: the servers' first start made the credentials it reads
+scripts/dicom-python.sh >/dev/null  # the DICOM peers (pynetdicom, highdicom) the DICOMExchange tests talk to
 swift build -c release --build-tests
 swift test -c release --skip-build "$@"

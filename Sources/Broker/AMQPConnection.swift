@@ -64,7 +64,8 @@ final class AMQPConnection {
     }
 
     private func open(_ url: AMQPURL) throws {
-        guard let socket = amqp_tcp_socket_new(state) else {
+        let socket = try url.usesTLS ? tlsSocket(options.tls ?? BrokerTLS.forURL(url)) : amqp_tcp_socket_new(state)
+        guard let socket else {
             throw BrokerError.connectionFailed(endpoint: endpoint, reason: "cannot create a socket")
         }
         var connectTimeout = timeval(seconds: options.connectTimeout)
@@ -109,6 +110,26 @@ final class AMQPConnection {
         ])
     }
 
+    /// A TLS socket that verifies the broker's certificate against the CA and its name against the URL's host.
+    private func tlsSocket(_ tls: BrokerTLS?) throws -> OpaquePointer? {
+        guard let tls else { throw BrokerError.invalidTLS("amqps:// needs a CA file") }
+        guard let socket = amqp_ssl_socket_new(state) else { return nil }
+        amqp_ssl_socket_set_verify_peer(socket, 1)
+        amqp_ssl_socket_set_verify_hostname(socket, 1)
+        let caStatus = amqp_ssl_socket_set_cacert(socket, tls.caFile)
+        guard caStatus == AMQP_STATUS_OK.rawValue else {
+            throw BrokerError.invalidTLS("\(BrokerTLS.caVariable)=\(tls.caFile): not a PEM CA file (\(errorText(caStatus)))")
+        }
+        if let certificate = tls.certificateFile, let key = tls.keyFile {
+            let keyStatus = amqp_ssl_socket_set_key(socket, certificate, key)
+            guard keyStatus == AMQP_STATUS_OK.rawValue else {
+                throw BrokerError.invalidTLS("\(BrokerTLS.certificateVariable)=\(certificate) with "
+                    + "\(BrokerTLS.keyVariable)=\(key): not a matching PEM certificate and key (\(errorText(keyStatus)))")
+            }
+        }
+        return socket
+    }
+
     /// Closes the connection politely (best effort, waiting at most 2 s for the server's close-ok; the broker
     /// requeues unsettled deliveries), then frees rabbitmq-c's state.
     func close() {
@@ -129,37 +150,71 @@ final class AMQPConnection {
 
     // MARK: - Topology and management (admin channel)
 
+    /// Declares the topology. A user without configure permission (RabbitMQ refuses with 403) cannot declare, and
+    /// needs not: the topology must then exist already (a worker declared it), which a passive declare confirms;
+    /// its bindings were made by whoever declared it.
     func declare(_ topology: Topology) throws {
         try ensureUsable()
-        try declareExchange(topology.exchange)
-        try declareExchange(topology.deadLetterExchange)
+        // Topic, not direct: RabbitMQ's topic permissions restrict the routing keys (so the queues) each user may
+        // publish to; on a direct exchange write permission would cover every queue bound to it.
+        try declareExchange(topology.exchange, type: "topic")
+        try declareExchange(topology.deadLetterExchange, type: "direct")
         for queue in topology.queues {
-            try declareQuorumQueue(queue.deadLetterQueue, arguments: [])
-            try bind(queue: queue.deadLetterQueue, exchange: topology.deadLetterExchange, routingKey: queue.name)
-            try declareQuorumQueue(queue.name, arguments: [
+            if try declareQuorumQueue(queue.deadLetterQueue, arguments: []) {
+                try bind(queue: queue.deadLetterQueue, exchange: topology.deadLetterExchange, routingKey: queue.name)
+            }
+            let declared = try declareQuorumQueue(queue.name, arguments: [
                 ("x-dead-letter-exchange", .string(topology.deadLetterExchange)),
                 ("x-dead-letter-routing-key", .string(queue.name)),
                 ("x-delivery-limit", .integer(Int64(queue.deliveryLimit))),
             ])
-            for key in queue.routingKeys {
+            for key in queue.routingKeys where declared {
                 try bind(queue: queue.name, exchange: topology.exchange, routingKey: key)
             }
         }
     }
 
-    private func declareExchange(_ name: String) throws {
-        try withArena { arena in
-            amqp_exchange_declare(state, Self.adminChannel, arena.bytes(name), arena.bytes("direct"), 0, 1, 0, 0,
-                                  amqp_empty_table)
-            try checkReply("declare exchange \"\(name)\"", channel: Self.adminChannel)
+    private func declareExchange(_ name: String, type: String) throws {
+        try declaringOrFindingExisting("exchange", name) { passive in
+            try withArena { arena in
+                amqp_exchange_declare(state, Self.adminChannel, arena.bytes(name), arena.bytes(type), passive ? 1 : 0,
+                                      1, 0, 0, amqp_empty_table)
+                try checkReply("declare exchange \"\(name)\"", channel: Self.adminChannel)
+            }
         }
     }
 
-    private func declareQuorumQueue(_ name: String, arguments: [(String, TableValue)]) throws {
-        try withArena { arena in
-            let table = arena.table([("x-queue-type", .string("quorum"))] + arguments)
-            amqp_queue_declare(state, Self.adminChannel, arena.bytes(name), 0, 1, 0, 0, table)
-            try checkReply("declare queue \"\(name)\"", channel: Self.adminChannel)
+    /// True when declared, false when this user may not declare it but it exists.
+    private func declareQuorumQueue(_ name: String, arguments: [(String, TableValue)]) throws -> Bool {
+        try declaringOrFindingExisting("queue", name) { passive in
+            try withArena { arena in
+                let table = arena.table([("x-queue-type", .string("quorum"))] + arguments)
+                amqp_queue_declare(state, Self.adminChannel, arena.bytes(name), passive ? 1 : 0, 1, 0, 0,
+                                   passive ? amqp_empty_table : table)
+                try checkReply("declare queue \"\(name)\"", channel: Self.adminChannel)
+            }
+        }
+    }
+
+    /// Runs `declare(passive: false)`; if RabbitMQ refuses it for lack of configure permission (403), runs it
+    /// passively and returns false if the entity exists. A missing one is an error naming the cause.
+    @discardableResult
+    private func declaringOrFindingExisting(_ kind: String, _ name: String, _ declare: (_ passive: Bool) throws -> Void)
+        throws -> Bool
+    {
+        do {
+            try declare(false)
+            return true
+        } catch BrokerError.operationFailed(let operation, let code, let text) where code == Int(AMQP_ACCESS_REFUSED) {
+            do {
+                try declare(true)
+                return false
+            } catch BrokerError.operationFailed(_, let missing, _) where missing == Int(AMQP_NOT_FOUND) {
+                throw BrokerError.operationFailed(
+                    operation: operation, code: code,
+                    text: "\(text); the \(kind) \"\(name)\" does not exist yet and this user may not create it "
+                        + "(start a worker first: workers declare the topology)")
+            }
         }
     }
 

@@ -1,19 +1,23 @@
-/// Where and as whom to connect: `amqp://user:password@host:port/vhost` (the vhost percent-encoded, so the
-/// default vhost "/" is written `%2f`). Missing parts take RabbitMQ's defaults: guest:guest, localhost, 5672, "/".
+/// Where and as whom to connect: `amqp://user:password@host:port/vhost`, or `amqps://` for TLS (the vhost
+/// percent-encoded, so the default vhost "/" is written `%2f`). A missing host, port or vhost takes RabbitMQ's
+/// default (localhost, 5672 or 5671 for amqps, "/"); the user is required: there is no default login.
 public struct AMQPURL: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: Int
     public var user: String
     public var password: String
     public var virtualHost: String
+    /// `amqps://`: TLS with peer and host-name verification (`BrokerTLS` names the CA and client certificate).
+    public var usesTLS: Bool
 
-    public init(host: String, port: Int = 5672, user: String = "guest", password: String = "guest",
-                virtualHost: String = "/") {
+    public init(host: String, port: Int? = nil, user: String, password: String, virtualHost: String = "/",
+                usesTLS: Bool = false) {
         self.host = host
-        self.port = port
+        self.port = port ?? (usesTLS ? 5671 : 5672)
         self.user = user
         self.password = password
         self.virtualHost = virtualHost
+        self.usesTLS = usesTLS
     }
 
     public init(parsing text: String) throws {
@@ -22,9 +26,10 @@ public struct AMQPURL: Sendable, Equatable, CustomStringConvertible {
             throw invalid("expected amqp://user:password@host:port/vhost")
         }
         let scheme = text[..<schemeEnd.lowerBound].lowercased()
-        guard scheme == "amqp" else {
-            throw invalid(scheme == "amqps" ? "amqps (TLS) is not supported" : "unknown scheme \"\(scheme)\"")
+        guard scheme == "amqp" || scheme == "amqps" else {
+            throw invalid("unknown scheme \"\(scheme)\" (expected amqp or amqps)")
         }
+        let usesTLS = scheme == "amqps"
         var rest = text[schemeEnd.upperBound...]
         if rest.contains("?") || rest.contains("#") { throw invalid("query parameters are not supported") }
 
@@ -36,7 +41,7 @@ public struct AMQPURL: Sendable, Equatable, CustomStringConvertible {
             rest = rest[..<slash]
         }
 
-        var user = "guest", password = "guest"
+        var user = "", password = ""
         if let at = rest.lastIndex(of: "@") {
             let userInfo = rest[..<at]
             if let colon = userInfo.firstIndex(of: ":") {
@@ -49,7 +54,9 @@ public struct AMQPURL: Sendable, Equatable, CustomStringConvertible {
             rest = rest[rest.index(after: at)...]
         }
 
-        var host = String(rest), port = 5672
+        if user.isEmpty { throw invalid("no user: write amqp://user:password@host:port/vhost") }
+
+        var host = String(rest), port: Int?
         if rest.hasPrefix("[") {  // IPv6 literal: [::1]:5672
             guard let close = rest.firstIndex(of: "]") else { throw invalid("unclosed IPv6 address") }
             host = String(rest[rest.index(after: rest.startIndex)..<close])
@@ -66,7 +73,7 @@ public struct AMQPURL: Sendable, Equatable, CustomStringConvertible {
         if host.contains(where: { $0 == " " || $0 == "@" || $0 == ":" && !rest.hasPrefix("[") }) {
             throw invalid("malformed host \"\(host)\"")
         }
-        self.init(host: host, port: port, user: user, password: password, virtualHost: vhost)
+        self.init(host: host, port: port, user: user, password: password, virtualHost: vhost, usesTLS: usesTLS)
     }
 
     /// The URL without its password, for logs and errors.
@@ -78,7 +85,7 @@ public struct AMQPURL: Sendable, Equatable, CustomStringConvertible {
                 .leftPadded(to: 2)
         }.joined()
         let hostPart = host.contains(":") ? "[\(host)]" : host
-        return "amqp://\(user)@\(hostPart):\(port)/\(encodedVhost)"
+        return "\(usesTLS ? "amqps" : "amqp")://\(user)@\(hostPart):\(port)/\(encodedVhost)"
     }
 }
 

@@ -21,16 +21,19 @@ public struct BrokerOptions: Sendable {
     public var publishWindow: Int = 256
     /// Shown by `rabbitmqctl list_connections name` and the management UI.
     public var connectionName: String = ProcessInfo.processInfo.processName
+    /// CA and client certificate for an `amqps://` URL; nil takes them from MGMT_AMQP_TLS_* (`BrokerTLS.forURL`).
+    public var tls: BrokerTLS?
 
     public init(connectTimeout: Double = 10, heartbeat: Int = 30, rpcTimeout: Double = 30,
                 confirmTimeout: Double = 30, publishWindow: Int = 256,
-                connectionName: String = ProcessInfo.processInfo.processName) {
+                connectionName: String = ProcessInfo.processInfo.processName, tls: BrokerTLS? = nil) {
         self.connectTimeout = connectTimeout
         self.heartbeat = heartbeat
         self.rpcTimeout = rpcTimeout
         self.confirmTimeout = confirmTimeout
         self.publishWindow = publishWindow
         self.connectionName = connectionName
+        self.tls = tls
     }
 }
 

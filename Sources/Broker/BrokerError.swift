@@ -2,6 +2,8 @@
 public enum BrokerError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The AMQP URL cannot be used; the reason says which part is wrong.
     case invalidURL(String)
+    /// The TLS settings cannot be used (missing or unreadable CA, certificate or key; TLS files without amqps).
+    case invalidTLS(String)
     /// The TCP connection or the AMQP handshake could not be established (refused, unreachable, timed out).
     case connectionFailed(endpoint: String, reason: String)
     /// The broker refused the credentials or the vhost (ACCESS_REFUSED, NOT_ALLOWED, or closed during login).
@@ -34,6 +36,14 @@ public enum BrokerError: Error, CustomStringConvertible, Sendable, Equatable {
         }
     }
 
+    /// The configuration itself is wrong and no retry can help: a process should say so and exit.
+    public var isConfigurationError: Bool {
+        switch self {
+        case .invalidURL, .invalidTLS: return true
+        default: return false
+        }
+    }
+
     /// Worth retrying later with the same configuration (the broker was unreachable or went away).
     public var isTransient: Bool {
         switch self {
@@ -45,6 +55,7 @@ public enum BrokerError: Error, CustomStringConvertible, Sendable, Equatable {
     public var description: String {
         switch self {
         case .invalidURL(let reason): return "invalid AMQP URL: \(reason)"
+        case .invalidTLS(let reason): return "invalid AMQP TLS settings: \(reason)"
         case .connectionFailed(let endpoint, let reason): return "cannot connect to RabbitMQ at \(endpoint): \(reason)"
         case .authenticationFailed(let endpoint, let reason):
             return "RabbitMQ at \(endpoint) refused the login: \(reason)"

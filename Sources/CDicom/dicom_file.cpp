@@ -3,12 +3,16 @@
 #include "dcmtk/dcmdata/dccodec.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmdata/dcmetinf.h"
 #include "dcmtk/dcmdata/dcpixel.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include <cerrno>
+#include <cmath>
 #include <cstdarg>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
+#include <cfloat>
 #include <exception>
 #include <fstream>
 #include <limits>
@@ -21,6 +25,9 @@ struct mgmt_dicom_file {
     DcmFileFormat format;
     mgmt_dicom_header header;
     bool decompressed = false;
+    /// A value readHeader could not accept (NumberOfFrames not a positive integer, an unknown transfer syntax):
+    /// the file still opens, so its header can be inspected, but checkDecodable reports this.
+    mgmt_dicom_error headerProblem{};
 };
 
 namespace {
@@ -58,15 +65,60 @@ bool looksLikeDataset(DcmDataset &dataset) {
     return dataset.tagExists(DCM_SOPClassUID) || dataset.tagExists(DCM_PixelData) || dataset.tagExists(DCM_Rows);
 }
 
-void readHeader(DcmDataset &dataset, mgmt_dicom_header &h) {
+/// The longest value a file of `fileSize` bytes can hold: its size, or for a deflated dataset what zlib can
+/// inflate it to (at most 1032:1). DCMTK allocates a value's declared length before reading it, so a corrupt
+/// length above this must not be read into memory (it is deferred instead, and the read then fails as truncated).
+Uint32 longestPossibleValue(const char *path, uint64_t fileSize) {
+    uint64_t longest = fileSize;
+    DcmMetaInfo meta;
+    OFString uid;
+    if (meta.loadFile(OFFilename(path)).good() && meta.findAndGetOFString(DCM_TransferSyntaxUID, uid).good() &&
+        DcmXfer(uid.c_str()).getStreamCompression() != ESC_none) {
+        longest = fileSize * 1032;
+    }
+    return longest < std::numeric_limits<Uint32>::max() ? Uint32(longest) : std::numeric_limits<Uint32>::max();
+}
+
+/// NumberOfFrames (IS) when present: a positive integer and nothing else ("abc", "-1", "0", "2.5" are refused).
+void readNumberOfFrames(DcmDataset &dataset, mgmt_dicom_file &file) {
+    file.header.number_of_frames = 1;
+    OFString text;
+    if (dataset.findAndGetOFString(DCM_NumberOfFrames, text).bad() || text.empty()) return;
+    errno = 0;
+    char *end = nullptr;
+    const long value = std::strtol(text.c_str(), &end, 10);
+    while (end && *end == ' ') ++end;
+    if (errno != 0 || end == text.c_str() || *end != '\0' || value < 1 || value > 65536) {
+        fail(&file.headerProblem, MGMT_DICOM_INVALID_ATTRIBUTE,
+             "NumberOfFrames (0028,0008) '%.32s' is not a frame count (1 to 65536)", text.c_str());
+        return;
+    }
+    file.header.number_of_frames = Uint32(value);
+}
+
+/// A TransferSyntaxUID in the meta header that DCMTK does not know (e.g. "1.2.3.4") would otherwise be replaced
+/// silently by whatever DCMTK guesses from the bytes.
+void checkDeclaredTransferSyntax(mgmt_dicom_file &file) {
+    OFString uid;
+    DcmMetaInfo *meta = file.format.getMetaInfo();
+    if (!meta || meta->findAndGetOFString(DCM_TransferSyntaxUID, uid).bad() || uid.empty()) return;
+    if (DcmXfer(uid.c_str()).getXfer() != EXS_Unknown) return;
+    mgmt_dicom_header &h = file.header;
+    std::snprintf(h.transfer_syntax_uid, sizeof h.transfer_syntax_uid, "%s", uid.c_str());
+    std::snprintf(h.transfer_syntax_name, sizeof h.transfer_syntax_name, "%s", "unknown");
+    fail(&file.headerProblem, MGMT_DICOM_UNSUPPORTED_TRANSFER_SYNTAX, "unknown transfer syntax %.64s", uid.c_str());
+}
+
+void readHeader(mgmt_dicom_file &file) {
+    DcmDataset &dataset = *file.format.getDataset();
+    mgmt_dicom_header &h = file.header;
     std::memset(&h, 0, sizeof h);
     Uint16 u16 = 0;
     Sint32 s32 = 0;
     Float64 f64 = 0;
     if (dataset.findAndGetUint16(DCM_Rows, u16).good()) h.rows = u16;
     if (dataset.findAndGetUint16(DCM_Columns, u16).good()) h.columns = u16;
-    h.number_of_frames = 1;
-    if (dataset.findAndGetSint32(DCM_NumberOfFrames, s32).good() && s32 > 0) h.number_of_frames = Uint32(s32);
+    readNumberOfFrames(dataset, file);
     if (dataset.findAndGetUint16(DCM_BitsAllocated, u16).good()) h.bits_allocated = u16;
     if (dataset.findAndGetUint16(DCM_BitsStored, u16).good()) h.bits_stored = u16;
     else h.bits_stored = h.bits_allocated;
@@ -108,14 +160,24 @@ void readHeader(DcmDataset &dataset, mgmt_dicom_header &h) {
     copyString(dataset, DCM_PatientID, h.patient_id, sizeof h.patient_id);
     copyString(dataset, DCM_SeriesDescription, h.series_description, sizeof h.series_description);
     copyString(dataset, DCM_Modality, h.modality, sizeof h.modality);
+    copyString(dataset, DCM_SOPClassUID, h.sop_class_uid, sizeof h.sop_class_uid);
+    copyString(dataset, DCM_FrameOfReferenceUID, h.frame_of_reference_uid, sizeof h.frame_of_reference_uid);
+    copyString(dataset, DCM_PatientName, h.patient_name, sizeof h.patient_name);
+    copyString(dataset, DCM_PatientBirthDate, h.patient_birth_date, sizeof h.patient_birth_date);
+    copyString(dataset, DCM_PatientSex, h.patient_sex, sizeof h.patient_sex);
+    copyString(dataset, DCM_StudyDate, h.study_date, sizeof h.study_date);
+    copyString(dataset, DCM_StudyTime, h.study_time, sizeof h.study_time);
+    copyString(dataset, DCM_StudyID, h.study_id, sizeof h.study_id);
+    copyString(dataset, DCM_AccessionNumber, h.accession_number, sizeof h.accession_number);
+    copyString(dataset, DCM_ReferringPhysicianName, h.referring_physician_name, sizeof h.referring_physician_name);
     DcmXfer xfer(dataset.getOriginalXfer());
     std::snprintf(h.transfer_syntax_uid, sizeof h.transfer_syntax_uid, "%s", xfer.getXferID());
     std::snprintf(h.transfer_syntax_name, sizeof h.transfer_syntax_name, "%s", xfer.getXferName());
+    checkDeclaredTransferSyntax(file);
 }
 
 /// Rejects what this reader cannot turn into one grey value per pixel, before any large allocation.
 mgmt_dicom_status checkPixelFormat(const mgmt_dicom_header &h, mgmt_dicom_error *error) {
-    if (!h.has_pixel_data) return fail(error, MGMT_DICOM_NO_PIXEL_DATA, "no pixel data (7FE0,0010)");
     if (h.rows == 0 || h.columns == 0 || h.rows > MGMT_DICOM_MAX_DIMENSION || h.columns > MGMT_DICOM_MAX_DIMENSION) {
         return fail(error, MGMT_DICOM_ABSURD_DIMENSIONS, "absurd image size %ux%u (Rows x Columns; limit %d)",
                     h.rows, h.columns, MGMT_DICOM_MAX_DIMENSION);
@@ -129,6 +191,13 @@ mgmt_dicom_status checkPixelFormat(const mgmt_dicom_header &h, mgmt_dicom_error 
         return fail(error, MGMT_DICOM_UNSUPPORTED_PIXEL_FORMAT, "%u samples per pixel (%s); only greyscale is supported",
                     h.samples_per_pixel, h.photometric_interpretation);
     }
+    // Absent is tolerated (old exports); anything else than greyscale is not, whatever SamplesPerPixel says.
+    if (h.photometric_interpretation[0] != '\0' && std::strcmp(h.photometric_interpretation, "MONOCHROME1") != 0 &&
+        std::strcmp(h.photometric_interpretation, "MONOCHROME2") != 0) {
+        return fail(error, MGMT_DICOM_UNSUPPORTED_PIXEL_FORMAT,
+                    "PhotometricInterpretation %s; only MONOCHROME1 and MONOCHROME2 are supported",
+                    h.photometric_interpretation);
+    }
     if (h.bits_allocated != 8 && h.bits_allocated != 16 && h.bits_allocated != 32) {
         return fail(error, MGMT_DICOM_UNSUPPORTED_PIXEL_FORMAT, "BitsAllocated %u is not supported", h.bits_allocated);
     }
@@ -136,7 +205,68 @@ mgmt_dicom_status checkPixelFormat(const mgmt_dicom_header &h, mgmt_dicom_error 
         return fail(error, MGMT_DICOM_UNSUPPORTED_PIXEL_FORMAT, "BitsStored %u with BitsAllocated %u", h.bits_stored,
                     h.bits_allocated);
     }
+    // The reader masks the low BitsStored bits, which is right only when the value ends at HighBit.
+    if (h.high_bit != h.bits_stored - 1) {
+        return fail(error, MGMT_DICOM_UNSUPPORTED_PIXEL_FORMAT, "HighBit %u with BitsStored %u (expected %u)",
+                    h.high_bit, h.bits_stored, h.bits_stored - 1);
+    }
+    if (h.pixel_representation > 1) {
+        return fail(error, MGMT_DICOM_UNSUPPORTED_PIXEL_FORMAT,
+                    "PixelRepresentation %u (0 unsigned or 1 two's complement)", h.pixel_representation);
+    }
     return MGMT_DICOM_OK;
+}
+
+/// Values beyond these are not a scanner's (1 km positions, 10 m voxels) and would overflow the products and
+/// sums slice ordering and normalisation make; direction cosines are at most 1 (a little slack for rounding).
+constexpr double kMaximumCoordinate = 1e6, kMaximumSpacing = 1e4, kMaximumCosine = 1.01;
+
+mgmt_dicom_status checkRange(const char *attribute, const double *values, int count, double minimum,
+                             double maximum, mgmt_dicom_error *error) {
+    for (int i = 0; i < count; ++i) {
+        if (!std::isfinite(values[i])) {
+            return fail(error, MGMT_DICOM_INVALID_ATTRIBUTE, "%s value %d is not finite (%g)", attribute, i + 1,
+                        values[i]);
+        }
+        if (values[i] < minimum || values[i] > maximum) {
+            return fail(error, MGMT_DICOM_INVALID_ATTRIBUTE, "%s value %d is out of range: %g (allowed %g to %g)",
+                        attribute, i + 1, values[i], minimum, maximum);
+        }
+    }
+    return MGMT_DICOM_OK;
+}
+
+/// Rescale and geometry values must be finite and plausible, and rescaled values must fit a float: one bad file
+/// must fail alone here rather than poison its series' arrays and JSON later.
+mgmt_dicom_status checkValues(const mgmt_dicom_header &h, mgmt_dicom_error *error) {
+    const double rescale[2] = {h.rescale_slope, h.rescale_intercept};
+    const char *names[2] = {"RescaleSlope (0028,1053)", "RescaleIntercept (0028,1052)"};
+    for (int i = 0; i < 2; ++i) {
+        mgmt_dicom_status status = checkRange(names[i], &rescale[i], 1, -DBL_MAX, DBL_MAX, error);
+        if (status != MGMT_DICOM_OK) return status;
+    }
+    const double largestStored = std::ldexp(1.0, int(h.bits_stored));
+    if (std::fabs(h.rescale_slope) * largestStored + std::fabs(h.rescale_intercept) > double(FLT_MAX)) {
+        return fail(error, MGMT_DICOM_INVALID_ATTRIBUTE,
+                    "RescaleSlope (0028,1053) %g and RescaleIntercept (0028,1052) %g overflow a float for "
+                    "%u-bit values", h.rescale_slope, h.rescale_intercept, h.bits_stored);
+    }
+    mgmt_dicom_status status = MGMT_DICOM_OK;
+    if (h.has_image_position_patient) {
+        status = checkRange("ImagePositionPatient (0020,0032)", h.image_position_patient, 3, -kMaximumCoordinate,
+                            kMaximumCoordinate, error);
+    }
+    if (status == MGMT_DICOM_OK && h.has_image_orientation_patient) {
+        status = checkRange("ImageOrientationPatient (0020,0037)", h.image_orientation_patient, 6, -kMaximumCosine,
+                            kMaximumCosine, error);
+    }
+    if (status == MGMT_DICOM_OK && h.has_pixel_spacing) {
+        status = checkRange("PixelSpacing (0028,0030)", h.pixel_spacing, 2, 0, kMaximumSpacing, error);
+    }
+    if (status == MGMT_DICOM_OK && h.has_slice_thickness) {
+        status = checkRange("SliceThickness (0018,0050)", &h.slice_thickness, 1, 0, kMaximumSpacing, error);
+    }
+    return status;
 }
 
 mgmt_dicom_status unsupportedSyntax(const mgmt_dicom_header &h, mgmt_dicom_error *error) {
@@ -145,13 +275,32 @@ mgmt_dicom_status unsupportedSyntax(const mgmt_dicom_header &h, mgmt_dicom_error
                 h.transfer_syntax_uid);
 }
 
-/// The header-level checks: pixel format, then whether a decoder exists for an encapsulated syntax.
+/// The header-level checks: what readHeader refused, pixel format, the values, then whether a decoder exists
+/// for an encapsulated syntax and whether native pixel data is as long as the header says.
 mgmt_dicom_status checkDecodable(mgmt_dicom_file &file, mgmt_dicom_error *error) {
-    mgmt_dicom_status status = checkPixelFormat(file.header, error);
+    const mgmt_dicom_header &h = file.header;
+    if (!h.has_pixel_data) return fail(error, MGMT_DICOM_NO_PIXEL_DATA, "no pixel data (7FE0,0010)");
+    if (file.headerProblem.status != MGMT_DICOM_OK) {
+        if (error) *error = file.headerProblem;
+        return file.headerProblem.status;
+    }
+    mgmt_dicom_status status = checkPixelFormat(h, error);
+    if (status == MGMT_DICOM_OK) status = checkValues(h, error);
     if (status != MGMT_DICOM_OK) return status;
-    const E_TransferSyntax original = file.format.getDataset()->getOriginalXfer();
-    if (DcmXfer(original).isEncapsulated() && !DcmCodecList::canChangeCoding(original, EXS_LittleEndianExplicit)) {
-        return unsupportedSyntax(file.header, error);
+    DcmDataset &dataset = *file.format.getDataset();
+    const E_TransferSyntax original = dataset.getOriginalXfer();
+    if (DcmXfer(original).isEncapsulated()) {
+        if (!DcmCodecList::canChangeCoding(original, EXS_LittleEndianExplicit)) return unsupportedSyntax(h, error);
+        return MGMT_DICOM_OK;
+    }
+    // Native data: a header promising more values than the file holds must not make the caller allocate them.
+    DcmElement *pixels = nullptr;
+    const uint64_t needed = uint64_t(h.rows) * h.columns * h.number_of_frames * (h.bits_allocated / 8);
+    if (dataset.findAndGetElement(DCM_PixelData, pixels).good() && pixels && pixels->getLengthField() < needed) {
+        return fail(error, MGMT_DICOM_TRUNCATED,
+                    "pixel data truncated: %lu bytes, %llu expected for %u frame(s) of %ux%u",
+                    static_cast<unsigned long>(pixels->getLengthField()), static_cast<unsigned long long>(needed),
+                    h.number_of_frames, h.rows, h.columns);
     }
     return MGMT_DICOM_OK;
 }
@@ -280,7 +429,9 @@ extern "C" mgmt_dicom_file *mgmt_dicom_open(const char *path, int defer_large_va
         const bool part10 = hasPart10Preamble(path);
         std::unique_ptr<mgmt_dicom_file> file(new mgmt_dicom_file());
         // Either every element now (one pass over the file, no re-open when decoding) or only the small ones.
-        const Uint32 maxReadLength = defer_large_values ? DCM_MaxReadLength : std::numeric_limits<Uint32>::max();
+        // Never more than the file can hold: a corrupt length must not become an allocation of gigabytes.
+        const Uint32 maxReadLength =
+            defer_large_values ? DCM_MaxReadLength : longestPossibleValue(path, uint64_t(info.st_size));
         OFCondition status = file->format.loadFile(OFFilename(path), EXS_Unknown, EGL_noChange, maxReadLength,
                                                    ERM_autoDetect);
         DcmDataset *dataset = file->format.getDataset();
@@ -296,7 +447,7 @@ extern "C" mgmt_dicom_file *mgmt_dicom_open(const char *path, int defer_large_va
             fail(error, MGMT_DICOM_NOT_DICOM, "not DICOM: no DICM preamble and no parseable dataset");
             return nullptr;
         }
-        readHeader(*dataset, file->header);
+        readHeader(*file);
         return file.release();
     } catch (const std::bad_alloc &) {
         fail(error, MGMT_DICOM_INTERNAL, "out of memory while loading");

@@ -55,10 +55,10 @@ public struct SeriesClassification: Codable, Equatable, Sendable {
     }
 
     /// The fleet's report of this series: chunks, weights and, without chunks, why.
-    public func result(segmentationWeightsSha256: String) -> SeriesResult {
+    public func result(segmentationWeightsSha256: String, preview: ArtifactRef? = nil) -> SeriesResult {
         SeriesResult(weightsSha256: weightsSha256 ?? "", segmentationWeightsSha256: segmentationWeightsSha256,
                      slicesSelected: kept.count, chunks: chunks,
-                     noChunksReason: chunks.isEmpty ? (reason ?? status.rawValue) : nil)
+                     noChunksReason: chunks.isEmpty ? (reason ?? status.rawValue) : nil, preview: preview)
     }
 
     enum CodingKeys: String, CodingKey {

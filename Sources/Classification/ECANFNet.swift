@@ -100,6 +100,19 @@ public struct ECANFNet: Sendable {
     let stem: [Conv2d]
     let blocks: [Block]
     let finalConv: Conv2d
+    /// Time per layer kind (`LayerKind`) when set; nil (no timing) by default.
+    public var profile: LayerProfile?
+
+    /// The rows of the per-layer profile, named as tools/reference/bench_ort.py names ONNX Runtime's nodes.
+    public enum LayerKind {
+        public static let stem = "stem"
+        public static let grouped3x3 = "grouped 3x3 conv"
+        public static let pointwise = "1x1 conv"
+        public static let activations = "activations and residuals"
+        public static let eca = "ECA"
+        public static let pooling = "pooling"
+        public static let layout = "memory and other"
+    }
 
     /// Loads `prefix`-ed timm keys (the classifier file stores them under "backbone.").
     public init(weights source: WeightSource, prefix: String = "") throws {
@@ -200,20 +213,26 @@ public struct ECANFNet: Sendable {
         for f in 0..<frames {
             (h, w) = frameHead(input + f * frameSize, single, workspace)
             // Scatter the frame's planes into the batch: channel c of frame f at [c][f].
-            for c in 0..<channels {
-                (batched[0] + (c * frames + f) * h * w).update(from: single[0] + c * h * w, count: h * w)
+            profile.measure(LayerKind.layout) {
+                for c in 0..<channels {
+                    (batched[0] + (c * frames + f) * h * w).update(from: single[0] + c * h * w, count: h * w)
+                }
             }
         }
         let (x, a, b, c, s) = (batched[0], batched[1], batched[2], batched[3], batched[4])
         for block in blocks[Self.firstBatchedBlock...] {
             (h, w) = runBlock(block, frames: frames, height: h, width: w, x: x, a: a, b: b, c: c, s: s, workspace: workspace)
         }
-        let features = finalConv.apply(FeatureMap(data: x, channels: finalConv.inChannels, batch: frames, height: h, width: w),
-                                       into: a, workspace: workspace)
+        let features = profile.measure(LayerKind.pointwise) {
+            finalConv.apply(FeatureMap(data: x, channels: finalConv.inChannels, batch: frames, height: h, width: w),
+                            into: a, workspace: workspace)
+        }
         let plane = features.planeSize
-        for f in 0..<frames {
-            for ch in 0..<ECANFNetArchitecture.embeddingWidth {
-                embeddings[f * ECANFNetArchitecture.embeddingWidth + ch] = mean(features.channel(ch) + f * plane, count: plane)
+        profile.measure(LayerKind.pooling) {
+            for f in 0..<frames {
+                for ch in 0..<ECANFNetArchitecture.embeddingWidth {
+                    embeddings[f * ECANFNetArchitecture.embeddingWidth + ch] = VectorMath.mean(features.channel(ch) + f * plane, count: plane)
+                }
             }
         }
     }
@@ -225,7 +244,10 @@ public struct ECANFNet: Sendable {
         // Stem: input → a → b → a → x.
         var map = FeatureMap(data: input, channels: 3, height: side, width: side)
         for (i, conv) in stem.enumerated() {
-            map = conv.apply(map, into: i == stem.count - 1 ? x : (i % 2 == 0 ? a : b), workspace: workspace)
+            let source = map
+            map = profile.measure(LayerKind.stem) {
+                conv.apply(source, into: i == stem.count - 1 ? x : (i % 2 == 0 ? a : b), workspace: workspace)
+            }
         }
         var (h, w) = (map.height, map.width)
         for block in blocks[..<Self.firstBatchedBlock] {
@@ -242,25 +264,32 @@ public struct ECANFNet: Sendable {
         c: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>, workspace: Workspace
     ) -> (Int, Int) {
         let spec = block.spec
-        VectorMath.silu(from: x, to: a, count: spec.inChannels * frames * h * w, factor: spec.beta)
+        profile.measure(LayerKind.activations) {
+            VectorMath.silu(from: x, to: a, count: spec.inChannels * frames * h * w, factor: spec.beta)
+        }
         let activated = FeatureMap(data: a, channels: spec.inChannels, batch: frames, height: h, width: w)
         var shortcut = UnsafePointer(x)
         if let downsample = block.downsample {
-            let pooled = spec.stride == 2 ? Self.shortcutPool.apply(activated, into: c) : activated
-            downsample.apply(pooled, into: s, workspace: workspace)
+            let pooled = spec.stride == 2 ? profile.measure(LayerKind.pooling) { Self.shortcutPool.apply(activated, into: c) } : activated
+            profile.measure(LayerKind.pointwise) { _ = downsample.apply(pooled, into: s, workspace: workspace) }
             shortcut = UnsafePointer(s)
         }
-        let reduced = block.conv1.apply(activated, into: b, workspace: workspace)
-        let grouped = block.conv2.apply(reduced, into: c, workspace: workspace)
-        let regrouped = block.conv2b.apply(grouped, into: b, workspace: workspace)
-        let output = block.conv3.apply(regrouped, into: c, workspace: workspace)
+        let reduced = profile.measure(LayerKind.pointwise) { block.conv1.apply(activated, into: b, workspace: workspace) }
+        let regrouped = profile.measure(LayerKind.grouped3x3) {
+            block.conv2b.apply(block.conv2.apply(reduced, into: c, workspace: workspace), into: b, workspace: workspace)
+        }
+        let output = profile.measure(LayerKind.pointwise) { block.conv3.apply(regrouped, into: c, workspace: workspace) }
         let plane = output.planeSize
         for f in 0..<frames {
-            let gates = ecaGates(c, frame: f, frames: frames, channels: spec.outChannels, planeSize: plane, weights: block.eca)
-            for ch in 0..<spec.outChannels {
-                let factor = gates[ch] * ECANFNetArchitecture.attentionGain * ECANFNetArchitecture.alpha
-                let base = (ch * frames + f) * plane
-                for i in base..<(base + plane) { x[i] = c[i] * factor + shortcut[i] }
+            let gates = profile.measure(LayerKind.eca) {
+                ecaGates(c, frame: f, frames: frames, channels: spec.outChannels, planeSize: plane, weights: block.eca)
+            }
+            profile.measure(LayerKind.activations) {
+                for ch in 0..<spec.outChannels {
+                    let factor = gates[ch] * ECANFNetArchitecture.attentionGain * ECANFNetArchitecture.alpha
+                    let base = (ch * frames + f) * plane
+                    VectorMath.scaleAdd(c + base, scale: factor, plus: shortcut + base, into: x + base, count: plane)
+                }
             }
         }
         return (output.height, output.width)
@@ -269,7 +298,7 @@ public struct ECANFNet: Sendable {
     /// ECA for one frame of a channel-major batch: per-channel mean → 1-D convolution across channels (zero
     /// padded) → sigmoid.
     private func ecaGates(_ x: UnsafePointer<Float>, frame: Int, frames: Int, channels: Int, planeSize: Int, weights: [Float]) -> [Float] {
-        let means = (0..<channels).map { mean(x + ($0 * frames + frame) * planeSize, count: planeSize) }
+        let means = (0..<channels).map { VectorMath.mean(x + ($0 * frames + frame) * planeSize, count: planeSize) }
         let half = weights.count / 2
         return (0..<channels).map { ch in
             var y: Float = 0
@@ -279,11 +308,5 @@ public struct ECANFNet: Sendable {
             }
             return VectorMath.sigmoid(y)
         }
-    }
-
-    private func mean(_ values: UnsafePointer<Float>, count: Int) -> Float {
-        var sum = 0.0
-        for i in 0..<count { sum += Double(values[i]) }
-        return Float(sum / Double(count))
     }
 }

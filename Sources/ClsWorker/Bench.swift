@@ -13,19 +13,30 @@ struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Frames/s of ECA-NFNet-L0 at 224×224 (seeded weights, best of 3).")
         @Option var threads = 1
         @Option var batch = 35
+        @Flag(help: "Also time each layer kind (one more batch, timed per layer; adds `profile_ms`).")
+        var profile = false
 
         func run() throws {
-            let model = try SequenceClassifier.seeded(baseSeed: 0x5EED_C1A5).backbone
+            var model = try SequenceClassifier.seeded(baseSeed: 0x5EED_C1A5).backbone
             let frames = SeededWeights.uniform(key: "bench.frames", count: batch * FrameBuilder.frameSize, low: -2, high: 2.5, baseSeed: 1)
-            _ = try model.embed(frames: Array(frames.prefix(2 * FrameBuilder.frameSize)), count: 2, threads: threads)  // warm-up
+            let warmUp = min(batch, 2)
+            _ = try model.embed(frames: Array(frames.prefix(warmUp * FrameBuilder.frameSize)), count: warmUp, threads: threads)
             var best = Double.infinity
             for _ in 0..<3 {
                 let start = DispatchTime.now().uptimeNanoseconds
                 _ = try model.embed(frames: frames, count: batch, threads: threads)
                 best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             }
-            printJSON(["engine": "swift", "threads": threads, "batch": batch, "seconds": best, "fps": Double(batch) / best,
-                       "openblas_core": BLAS.coreName])
+            var result: [String: Any] = ["engine": "swift", "threads": threads, "batch": batch, "seconds": best,
+                                         "fps": Double(batch) / best, "openblas_core": BLAS.coreName]
+            if profile {
+                // A separate batch, so that the clock reads do not touch the timings above.
+                let layers = LayerProfile()
+                model.profile = layers
+                _ = try model.embed(frames: frames, count: batch, threads: threads)
+                result["profile_ms"] = Dictionary(uniqueKeysWithValues: layers.milliseconds.map { ($0.kind, $0.milliseconds) })
+            }
+            printJSON(result)
         }
     }
 

@@ -13,13 +13,15 @@ public enum DicomError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Rows or Columns 0 or above `DicomFile.maximumDimension`, or an absurd frame count.
     case absurdDimensions(path: String, reason: String)
     case unsupportedPixelFormat(path: String, reason: String)
+    /// A header value that is not finite, not a number or implausible; `reason` names the attribute.
+    case invalidAttribute(path: String, reason: String)
     case decodeFailed(path: String, reason: String)
 
     public var path: String {
         switch self {
         case .unreadable(let path, _), .notDicom(let path, _), .truncated(let path, _), .noPixelData(let path),
             .unsupportedTransferSyntax(let path, _, _), .absurdDimensions(let path, _),
-            .unsupportedPixelFormat(let path, _), .decodeFailed(let path, _):
+            .unsupportedPixelFormat(let path, _), .invalidAttribute(let path, _), .decodeFailed(let path, _):
             return path
         }
     }
@@ -34,6 +36,7 @@ public enum DicomError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unsupportedTransferSyntax: "unsupported_transfer_syntax"
         case .absurdDimensions: "absurd_dimensions"
         case .unsupportedPixelFormat: "unsupported_pixel_format"
+        case .invalidAttribute: "invalid_attribute"
         case .decodeFailed: "decode_failed"
         }
     }
@@ -48,6 +51,7 @@ public enum DicomError: Error, Equatable, Sendable, CustomStringConvertible {
             "\(path): unsupported transfer syntax \(name) (\(uid))"
         case .absurdDimensions(let path, let reason): "\(path): \(reason)"
         case .unsupportedPixelFormat(let path, let reason): "\(path): unsupported pixel format: \(reason)"
+        case .invalidAttribute(let path, let reason): "\(path): invalid attribute: \(reason)"
         case .decodeFailed(let path, let reason): "\(path): \(reason)"
         }
     }
@@ -65,6 +69,7 @@ public enum DicomError: Error, Equatable, Sendable, CustomStringConvertible {
                 uid: header.map { cString($0.transfer_syntax_uid) } ?? "")
         case MGMT_DICOM_ABSURD_DIMENSIONS: self = .absurdDimensions(path: path, reason: message)
         case MGMT_DICOM_UNSUPPORTED_PIXEL_FORMAT: self = .unsupportedPixelFormat(path: path, reason: message)
+        case MGMT_DICOM_INVALID_ATTRIBUTE: self = .invalidAttribute(path: path, reason: message)
         default: self = .decodeFailed(path: path, reason: message)
         }
     }
@@ -98,6 +103,11 @@ public struct DicomHeader: Sendable, Equatable {
     public let seriesDescription: String
     public let modality: String
     public let transferSyntax: TransferSyntax
+    public let sopClassUID: String
+    /// Empty when the source has none.
+    public let frameOfReferenceUID: String
+    /// The patient and study attributes a derived object copies. They identify the patient: never log them.
+    public let study: StudyAttributes
 
     init(_ h: mgmt_dicom_header) {
         rows = Int(h.rows)
@@ -123,6 +133,43 @@ public struct DicomHeader: Sendable, Equatable {
         seriesDescription = cString(h.series_description)
         modality = cString(h.modality)
         transferSyntax = TransferSyntax(uid: cString(h.transfer_syntax_uid), name: cString(h.transfer_syntax_name))
+        sopClassUID = cString(h.sop_class_uid)
+        frameOfReferenceUID = cString(h.frame_of_reference_uid)
+        study = StudyAttributes(
+            patientName: cString(h.patient_name), patientId: patientId, patientBirthDate: cString(h.patient_birth_date),
+            patientSex: cString(h.patient_sex), studyInstanceUid: studyInstanceUid, studyDate: cString(h.study_date),
+            studyTime: cString(h.study_time), studyID: cString(h.study_id), accessionNumber: cString(h.accession_number),
+            referringPhysicianName: cString(h.referring_physician_name))
+    }
+}
+
+/// Patient and study attributes as the source wrote them (empty when absent): what a derived object copies.
+/// They identify the patient: never put them in logs or logged messages.
+public struct StudyAttributes: Sendable, Equatable, Codable {
+    public var patientName: String
+    public var patientId: String
+    public var patientBirthDate: String
+    public var patientSex: String
+    public var studyInstanceUid: String
+    public var studyDate: String
+    public var studyTime: String
+    public var studyID: String
+    public var accessionNumber: String
+    public var referringPhysicianName: String
+
+    public init(patientName: String = "", patientId: String = "", patientBirthDate: String = "", patientSex: String = "",
+                studyInstanceUid: String, studyDate: String = "", studyTime: String = "", studyID: String = "",
+                accessionNumber: String = "", referringPhysicianName: String = "") {
+        self.patientName = patientName
+        self.patientId = patientId
+        self.patientBirthDate = patientBirthDate
+        self.patientSex = patientSex
+        self.studyInstanceUid = studyInstanceUid
+        self.studyDate = studyDate
+        self.studyTime = studyTime
+        self.studyID = studyID
+        self.accessionNumber = accessionNumber
+        self.referringPhysicianName = referringPhysicianName
     }
 }
 
@@ -158,7 +205,8 @@ public final class DicomFile {
     }
 
     /// Throws the error decoding would give for reasons visible in the header alone (no pixel data, absurd size,
-    /// colour, a transfer syntax without a decoder such as JPEG 2000), without decoding anything.
+    /// colour or an inconsistent pixel description, non-finite or implausible rescale and geometry values, an
+    /// unknown transfer syntax or one without a decoder such as JPEG 2000), without decoding anything.
     public func checkDecodable() throws(DicomError) {
         var error = mgmt_dicom_error()
         guard mgmt_dicom_check_decodable(handle, &error) == MGMT_DICOM_OK else {

@@ -58,16 +58,30 @@ public struct SeriesResult: Codable, Equatable, Sendable {
     public var chunks: [ChunkResult]
     /// Why there are no chunks, when `chunks` is empty.
     public var noChunksReason: String?
+    /// The series' preview PNG in the artifact store (absent in messages from before previews existed).
+    public var preview: ArtifactRef?
 
     public init(weightsSha256: String, segmentationWeightsSha256: String, slicesSelected: Int,
-                chunks: [ChunkResult], noChunksReason: String?) {
+                chunks: [ChunkResult], noChunksReason: String?, preview: ArtifactRef? = nil) {
         self.weightsSha256 = weightsSha256
         self.segmentationWeightsSha256 = segmentationWeightsSha256
         self.slicesSelected = slicesSelected
         self.chunks = chunks
         self.noChunksReason = noChunksReason
+        self.preview = preview
     }
 
     /// The series probability (`Aggregation.seriesProbability`).
     public var probability: Double? { Aggregation.seriesProbability(chunks) }
+}
+
+/// A file in the artifact store: its key and the sha256 its reader verifies.
+public struct ArtifactRef: Codable, Equatable, Sendable {
+    public var key: String
+    public var sha256: String
+
+    public init(key: String, sha256: String) {
+        self.key = key
+        self.sha256 = sha256
+    }
 }

@@ -1,4 +1,5 @@
 import Crypto
+import Domain
 import Foundation
 
 #if canImport(Glibc)
@@ -22,11 +23,12 @@ public enum ArtifactStoreError: Error, CustomStringConvertible {
         }
     }
 
-    /// A missing file or an I/O error may pass (a volume remounting, a disk filling up); corruption does not.
+    /// An I/O error may pass (a volume remounting, a disk filling up, the store unreachable); an artifact missing
+    /// from a reachable store or a corrupt one does not, and its job fails at once with this reason.
     public var isTransient: Bool {
         switch self {
-        case .missing, .io: return true
-        case .invalidKey, .checksumMismatch: return false
+        case .io: return true
+        case .missing, .invalidKey, .checksumMismatch: return false
         }
     }
 }
@@ -72,7 +74,12 @@ public struct ArtifactStore: Sendable {
     /// Reads an artifact and verifies its sha256.
     public func read(_ ref: ArtifactRef) throws(ArtifactStoreError) -> Data {
         let path = try location(of: ref.key)
-        guard FileManager.default.fileExists(atPath: path) else { throw .missing(key: ref.key) }
+        guard FileManager.default.fileExists(atPath: path) else {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory), isDirectory.boolValue
+            else { throw .io(operation: "reach the store at", path: root.path, errno: ENOENT) }
+            throw .missing(key: ref.key)
+        }
         let data = try Self.readFile(path)
         let actual = sha256Hex(data)
         guard actual == ref.sha256 else { throw .checksumMismatch(key: ref.key, expected: ref.sha256, actual: actual) }

@@ -1,13 +1,17 @@
+import Broker
 import Foundation
 
 public enum ConfigurationError: Error, CustomStringConvertible {
     case missing(String)
     case invalid(String, value: String, expected: String)
+    /// A setting no retry can make work (e.g. a broker URL with an unknown scheme, amqps without its CA file).
+    case unusable(String, reason: String)
 
     public var description: String {
         switch self {
         case .missing(let name): return "configuration: \(name) is not set"
         case .invalid(let name, let value, let expected): return "configuration: \(name)=\(value) is not \(expected)"
+        case .unusable(let name, let reason): return "configuration: \(name): \(reason)"
         }
     }
 }
@@ -48,6 +52,9 @@ public struct FleetConfiguration: Sendable {
     public var threads: Int
     /// MGMT_METRICS_PORT: port of `/metrics` and `/healthz`; 0 picks a free port (logged); `off` disables.
     public var metricsPort: Int?
+    /// MGMT_METRICS_BIND: the address `/metrics` and `/healthz` listen on; default 127.0.0.1 (this host only).
+    /// A container sets its own address (or 0.0.0.0) so that its orchestrator can reach the health check.
+    public var metricsBindAddress: String
     /// MGMT_EXCHANGE: the exchange every stage queue is bound to (direct, routing key = queue name).
     public var exchange: String
     /// MGMT_QUEUE_STUDIES / _SEGMENT / _CLASSIFY / _REPORT: queue names.
@@ -68,6 +75,9 @@ public struct FleetConfiguration: Sendable {
     public var postgresSchema: String
     /// MGMT_LOG_LEVEL: trace, debug, info, notice, warning, error or critical.
     public var logLevel: String
+    /// MGMT_RESULTS_HOST / MGMT_RESULTS_PORT: where `reporter serve` listens (loopback unless configured).
+    public var resultsHost: String
+    public var resultsPort: Int
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) {
         func text(_ name: String, _ fallback: String) -> String {
@@ -102,6 +112,7 @@ public struct FleetConfiguration: Sendable {
                 throw .invalid("MGMT_METRICS_PORT", value: String(port), expected: "a TCP port, 0 or off")
             }
         }
+        metricsBindAddress = text("MGMT_METRICS_BIND", "127.0.0.1")
         exchange = text("MGMT_EXCHANGE", "mgmt")
         queues = QueueNames(
             studies: text("MGMT_QUEUE_STUDIES", "studies"), segment: text("MGMT_QUEUE_SEGMENT", "segment"),
@@ -113,6 +124,11 @@ public struct FleetConfiguration: Sendable {
         watchQuietSeconds = try seconds("MGMT_WATCH_QUIET", 30)
         shutdownGraceSeconds = try seconds("MGMT_SHUTDOWN_GRACE", 30)
         postgresSchema = text("MGMT_PG_SCHEMA", "public")
+        resultsHost = text("MGMT_RESULTS_HOST", "127.0.0.1")
+        resultsPort = try integer("MGMT_RESULTS_PORT", 8080, minimum: 0)
+        guard resultsPort <= 65535 else {
+            throw .invalid("MGMT_RESULTS_PORT", value: String(resultsPort), expected: "a TCP port or 0")
+        }
         logLevel = text("MGMT_LOG_LEVEL", "info")
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
         guard levels.contains(logLevel) else {
@@ -120,8 +136,17 @@ public struct FleetConfiguration: Sendable {
         }
     }
 
-    public func requireAMQPURL() throws(ConfigurationError) -> String {
+    /// The broker URL, checked with its TLS settings (MGMT_AMQP_TLS_*) so that a process fails at start, with
+    /// one line, on a URL or TLS file that can never work instead of reconnecting forever.
+    public func requireAMQPURL(environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(ConfigurationError) -> String
+    {
         guard let amqpURL else { throw .missing("MGMT_AMQP_URL") }
+        do {
+            _ = try BrokerTLS.forURL(AMQPURL(parsing: amqpURL), environment: environment)
+        } catch {
+            throw .unusable("MGMT_AMQP_URL", reason: "\(error)")
+        }
         return amqpURL
     }
 

@@ -128,17 +128,6 @@ public func sha256Hex(_ data: some DataProtocol) -> String {
     SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
 }
 
-/// A file in the artifact store: its key and the sha256 its reader verifies.
-public struct ArtifactRef: Codable, Equatable, Sendable {
-    public var key: String
-    public var sha256: String
-
-    public init(key: String, sha256: String) {
-        self.key = key
-        self.sha256 = sha256
-    }
-}
-
 /// `studies` queue: one study folder of a scanner export.
 public struct StudyJob: FleetMessage, Equatable {
     public static let messageKind = "study"
@@ -222,7 +211,7 @@ public struct StatusEvent: FleetMessage, Equatable {
 
     public enum Outcome: Equatable, Sendable {
         /// Ingest read a study and stored its series.
-        case ingested(IngestedStudy)
+        case ingested(Study)
         /// A series' masks were made with the segmentation weights of this sha256.
         case segmented(SeriesIdentity, weightsSha256: String)
         case classified(SeriesIdentity, SeriesResult)
@@ -239,7 +228,7 @@ public struct StatusEvent: FleetMessage, Equatable {
     }
 
     /// What ingest found in a study folder.
-    public struct IngestedStudy: Equatable, Sendable {
+    public struct Study: Equatable, Sendable {
         /// The study folder (as the workers see it).
         public var source: String
         public var patientId: String
@@ -342,7 +331,7 @@ public struct StatusEvent: FleetMessage, Equatable {
         let status = try c.decode(String.self, forKey: .status)
         switch status {
         case "ingested":
-            outcome = .ingested(IngestedStudy(
+            outcome = .ingested(Study(
                 source: try c.decode(String.self, forKey: .source),
                 patientId: try c.decode(String.self, forKey: .patientId),
                 studyInstanceUid: try c.decode(String.self, forKey: .studyInstanceUid),

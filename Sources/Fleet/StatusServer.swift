@@ -1,133 +1,170 @@
 import Foundation
+import Hummingbird
 import Logging
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import NIOCore
+import ServiceLifecycle
 
 public enum StatusServerError: Error, CustomStringConvertible {
-    case socket(String, Int32)
+    case cannotListen(address: String, port: Int, reason: String)
 
     public var description: String {
         switch self {
-        case .socket(let step, let code): return "status server: \(step) failed: \(String(cString: strerror(code)))"
+        case .cannotListen(let address, let port, let reason):
+            return "status server: cannot listen on \(address):\(port): \(reason)"
         }
     }
 }
 
-/// A small HTTP/1.0 listener for `/metrics` (Prometheus text) and `/healthz`. One thread serves one short
-/// request at a time with a read timeout, so a slow or broken client can delay a scrape but never a job.
-public final class StatusServer: @unchecked Sendable {
+/// `/metrics` (Prometheus text) and `/healthz` over HTTP/1.1 on Hummingbird. Connections are served concurrently
+/// on an event loop, and each must deliver its whole request within `requestDeadline` (or is closed), so idle or
+/// byte-dripping clients neither delay a health check nor hold resources for long.
+public final class StatusServer: Sendable {
     /// Answers `/healthz`: nil when healthy, else the reason (served as 503).
     public typealias HealthCheck = @Sendable () -> String?
 
-    public private(set) var port: Int = 0
-    private let listener: Int32
-    private let health: HealthCheck
-    private let logger: Logger
-    private let stopLock = NSLock()
-    private var stopped = false
-    private var thread: Thread?
+    /// The bound port (the chosen one when 0 was asked for).
+    public let port: Int
+    private let group: ServiceGroup
+    private let service: Task<Void, Never>
 
-    /// Binds 0.0.0.0:`port` (0: any free port, see `port`) and starts serving.
-    public init(port requested: Int, health: @escaping HealthCheck, logger: Logger) throws(StatusServerError) {
-        self.health = health
-        self.logger = logger
-        listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard listener >= 0 else { throw .socket("socket", errno) }
-        var yes: Int32 = 1
-        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(requested).bigEndian)
-        address.sin_addr = in_addr(s_addr: INADDR_ANY)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
+    /// Binds `address`:`port` (0: any free port) and starts serving; throws if it cannot listen.
+    public init(address: String = "127.0.0.1", port requested: Int, requestDeadlineSeconds: Double = 5,
+                health: @escaping HealthCheck, logger: Logger) throws(StatusServerError)
+    {
+        let router = Router()
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(string: FleetMetrics.prometheusText())))
         }
-        guard bound == 0, listen(listener, 16) == 0 else {
-            let code = errno
-            close(listener)
-            throw .socket("bind/listen on port \(requested)", code)
+        router.get("/healthz") { _, _ in
+            let problem = health()
+            return Response(status: problem == nil ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: (problem ?? "ok") + "\n")))
         }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
-        }
-        port = Int(UInt16(bigEndian: address.sin_port))
-        let thread = Thread { [self] in serve() }
-        thread.name = "status-server"
-        self.thread = thread
-        thread.start()
-    }
-
-    public func stop() {
-        stopLock.withLock { stopped = true }
-    }
-
-    private var isStopped: Bool { stopLock.withLock { stopped } }
-
-    private func serve() {
-        defer { close(listener) }
-        while !isStopped {
-            var poller = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, 200) > 0 else { continue }
-            let client = accept(listener, nil, nil)
-            guard client >= 0 else { continue }
-            respond(on: client)
-            close(client)
-        }
-    }
-
-    private func respond(on client: Int32) {
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var request = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 1024)
-        // Only the request line matters; stop at the end of the headers or at 8 KiB.
-        while request.count < 8192, !request.ends(with: Array("\r\n\r\n".utf8)), !request.ends(with: [10, 10]) {
-            let count = recv(client, &chunk, chunk.count, 0)
-            guard count > 0 else { break }
-            request += chunk[0..<count]
-        }
-        let line = String(decoding: request.prefix { $0 != 13 && $0 != 10 }, as: UTF8.self)
-        let parts = line.split(separator: " ")
-        let (status, type, body): (String, String, String)
-        if parts.count < 2 || (parts[0] != "GET" && parts[0] != "HEAD") {
-            (status, type, body) = ("400 Bad Request", "text/plain", "only GET /metrics and GET /healthz\n")
-        } else {
-            switch parts[1].split(separator: "?").first.map(String.init) ?? "" {
-            case "/metrics":
-                (status, type, body) = ("200 OK", "text/plain; version=0.0.4", FleetMetrics.prometheusText())
-            case "/healthz":
-                if let problem = health() {
-                    (status, type, body) = ("503 Service Unavailable", "text/plain", problem + "\n")
-                } else {
-                    (status, type, body) = ("200 OK", "text/plain", "ok\n")
+        let started = StartSignal()
+        let deadline = TimeAmount.milliseconds(Int64(requestDeadlineSeconds * 1000))
+        let application = Application(
+            router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [RequestDeadlineHandler(deadline: deadline)])),
+            configuration: ApplicationConfiguration(address: .hostname(address, port: requested)),
+            onServerRunning: { channel in started.set(.success(channel.localAddress?.port ?? requested)) },
+            logger: logger)
+        // No signal handling here: the worker process owns SIGTERM and stops the server itself.
+        let group = ServiceGroup(services: [application], logger: logger)
+        self.group = group
+        service = Task {
+            do {
+                try await group.run()
+            } catch {
+                // A failure to start is thrown by the initialiser; a later one is only logged.
+                if !started.set(.failure(error)) {
+                    logger.error("status server stopped", metadata: ["error": "\(error)"])
                 }
-            default:
-                (status, type, body) = ("404 Not Found", "text/plain", "not found\n")
             }
         }
-        let payload = Array(body.utf8)
-        let head = "HTTP/1.0 \(status)\r\nContent-Type: \(type)\r\nContent-Length: \(payload.count)\r\nConnection: close\r\n\r\n"
-        let response = Array(head.utf8) + (parts.first == "HEAD" ? [] : payload)
-        var offset = 0
-        while offset < response.count {
-            let sent = response[offset...].withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard sent > 0 else {
-                logger.debug("status server: client went away", metadata: ["errno": "\(errno)"])
-                return
-            }
-            offset += sent
+        switch started.wait(timeout: 30) {
+        case .success(let port):
+            self.port = port
+        case .failure(let error):
+            service.cancel()
+            throw .cannotListen(address: address, port: requested, reason: "\(error)")
+        case nil:
+            service.cancel()
+            throw .cannotListen(address: address, port: requested, reason: "not listening after 30 s")
         }
+    }
+
+    /// Stops listening and returns once the open connections are closed (at most the request deadline).
+    public func stop() {
+        let stopped = DispatchSemaphore(value: 0)
+        Task { [group, service] in
+            await group.triggerGracefulShutdown()
+            await service.value
+            stopped.signal()
+        }
+        _ = stopped.wait(timeout: .now() + 10)
     }
 }
 
-extension Array where Element == UInt8 {
-    fileprivate func ends(with suffix: [UInt8]) -> Bool {
-        count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix
+/// Closes a connection that has not delivered a complete request within `deadline` of connecting (or of the
+/// previous response): the whole request, however slowly its bytes arrive, not each read.
+private final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    // The parts pass through untouched; only their arrival times matter.
+    typealias InboundIn = Any
+    typealias InboundOut = Any
+    typealias OutboundIn = Any
+    typealias OutboundOut = Any
+
+    private let deadline: TimeAmount
+    private var timer: Scheduled<Void>?
+
+    init(deadline: TimeAmount) {
+        self.deadline = deadline
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { arm(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        arm(context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        disarm()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        disarm()
+    }
+
+    /// The first byte of the response means the request was read in time; the next request gets a new deadline
+    /// once this response is flushed.
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        disarm()
+        context.write(data, promise: promise)
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        context.flush()
+        arm(context)
+    }
+
+    private func arm(_ context: ChannelHandlerContext) {
+        disarm()
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: deadline) { channel.close(promise: nil) }
+    }
+
+    private func disarm() {
+        timer?.cancel()
+        timer = nil
+    }
+}
+
+/// The listening port or the failure, handed from the server task to the initialiser.
+private final class StartSignal: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var result: Result<Int, any Error>?
+
+    /// Records the first result only; returns whether this was it.
+    @discardableResult
+    func set(_ value: Result<Int, any Error>) -> Bool {
+        condition.withLock {
+            defer { condition.broadcast() }
+            guard result == nil else { return false }
+            result = value
+            return true
+        }
+    }
+
+    func wait(timeout: Double) -> Result<Int, any Error>? {
+        let until = Date().addingTimeInterval(timeout)
+        return condition.withLock {
+            while result == nil, condition.wait(until: until) {}
+            return result
+        }
     }
 }

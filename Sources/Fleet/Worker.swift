@@ -39,6 +39,8 @@ public struct WorkerOptions: Sendable {
 /// - permanent stage failure → the stage's failure event is published, then the delivery is acked;
 /// - transient failure → retried here with exponential backoff, then requeued (the queue's delivery limit
 ///   dead-letters a message that keeps failing, so nothing crash-loops);
+/// - stop (SIGTERM) before the job is done → a copy of the message goes back to its queue and the delivery is
+///   acked, so a graceful stop does not count against the delivery limit (only crashes and failures do);
 /// - broker connection lost → reconnect with backoff; unacked deliveries come back from the broker, and since job
 ///   ids are deterministic the redone work overwrites the same artifacts and the reporter's upserts collapse.
 public final class Worker<S: Stage>: @unchecked Sendable {
@@ -52,6 +54,10 @@ public final class Worker<S: Stage>: @unchecked Sendable {
     private var brokerProblem: String? = "not connected yet"
     private var handled = 0
     private var connection: BrokerConnection?
+    /// The delivery whose job is running, and whether `abandon()` has handed it back to its queue.
+    private var inFlight: Delivery?
+    private var abandoned = false
+    private let workspaces: JobWorkspaces
 
     public init(stage: S, options: WorkerOptions, logger: Logger) throws {
         self.stage = stage
@@ -59,6 +65,9 @@ public final class Worker<S: Stage>: @unchecked Sendable {
         self.logger = logger
         store = try ArtifactStore(root: options.storeRoot)
         metrics = FleetMetrics(stage: stage.name)
+        workspaces = JobWorkspaces(root: store.root.appendingPathComponent(".work"),
+                                   ownerName: "\(stage.name)-\(getpid())", logger: logger)
+        workspaces.sweepStale()
     }
 
     /// nil while connected and consuming; else what is wrong (served by `/healthz`).
@@ -75,11 +84,36 @@ public final class Worker<S: Stage>: @unchecked Sendable {
         }
     }
 
-    /// Closes the broker connection at once: unacked deliveries go back to their queue. For a shutdown whose
-    /// grace period ran out while a job was still running.
+    /// Hands the running job back to its queue (a copy, then the ack) and closes the broker connection. For a
+    /// shutdown whose grace period ran out while a job was still running.
     public func abandon() {
         requestStop()
-        state.withLock { connection }?.close()
+        let (broker, delivery) = state.withLock { () -> (BrokerConnection?, Delivery?) in
+            abandoned = true
+            defer { inFlight = nil }
+            return (connection, inFlight)
+        }
+        if let broker, let delivery {
+            do {
+                try requeueForStop(delivery, on: broker)
+            } catch {
+                // The connection closes next, so the broker requeues the delivery itself (counting a delivery).
+                logger.warning("cannot hand the job back; the broker will redeliver it", metadata: ["error": "\(error)"])
+            }
+        }
+        broker?.close()
+    }
+
+    /// A stop is not the job's fault: a copy goes to the back of its queue (confirmed) and the delivery is acked,
+    /// so the broker's delivery count, which dead-letters at MGMT_DELIVERY_LIMIT, grows only with crashes and
+    /// failures. The broker's own `x-` headers stay behind; a crash between publish and ack leaves a duplicate,
+    /// which deterministic job ids and idempotent stages absorb.
+    private func requeueForStop(_ delivery: Delivery, on broker: BrokerConnection) throws {
+        try broker.publish([OutgoingMessage(
+            routingKey: delivery.queue, body: delivery.body, messageID: delivery.messageID,
+            contentType: delivery.contentType ?? "application/json",
+            headers: delivery.headers.filter { !$0.key.hasPrefix("x-") })], to: options.exchange)
+        try broker.ack(delivery)
     }
 
     private var isStopping: Bool { state.withLock { stopRequested } }
@@ -114,6 +148,7 @@ public final class Worker<S: Stage>: @unchecked Sendable {
             broker.close()
             state.withLock { connection = nil }
         }
+        workspaces.close()
         setProblem("stopped")
         logger.info("worker stopped", metadata: ["stage": "\(stage.name)"])
     }
@@ -158,6 +193,7 @@ public final class Worker<S: Stage>: @unchecked Sendable {
         }
         if let id = delivery.messageID { log[metadataKey: "job_id"] = "\(id)" }
 
+        state.withLock { inFlight = delivery }
         metrics.started()
         log.info("job started", metadata: ["redelivered": "\(delivery.redelivered)"])
         let started = Date()
@@ -181,8 +217,13 @@ public final class Worker<S: Stage>: @unchecked Sendable {
                     if exhausted || isStopping {
                         log.warning("transient failure: returning the message to the queue", metadata: [
                             "reason": "\(reason)", "attempts": "\(attempt)"])
-                        pause(seconds: options.retryBackoffSeconds)
-                        try broker.reject(delivery, requeue: true)
+                        guard keepsDelivery() else { return }
+                        if exhausted {
+                            pause(seconds: options.retryBackoffSeconds)
+                            try broker.reject(delivery, requeue: true)
+                        } else {
+                            try requeueForStop(delivery, on: broker)
+                        }
                         metrics.finished(outcome: .requeued, seconds: Date().timeIntervalSince(started))
                         settled()
                         return
@@ -196,6 +237,10 @@ public final class Worker<S: Stage>: @unchecked Sendable {
                 }
             }
         }
+        guard keepsDelivery() else {
+            log.info("job finished after the grace period: the queue has it back, its results are not published")
+            return
+        }
         try broker.publish(publications.map {
             OutgoingMessage(routingKey: options.queues.name(of: $0.destination), body: $0.body, messageID: $0.messageId)
         }, to: options.exchange)
@@ -208,12 +253,21 @@ public final class Worker<S: Stage>: @unchecked Sendable {
             "published": "\(publications.count)"])
     }
 
+    /// Whether the delivery is still this thread's to settle (false once `abandon()` handed it back).
+    private func keepsDelivery() -> Bool {
+        state.withLock {
+            guard !abandoned else { return false }
+            inFlight = nil
+            return true
+        }
+    }
+
     private func runInWorkspace(_ job: S.Job, logger: Logger) throws -> [Publication] {
-        let workspace = store.root.appendingPathComponent(".work/\(stage.name)-\(getpid())-\(UUID().uuidString)")
+        let workspace: URL
         do {
-            try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
+            workspace = try workspaces.makeWorkspace()
         } catch {
-            throw StageFailure.transient("cannot create the job workspace \(workspace.path): \(error)")
+            throw StageFailure.transient("cannot create a job workspace in \(workspaces.root.path): \(error)")
         }
         defer { try? FileManager.default.removeItem(at: workspace) }
         return try stage.run(job, context: StageContext(store: store, workspace: workspace, logger: logger))

@@ -20,8 +20,10 @@ public enum WorkerProcess {
         let worker = try Worker(stage: stage, options: try WorkerOptions(configuration: configuration), logger: logger)
         var server: StatusServer?
         if let port = configuration.metricsPort {
-            server = try StatusServer(port: port, health: { worker.healthProblem }, logger: logger)
-            logger.info("serving /metrics and /healthz", metadata: ["port": "\(server?.port ?? port)"])
+            server = try StatusServer(address: configuration.metricsBindAddress, port: port,
+                                      health: { worker.healthProblem }, logger: logger)
+            logger.info("serving /metrics and /healthz", metadata: [
+                "address": "\(configuration.metricsBindAddress)", "port": "\(server?.port ?? port)"])
         }
         let grace = configuration.shutdownGraceSeconds
         let signals = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in

@@ -3,11 +3,13 @@ import Domain
 import Fleet
 import Foundation
 import Logging
+import Pictures
 import SeriesFiles
 
 /// The cls-worker's stage: a segmented series in; the classifier of its MRI type (T4E's slice selection, chunks,
 /// ECA-NFNet-L0 + BiLSTM) run by the same `SeriesClassifier` as `cls-worker run`; `classification.json` to the
-/// store; a `classified` event with every chunk's probability and the weights' sha256.
+/// store with the series' preview PNG (slices, mask outlines, kept slices, chunk probabilities); a `classified`
+/// event with every chunk's probability, the weights' sha256 and the preview's key.
 public final class ClassifyStage: Stage, @unchecked Sendable {
     public typealias Job = ClassifyJob
     public let name = "classify"
@@ -34,9 +36,10 @@ public final class ClassifyStage: Stage, @unchecked Sendable {
         for (file, ref) in job.inputs {
             try context.store.materialize(ref, at: directory.appendingPathComponent(file))
         }
-        let result: Classification.SeriesClassification
+        let input: SeriesInput, result: Classification.SeriesClassification
         do {
-            result = try classify(directory, mriType: job.series.mriType)
+            input = try SeriesInput(directory: directory)
+            result = try classify(input, in: directory, mriType: job.series.mriType)
         } catch let failure as StageFailure {
             throw failure
         } catch {
@@ -46,7 +49,8 @@ public final class ClassifyStage: Stage, @unchecked Sendable {
         let key = "classify/" + JobID.derive(stage: "classify", subject: job.series.seriesInstanceUid,
                                              weights: [job.segmentationWeightsSha256, weights])
         try context.store.put(try DocumentJSON.encoder.encode(result), key: "\(key)/\(SeriesDirectory.File.classification.name)")
-        let summary = result.result(segmentationWeightsSha256: job.segmentationWeightsSha256)
+        let preview = try context.store.put(Data(try Self.preview(input, result)), key: "\(key)/preview.png")
+        let summary = result.result(segmentationWeightsSha256: job.segmentationWeightsSha256, preview: preview)
         context.logger.info("series classified", metadata: [
             "mri_type": "\(job.series.mriType)", "chunks": "\(summary.chunks.count)",
             "selected": "\(summary.slicesSelected)"])
@@ -59,7 +63,9 @@ public final class ClassifyStage: Stage, @unchecked Sendable {
 
     /// A type without a classifier file is skipped with the reason, as `cls-worker run` does: the series gets a
     /// prediction row without chunks and the study still completes.
-    private func classify(_ directory: URL, mriType name: String) throws -> Classification.SeriesClassification {
+    private func classify(_ input: SeriesInput, in directory: URL, mriType name: String) throws
+        -> Classification.SeriesClassification
+    {
         guard let mriType = MRIType(rawValue: name) else { throw StageFailure.permanent("unknown MRI type '\(name)'") }
         let weightsURL = modelsDirectory.appendingPathComponent(ClassifierWeights.fileName(mriType: mriType))
         guard FileManager.default.fileExists(atPath: weightsURL.path) else {
@@ -68,6 +74,17 @@ public final class ClassifyStage: Stage, @unchecked Sendable {
         let weights = try loaded[mriType] ?? ClassifierWeights(contentsOf: weightsURL)
         loaded[mriType] = weights
         return try SeriesClassifier(model: weights.model, weightsSha256: weights.sha256, augmentation: augmentation,
-                                    threads: threads).classify(SeriesInput(directory: directory))
+                                    threads: threads).classify(input)
+    }
+
+    /// The series' preview PNG: every slice with its masks' outlines, the slices the selection kept framed, the
+    /// chunk probabilities under them (no slice is framed when the type was skipped).
+    static func preview(_ input: SeriesInput, _ result: Classification.SeriesClassification) throws -> [UInt8] {
+        let kept = result.kept.isEmpty ? [] : Set(try SeriesClassifier.keptSlices(input))
+        let slices = input.slices.indices.map {
+            SeriesPreview.Slice(image: input.slices[$0], wholeTumour: input.wholeTumour[$0], enhancing: input.enhancing[$0],
+                                kept: kept.contains($0))
+        }
+        return try PNG.encode(try SeriesPreview(slices: slices, chunkProbabilities: result.chunks.map(\.probability)).render())
     }
 }

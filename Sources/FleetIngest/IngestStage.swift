@@ -62,6 +62,9 @@ public struct IngestStage: Stage {
         let directory = context.workspace.appendingPathComponent(directoryName)
         do {
             try SeriesDirectory(directory).write(series)
+        } catch let error as EncodingError {
+            // Values JSON cannot hold: writing again cannot help.
+            throw StageFailure.permanent("series \(metadata.seriesInstanceUid) cannot be encoded: \(error)")
         } catch {
             throw StageFailure.transient("cannot write the series directory: \(error)")
         }

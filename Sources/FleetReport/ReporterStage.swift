@@ -24,6 +24,17 @@ public struct DeadLetter: Sendable, Equatable {
     public var patientId: String?
     public var studyInstanceUid: String?
     public var seriesInstanceUid: String?
+    public var mriType: String?
+
+    /// The series the message was about, when its body names one completely: that series then fails with the
+    /// dead letter's reason, so its study still ends (`done` once every series is classified or failed).
+    var series: SeriesIdentity? {
+        guard let seriesInstanceUid, !seriesInstanceUid.isEmpty, let studyInstanceUid, !studyInstanceUid.isEmpty,
+              let patientId, !patientId.isEmpty, let mriType, !mriType.isEmpty
+        else { return nil }
+        return SeriesIdentity(patientId: patientId, studyInstanceUid: studyInstanceUid,
+                              seriesInstanceUid: seriesInstanceUid, mriType: mriType)
+    }
 }
 
 /// The reporter: the only writer of the results database. One transaction per message, acked after commit (the
@@ -111,6 +122,10 @@ public final class ReporterStage: Stage, @unchecked Sendable {
             try tables.recordSeriesStatus(series, status: .segmented, segmentationWeightsSha256: weightsSha256)
         case .classified(let series, let result):
             try tables.recordSeriesClassified(series, result: result, computedAt: event.occurredAt)
+            if let preview = result.preview {
+                try tables.recordSeriesPreview(seriesInstanceUid: series.seriesInstanceUid, key: preview.key,
+                                               sha256: preview.sha256)
+            }
         case .failed(let subject, let reason):
             switch subject {
             case .series(let series):
@@ -130,6 +145,9 @@ public final class ReporterStage: Stage, @unchecked Sendable {
     }
 
     private func record(_ letter: DeadLetter, in tables: ResultsTables) throws {
+        if let series = letter.series {
+            try tables.recordSeriesStatus(series, status: .failed, error: letter.reason)
+        }
         try tables.recordFailure(
             kind: .deadLettered, stage: letter.stage, jobId: letter.jobId, patientId: letter.patientId,
             studyInstanceUid: letter.studyInstanceUid, seriesInstanceUid: letter.seriesInstanceUid,
@@ -186,7 +204,7 @@ public final class ReporterStage: Stage, @unchecked Sendable {
             queue: queue, stage: stage, jobId: jobId, reason: reason, bodyExcerpt: excerpt,
             patientId: (series?["patient_id"] ?? fields?["patient_id"]) as? String,
             studyInstanceUid: (series?["study_instance_uid"] ?? fields?["study_instance_uid"]) as? String,
-            seriesInstanceUid: series?["series_instance_uid"] as? String)
+            seriesInstanceUid: series?["series_instance_uid"] as? String, mriType: series?["mri_type"] as? String)
     }
 }
 

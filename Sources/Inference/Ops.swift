@@ -15,7 +15,7 @@ public enum Activation: Sendable, Equatable {
         case .identity:
             if shift != 0 { for i in 0..<count { values[i] += shift } }
         case .relu:
-            for i in 0..<count { values[i] = max(values[i] + shift, 0) }
+            VectorMath.relu(values, count: count, shift: shift)
         case .silu:
             VectorMath.silu(values, count: count, shift: shift)
         case .gelu:

@@ -1,6 +1,6 @@
 import SeriesFiles
 
-// The ingest-specific computations of DESIGN.md §1: empty-slice drop, series min-max normalisation to 0–255,
+// The ingest-specific computations (docs/ARCHITECTURE.md, "Ingest"): empty-slice drop, series min-max normalisation to 0–255,
 // its uint8 truncation, and Borovec's projection crop.
 
 /// T4E's `check_empty`: a slice is kept when more than `minimumFraction` of its pixels are > 0.

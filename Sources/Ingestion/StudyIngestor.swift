@@ -4,7 +4,7 @@ import Foundation
 import Logging
 import SeriesFiles
 
-/// Settings of the ingest stage (DESIGN.md §1); the defaults reproduce T4E.
+/// Settings of the ingest stage (docs/ARCHITECTURE.md, "Ingest"); the defaults reproduce T4E.
 public struct IngestOptions: Sendable {
     public var seriesDescriptionRules = SeriesDescriptionRules.standard
     /// A slice is kept when more than this fraction of its pixels are > 0.
@@ -83,6 +83,14 @@ public struct StudyIngestor: Sendable {
                 groups[GroupKey(folder: file.folder, seriesUID: file.header.seriesInstanceUid), default: []].append(file)
             case .failure(let issue): errors.append(issue)
             }
+        }
+        // Without a SeriesInstanceUID a series cannot be named downstream nor told apart from another one.
+        for key in groups.keys.filter(\.seriesUID.isEmpty).sorted(by: { $0.folder < $1.folder }) {
+            let count = groups.removeValue(forKey: key)?.count ?? 0
+            errors.append(IngestIssue(
+                kind: "missing_series_instance_uid",
+                message: "\(key.folder.isEmpty ? "." : key.folder): \(count) file(s) without SeriesInstanceUID "
+                    + "(0020,000E) left out", path: key.folder))
         }
         let assignments = assignTypes(groups, warnings: &warnings)
         let identity = studyIdentity(groups.values.flatMap { $0.map(\.header) }, study: study, warnings: &warnings)

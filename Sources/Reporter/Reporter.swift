@@ -5,12 +5,13 @@ import Foundation
 import Logging
 
 @main
-struct Reporter: ParsableCommand {
+struct Reporter: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reporter",
-        abstract: "The only writer of the results database: records status events and dead letters in PostgreSQL.",
+        abstract: "The only writer of the results database: records status events and dead letters in PostgreSQL; "
+            + "evaluates against labels and serves the results page.",
         discussion: "Configuration comes from the MGMT_* environment variables (see the README).",
-        subcommands: [Work.self, Export.self],
+        subcommands: [Work.self, Export.self, Evaluate.self, LabelsCommand.self, Preview.self, Serve.self],
         defaultSubcommand: Work.self)
 
     struct Work: ParsableCommand {

@@ -18,7 +18,8 @@ public final class PostgresConnection: @unchecked Sendable {
     private let logger: Logger
     private let lock = NSRecursiveLock()
 
-    /// Opens a connection from a conninfo string (`host=... dbname=...` or a `postgresql://` URI).
+    /// Opens a connection from a conninfo string (`host=... dbname=...` or a `postgresql://` URI). A conninfo
+    /// that can never work throws `invalidConfiguration` before any network traffic (`PostgresSettings`).
     ///
     /// Without a `connect_timeout` in `conninfo`, `defaultConnectTimeout` seconds applies, so an unreachable
     /// server fails within a bounded time instead of hanging on the TCP connect.
@@ -26,6 +27,7 @@ public final class PostgresConnection: @unchecked Sendable {
         throws
     {
         self.logger = logger
+        try PostgresSettings.check(conninfo: conninfo)
         // With expand_dbname, conninfo's own keywords override the ones listed before it: the timeout is a default.
         let keywords = ["connect_timeout", "dbname"]
         let values = [String(max(defaultConnectTimeout, 1)), conninfo]
@@ -213,7 +215,7 @@ public final class PostgresConnection: @unchecked Sendable {
 }
 
 /// libpq's messages span lines ("...failed: Connection refused\n\tIs the server running..."): one line for logs.
-private func oneLine(_ text: String) -> String {
+func oneLine(_ text: String) -> String {
     text.split(whereSeparator: \.isNewline).map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
         .joined(separator: "; ")
 }

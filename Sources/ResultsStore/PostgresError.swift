@@ -13,6 +13,8 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         case statementFailed
         /// The API was used in a way the connection cannot honour (e.g. a nested transaction).
         case invalidUse
+        /// The conninfo can never work (unparseable, unknown sslmode, a named file unreadable): fix it, do not retry.
+        case invalidConfiguration
     }
 
     public let kind: Kind
@@ -50,6 +52,7 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         case .connectionLost: return "PostgreSQL: connection lost during \(role): \(message)"
         case .statementFailed: return "PostgreSQL: \(role) failed\(code): \(message)"
         case .invalidUse: return "PostgreSQL: \(role): \(message)"
+        case .invalidConfiguration: return "PostgreSQL: invalid connection settings: \(message)"
         }
     }
 }

@@ -113,6 +113,29 @@ public enum ResultsSchema {
                 GROUP BY s.study_instance_uid
             """,
         ]),
+        Migration(version: 2, name: "dicom outputs", statements: [
+            // The DICOM objects written for a study (a SEG per series, an SR per study) and their delivery.
+            """
+            CREATE TABLE dicom_outputs (
+                sop_instance_uid text PRIMARY KEY,
+                study_instance_uid text NOT NULL,
+                series_instance_uid text NOT NULL,
+                source_series_instance_uid text,
+                kind text NOT NULL CHECK (kind IN ('SEG', 'SR')),
+                store_key text NOT NULL,
+                destination text,
+                status text NOT NULL CHECK (status IN ('stored', 'sent', 'failed')),
+                attempts integer NOT NULL DEFAULT 0,
+                error text,
+                sent_at timestamptz,
+                updated_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            """
+            CREATE INDEX dicom_outputs_by_study ON dicom_outputs (study_instance_uid)
+            """,
+        ]),
+        labelsMigration,
     ]
 
     /// Applies the migrations not yet recorded, each in its own transaction under an advisory lock, so that two

@@ -107,6 +107,12 @@ public struct ResultsTables {
         try recordSeriesStatus(key, status: .classified, slicesSelected: result.slicesSelected)
     }
 
+    /// Where the series' preview PNG is in the artifact store (`reporter preview`, the results page).
+    public func recordSeriesPreview(seriesInstanceUid: String, key: String, sha256: String) throws {
+        try connection.execute("UPDATE series SET preview_key = $2, preview_sha256 = $3 WHERE series_instance_uid = $1",
+                               [seriesInstanceUid, key, sha256], role: "record series preview")
+    }
+
     /// The patient's row from its series rows: the probability is `Aggregation.patientScore` over its series
     /// predictions. With no chunks anywhere the row has a NULL probability and says why, per series.
     public func refreshPatient(_ patientId: String) throws {
@@ -159,10 +165,26 @@ public struct ResultsTables {
     }
 
     /// One row per (kind, stage, job): a replayed failure updates `last_seen` and the reason.
+    /// Longest text kept per `failures` column: whatever a message carried (a hostile one too: a 30 MB path),
+    /// a failure row stays small. Longer text keeps its start and says how long it was.
+    public enum FailureTextLimit {
+        public static let identifier = 256
+        public static let source = 1024
+        public static let reason = 2000
+        public static let bodyExcerpt = 512
+    }
+
     public func recordFailure(kind: FailureKind, stage: String, jobId: String, patientId: String? = nil,
                               studyInstanceUid: String? = nil, seriesInstanceUid: String? = nil,
                               source: String? = nil, queue: String? = nil, reason: String,
                               bodyExcerpt: String? = nil) throws {
+        let id = FailureTextLimit.identifier
+        let (stage, jobId, queue) = (stage.bounded(to: id), jobId.bounded(to: id), queue?.bounded(to: id))
+        let (patientId, studyInstanceUid) = (patientId?.bounded(to: id), studyInstanceUid?.bounded(to: id))
+        let seriesInstanceUid = seriesInstanceUid?.bounded(to: id)
+        let source = source?.bounded(to: FailureTextLimit.source)
+        let reason = reason.bounded(to: FailureTextLimit.reason)
+        let bodyExcerpt = bodyExcerpt?.bounded(to: FailureTextLimit.bodyExcerpt)
         try connection.execute("""
             INSERT INTO failures (kind, stage, job_id, patient_id, study_instance_uid, series_instance_uid, source,
                                   queue, reason, body_excerpt)
@@ -280,5 +302,15 @@ public struct ResultsTables {
             counts[name] = try row.int(name)
         }
         return counts
+    }
+}
+
+extension String {
+    /// At most `limit` characters: the start, then how long the whole was (a marker within the limit).
+    public func bounded(to limit: Int) -> String {
+        // The byte count is O(1) for native strings; count characters only when the bytes already exceed the limit.
+        guard utf8.count > limit, count > limit else { return self }
+        let marker = "… [\(utf8.count) bytes in all]"
+        return String(prefix(max(limit - marker.count, 0))) + marker
     }
 }

@@ -240,7 +240,7 @@ final class BrokerConnectionTests: XCTestCase {
         let relay = try TCPRelay(targetHost: "127.0.0.1", targetPort: 1)
         addTeardownBlock { relay.stop() }
         let started = Date()
-        XCTAssertThrowsError(try BrokerConnection(url: AMQPURL(host: "127.0.0.1", port: relay.port),
+        XCTAssertThrowsError(try BrokerConnection(url: AMQPURL(host: "127.0.0.1", port: relay.port, user: "u", password: "p"),
                                                   options: BrokerOptions(connectTimeout: 3))) { error in
             guard case BrokerError.connectionFailed(_, let reason) = error else {
                 return XCTFail("unexpected \(error)")
@@ -250,17 +250,26 @@ final class BrokerConnectionTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 5)
     }
 
-    func testUnroutableHostFailsWithinTheConnectTimeout() throws {
-        // 192.0.2.0/24 is reserved for documentation: refused at once by the network, or silent until the timeout.
+    func testSilentServerFailsWithinTheConnectTimeout() throws {
+        // A peer that accepts the TCP connection and then never answers (a frozen relay on loopback): the AMQP
+        // handshake must give up after the connect timeout instead of hanging.
+        let url = try brokerURL()
+        let relay = try TCPRelay(targetHost: url.host, targetPort: url.port)
+        addTeardownBlock { relay.stop() }
+        relay.freeze()
+        var silent = url
+        silent.port = relay.port
         let started = Date()
-        XCTAssertThrowsError(try BrokerConnection(url: AMQPURL(host: "192.0.2.1"),
-                                                  options: BrokerOptions(connectTimeout: 2))) { error in
-            guard case BrokerError.connectionFailed(let endpoint, _) = error else {
+        XCTAssertThrowsError(try BrokerConnection(url: silent, options: BrokerOptions(connectTimeout: 2))) { error in
+            guard case BrokerError.connectionFailed(let endpoint, let reason) = error else {
                 return XCTFail("unexpected \(error)")
             }
-            XCTAssertEqual(endpoint, "192.0.2.1:5672")
+            XCTAssertEqual(endpoint, "\(url.host):\(relay.port)")
+            XCTAssertTrue(reason.hasPrefix("AMQP handshake: "), reason)
         }
-        XCTAssertLessThan(Date().timeIntervalSince(started), 4)
+        let elapsed = Date().timeIntervalSince(started)
+        XCTAssertGreaterThan(elapsed, 1.5, "it failed before the timeout, so it did not test the timeout")
+        XCTAssertLessThan(elapsed, 4)
     }
 
     func testDeclareIsIdempotentAndConflictsAreClearAndNotFatal() throws {

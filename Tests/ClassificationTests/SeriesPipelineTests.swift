@@ -66,6 +66,39 @@ final class SeriesPipelineTests: XCTestCase {
         }
     }
 
+    /// A series with a single slice: one padded chunk, and the backbone at batch 1 (a frame alone gives the row it
+    /// gets in a larger batch).
+    func testOneSliceSeriesIsClassified() throws {
+        let full = try SeriesInput(directory: Self.seriesDirectory)
+        let first = try XCTUnwrap(SeriesClassifier.keptSlices(full).first)
+        let single = try SeriesInput(
+            patientId: full.patientId, mriType: full.mriType, slicesTotal: 1, slicesNonempty: 1,
+            instanceNumbers: [full.instanceNumbers[first]], slices: [full.slices[first]],
+            wholeTumour: [full.wholeTumour[first]], enhancing: [full.enhancing[first]])
+        var classifier = SeriesClassifier(model: try Fixtures.seededModel(), weightsSha256: nil, threads: 2)
+        let result = try classifier.classify(single)
+        XCTAssertEqual(result.status, .classified)
+        XCTAssertEqual(result.kept, [full.instanceNumbers[first]])
+        XCTAssertEqual(result.chunks.count, 1)
+        classifier.reuseEmbeddings = false
+        let recomputed = try classifier.chunkProbabilities(single, kept: [0])
+        XCTAssertEqual(try XCTUnwrap(result.probability), recomputed[0], accuracy: 1e-6)
+
+        let backbone = try Fixtures.seededModel().backbone
+        var frames = [Float](repeating: 0, count: 2 * FrameBuilder.frameSize)
+        try frames.withUnsafeMutableBufferPointer { buffer in
+            try FrameBuilder.write(slice: single.slices[0], wholeTumour: single.wholeTumour[0], enhancing: single.enhancing[0],
+                                   variant: .zoomed, path: .float, to: buffer.baseAddress!)
+            FrameBuilder.writePadding(to: buffer.baseAddress! + FrameBuilder.frameSize)
+        }
+        let pair = try backbone.embed(frames: frames, count: 2, threads: 2)
+        for threads in [1, 2] {
+            let alone = try backbone.embed(frames: Array(frames.prefix(FrameBuilder.frameSize)), count: 1, threads: threads)
+            XCTAssertEqual(alone.count, ECANFNetArchitecture.embeddingWidth)
+            XCTAssertLessThanOrEqual(maxAbsDifference(alone, Array(pair.prefix(alone.count))), 1e-4, "\(threads) thread(s)")
+        }
+    }
+
     func testSeriesWithoutInformativeSliceIsARecordedResult() throws {
         let full = try SeriesInput(directory: Self.seriesDirectory)
         let tumourFree = try SeriesInput(

@@ -1,3 +1,4 @@
+import Domain
 import Fleet
 import Foundation
 import XCTest
@@ -33,10 +34,18 @@ final class ArtifactStoreTests: XCTestCase {
             XCTAssertEqual(key, "a/b")
             XCTAssertFalse((error as? ArtifactStoreError)?.isTransient ?? true)
         }
+        // Missing from a reachable store: permanent (retrying cannot bring it back), with the key in the reason.
         XCTAssertThrowsError(try store.read(ArtifactRef(key: "a/none", sha256: ref.sha256))) { error in
             guard case .missing = error as? ArtifactStoreError else { return XCTFail("\(error)") }
+            XCTAssertFalse((error as? ArtifactStoreError)?.isTransient ?? true)
+            XCTAssertEqual("\(error)", "artifact 'a/none' is not in the store")
         }
         XCTAssertFalse(store.contains(ArtifactRef(key: "a/none", sha256: ref.sha256)))
+        // The store itself unreachable (a volume not mounted yet): transient.
+        try FileManager.default.removeItem(at: root)
+        XCTAssertThrowsError(try store.read(ref)) { error in
+            XCTAssertTrue((error as? ArtifactStoreError)?.isTransient ?? false, "\(error)")
+        }
     }
 
     func testRewritesAreIdempotentAndReplaceAtomically() throws {

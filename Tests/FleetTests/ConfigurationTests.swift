@@ -15,6 +15,34 @@ final class ConfigurationTests: XCTestCase {
         }
     }
 
+    func testBrokerSettingsThatCanNeverWorkAreRefusedAtStart() throws {
+        let cases: [([String: String], String)] = [
+            (["MGMT_AMQP_URL": "http://u:p@h/"], "configuration: MGMT_AMQP_URL: invalid AMQP URL: unknown scheme \"http\" (expected amqp or amqps)"),
+            (["MGMT_AMQP_URL": "amqps://u:p@h/"], "configuration: MGMT_AMQP_URL: invalid AMQP TLS settings: amqps:// needs MGMT_AMQP_TLS_CA: the CA file (PEM) that signed the broker"),
+            (["MGMT_AMQP_URL": "amqps://u:p@h/", "MGMT_AMQP_TLS_CA": "/nonexistent/ca.pem"],
+             "configuration: MGMT_AMQP_URL: invalid AMQP TLS settings: MGMT_AMQP_TLS_CA=/nonexistent/ca.pem: cannot read it: No such file or directory"),
+        ]
+        for (environment, expected) in cases {
+            let configuration = try FleetConfiguration(environment: environment)
+            XCTAssertThrowsError(try configuration.requireAMQPURL(environment: environment)) { error in
+                XCTAssertEqual("\(error)", expected)
+            }
+        }
+    }
+
+    func testAWorkerWithABrokerURLThatCanNeverWorkExitsAtOnceWithOneLine() throws {
+        let ingest = FleetCluster.binDirectory.appendingPathComponent("ingest")
+        var environment = ProcessInfo.processInfo.environment
+        environment["MGMT_AMQP_URL"] = "amqps://u:p@127.0.0.1:1/%2f"
+        environment["MGMT_AMQP_TLS_CA"] = "/nonexistent/ca.pem"
+        environment["MGMT_METRICS_PORT"] = "off"
+        let started = Date()
+        let (status, output) = try runCapturingOutput(ingest, ["work"], environment: environment)
+        XCTAssertNotEqual(status, 0)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10, "it must not retry")
+        XCTAssertTrue(output.contains("MGMT_AMQP_TLS_CA=/nonexistent/ca.pem: cannot read it"), output)
+    }
+
     func testValuesAndErrors() throws {
         let configuration = try FleetConfiguration(environment: [
             "MGMT_AMQP_URL": "amqp://u:p@h:1/%2f", "MGMT_PREFETCH": "4", "MGMT_METRICS_PORT": "off",

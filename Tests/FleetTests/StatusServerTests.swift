@@ -35,6 +35,57 @@ final class StatusServerTests: XCTestCase {
     }
 }
 
+final class StatusServerLoadTests: XCTestCase {
+    /// 32 clients that connect and say nothing and 32 that drip a request one byte at a time: `/healthz` still
+    /// answers within 1 s, and the whole-request deadline closes every slow connection, dripping or not.
+    func testHealthAnswersWithinASecondWhileSixtyFourSlowClientsAreConnected() throws {
+        let server = try StatusServer(port: 0, requestDeadlineSeconds: 2, health: { nil }, logger: Logger(label: "test"))
+        defer { server.stop() }
+        let idle = try (0..<32).map { _ in try connect(port: server.port) }
+        let dripping = try (0..<32).map { _ in try connect(port: server.port) }
+        defer { (idle + dripping).forEach { close($0) } }
+        let request = Array("GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Padding: ".utf8) + [UInt8](repeating: 97, count: 200)
+        let drip = Thread {
+            for byte in request {
+                for client in dripping { _ = withUnsafeBytes(of: byte) { send(client, $0.baseAddress, 1, Int32(MSG_NOSIGNAL)) } }
+                Thread.sleep(forTimeInterval: 0.25)
+            }
+        }
+        drip.start()
+        let started = Date()
+        while Date().timeIntervalSince(started) < 1.5 {
+            let asked = Date()
+            XCTAssertEqual(try httpGet(port: server.port, path: "/healthz").status, 200)
+            XCTAssertLessThan(Date().timeIntervalSince(asked), 1.0, "/healthz answered within 1 s")
+        }
+        // Past the 2 s deadline (with slack for a loaded machine) every slow client has been disconnected.
+        Thread.sleep(forTimeInterval: max(0, 4 - Date().timeIntervalSince(started)))
+        for client in idle + dripping {
+            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var byte: UInt8 = 0
+            XCTAssertLessThanOrEqual(recv(client, &byte, 1, 0), 0, "the server closed the slow connection")
+        }
+    }
+
+    /// By default the server listens on loopback only (/proc/net/tcp shows the listening socket's address).
+    func testListensOnLoopbackByDefault() throws {
+        let configuration = try FleetConfiguration(environment: [:])
+        XCTAssertEqual(configuration.metricsBindAddress, "127.0.0.1")
+        let server = try StatusServer(address: configuration.metricsBindAddress, port: 0, health: { nil },
+                                      logger: Logger(label: "test"))
+        defer { server.stop() }
+        let listening = try String(contentsOfFile: "/proc/net/tcp", encoding: .utf8).split(separator: "\n")
+            .map { $0.split(separator: " ") }
+            .filter { $0.count > 3 && $0[3] == "0A" && $0[1].hasSuffix(String(format: ":%04X", server.port)) }
+        XCTAssertEqual(listening.map { String($0[1]) }, [String(format: "0100007F:%04X", server.port)])
+        XCTAssertThrowsError(try StatusServer(address: "127.0.0.1", port: server.port, health: { nil },
+                                              logger: Logger(label: "test"))) { error in
+            XCTAssertTrue("\(error)".hasPrefix("status server: cannot listen on 127.0.0.1:\(server.port)"), "\(error)")
+        }
+    }
+}
+
 final class LockedFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: Bool
@@ -62,13 +113,13 @@ func connect(port: Int) throws -> Int32 {
     return descriptor
 }
 
-/// A minimal HTTP GET with a blocking socket: returns the status code and the body.
+/// A minimal HTTP GET with a blocking socket (the server closes after the response): the status code and the body.
 func httpGet(port: Int, path: String) throws -> (status: Int, body: String) {
     let descriptor = try connect(port: port)
     defer { close(descriptor) }
     var timeout = timeval(tv_sec: 5, tv_usec: 0)
     setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    let request = Array("GET \(path) HTTP/1.0\r\nHost: localhost\r\n\r\n".utf8)
+    let request = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8)
     _ = request.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, 0) }
     var response = [UInt8]()
     var chunk = [UInt8](repeating: 0, count: 4096)

@@ -171,6 +171,78 @@ final class WorkerTests: XCTestCase {
         XCTAssertEqual(try harness.broker.messageCount(queue: harness.queues.report), 0)
     }
 
+    /// Three rolling restarts, each past the grace period, while a long job runs (delivery limit 1: one
+    /// redelivery allowed). Each stop hands the job back without spending a delivery, so the fourth worker
+    /// finishes it; with the broker counting each stop, the job was dead-lettered at the second.
+    func testStopsPastTheGracePeriodDoNotSpendTheDeliveryLimit() throws {
+        let harness = try WorkerHarness(extra: ["MGMT_DELIVERY_LIMIT": "1"])
+        self.harness = harness
+        let attempts = Counter()
+        let stage = ScriptedSegmentStage { _, _ in
+            attempts.increment()
+            if attempts.value <= 3 { Thread.sleep(forTimeInterval: 2) }
+        }
+        try harness.publish(SegmentJob(series: series, inputs: [:]), to: .segment)
+        for restart in 1...3 {
+            let worker = try harness.start(stage)
+            try waitUntil(timeout: 20) { attempts.value == restart }
+            worker.abandon()
+        }
+        try harness.start(stage)
+        let events = try harness.take(1, from: harness.queues.report, timeout: 30)
+        XCTAssertEqual(events.count, 1, "the job finished on the fourth worker")
+        XCTAssertEqual(attempts.value, 4)
+        XCTAssertEqual(try harness.broker.messageCount(queue: QueueNames.deadLetter(of: harness.queues.segment)), 0)
+        XCTAssertEqual(try harness.broker.messageCount(queue: harness.queues.segment), 0)
+    }
+
+    /// A worker starts by removing the workspaces of workers that are gone (their lock is free: the kernel drops
+    /// a flock when its process dies, kill -9 included) and leaves a live worker's alone.
+    func testStaleWorkspacesAreSweptAtStartAndLiveOnesKept() throws {
+        let harness = try WorkerHarness()
+        self.harness = harness
+        let work = harness.storeRoot.appendingPathComponent(".work")
+        let stale = work.appendingPathComponent("segment-4242-dead")
+        let live = work.appendingPathComponent("ingest-4243-alive")
+        for folder in [stale, live] {
+            try FileManager.default.createDirectory(at: folder.appendingPathComponent("job"), withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: folder.appendingPathComponent("owner.lock").path, contents: nil)
+        }
+        let held = open(live.appendingPathComponent("owner.lock").path, O_RDWR)
+        XCTAssertEqual(flock(held, LOCK_EX | LOCK_NB), 0)
+        defer { close(held) }
+        let worker = try harness.start(ScriptedSegmentStage { _, context in
+            XCTAssertEqual(context.workspace.deletingLastPathComponent().deletingLastPathComponent().path, work.path)
+        })
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale.path), "the dead worker's workspace is swept")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: live.path), "a live worker's workspace is kept")
+        try harness.publish(SegmentJob(series: series, inputs: [:]), to: .segment)
+        XCTAssertEqual(try harness.take(1, from: harness.queues.report).count, 1)
+        worker.requestStop()
+        try waitUntil(timeout: 10) {
+            (try? FileManager.default.contentsOfDirectory(atPath: work.path)) == ["ingest-4243-alive"]
+        }
+    }
+
+    /// A job whose input artifact is not in the store fails at once with that reason (one attempt, a failure
+    /// event, acked): before, it was retried as transient until the delivery limit dead-lettered it.
+    func testMissingArtifactFailsPermanentlyWithTheRealReason() throws {
+        let harness = try WorkerHarness(extra: ["MGMT_RETRIES": "3"])
+        self.harness = harness
+        let attempts = Counter()
+        try harness.start(ScriptedSegmentStage { job, context in
+            attempts.increment()
+            for (file, ref) in job.inputs { try context.store.materialize(ref, at: context.workspace.appendingPathComponent(file)) }
+        })
+        let missing = ArtifactRef(key: "ingest/gone/series.json", sha256: String(repeating: "0", count: 64))
+        try harness.publish(SegmentJob(series: series, inputs: ["series.json": missing]), to: .segment)
+        let events = try harness.take(1, from: harness.queues.report)
+        let event = try MessageCodec.decode(StatusEvent.self, from: try XCTUnwrap(events.first).body)
+        XCTAssertEqual(event.outcome, .failed(.series(series), error: "artifact 'ingest/gone/series.json' is not in the store"))
+        XCTAssertEqual(attempts.value, 1)
+        XCTAssertEqual(try harness.broker.messageCount(queue: QueueNames.deadLetter(of: harness.queues.segment)), 0)
+    }
+
     func testHeartbeatsContinueWhileAStageRunsLongerThanTheHeartbeatTimeout() throws {
         // Heartbeat 1 s: RabbitMQ drops a connection after about two missed heartbeats. The stage holds the worker
         // thread for 5 s; the job must still be published and acked on the same connection.

@@ -8,10 +8,7 @@ final class BadInputTests: XCTestCase {
     func testBadFilesAndSeriesAreRecordedAndTheRestProceeds() throws {
         let study = try temporaryDirectory(self).appendingPathComponent("study")
         let flair = study.appendingPathComponent("FLAIR")
-        let good = ingestionFixtures.appendingPathComponent("study/00007/FLAIR")
-        for name in try FileManager.default.contentsOfDirectory(atPath: good.path) {
-            try copyItem(good.appendingPathComponent(name), to: flair.appendingPathComponent(name))
-        }
+        try copyFiles(of: ingestionFixtures.appendingPathComponent("study/00007/FLAIR"), into: flair)
         let badFiles = ["bad_truncated.dcm", "bad_zero_bytes.dcm", "bad_text.dcm", "bad_no_pixel_data.dcm",
                         "bad_absurd_rows.dcm", "MR_small_jp2klossless.dcm"]
         for name in badFiles {
@@ -53,6 +50,50 @@ final class BadInputTests: XCTestCase {
         }
         // One line each.
         XCTAssertFalse(result.metadata.errors.contains { $0.description.contains("\n") })
+    }
+
+    /// Files with non-finite or inconsistent header values among a good series (same SeriesInstanceUID): each is
+    /// a per-file error naming the file and the attribute, and the series is still built from the good slices and
+    /// written (its JSON must encode: a NaN or infinity used to make the whole series directory fail).
+    func testInvalidHeaderFilesFailAloneAndTheSeriesIsWritten() throws {
+        let study = try temporaryDirectory(self).appendingPathComponent("study")
+        let flair = study.appendingPathComponent("FLAIR")
+        try copyFiles(of: ingestionFixtures.appendingPathComponent("study/00007/FLAIR"), into: flair)
+        let invalid = dicomFixtures.appendingPathComponent("invalid")
+        let bad = try FileManager.default.contentsOfDirectory(atPath: invalid.path).sorted()
+        XCTAssertEqual(bad.count, 17)
+        try copyFiles(of: invalid, into: flair)
+        let reference = try StudyIngestor().ingest(study: ingestionFixtures.appendingPathComponent("study/00007"))
+
+        let output = try temporaryDirectory(self).appendingPathComponent("out")
+        let metadata = try StudyIngestor().ingest(study: study, into: output)
+        XCTAssertEqual(metadata.series.map(\.dir), ["FLAIR"])
+        XCTAssertEqual(metadata.series.first?.slices, reference.metadata.series.first?.slices)
+        let written = try SeriesDirectory(output.appendingPathComponent("FLAIR")).readIngested()
+        XCTAssertEqual(written.image.shape, reference.series.first?.image.shape)
+        XCTAssertEqual(written.image.values, reference.series.first?.image.values)
+        let byPath = Dictionary(metadata.errors.compactMap { e in e.path.map { ($0, e) } }, uniquingKeysWith: { a, _ in a })
+        for name in bad {
+            let issue = try XCTUnwrap(byPath["FLAIR/\(name)"], name)
+            XCTAssertTrue(["invalid_attribute", "unsupported_pixel_format", "unsupported_transfer_syntax"]
+                .contains(issue.kind), "\(name): \(issue)")
+            XCTAssertTrue(issue.message.hasPrefix("FLAIR/\(name): "), issue.message)
+        }
+        XCTAssertTrue(byPath["FLAIR/rescale_slope_nan.dcm"]?.message.contains("RescaleSlope") ?? false)
+        XCTAssertTrue(byPath["FLAIR/position_nan.dcm"]?.message.contains("ImagePositionPatient") ?? false)
+    }
+
+    /// Files without SeriesInstanceUID are left out with one clear error; the rest of the study goes on.
+    func testSeriesWithoutSeriesInstanceUIDIsReported() throws {
+        let study = try temporaryDirectory(self).appendingPathComponent("study")
+        try copyFiles(of: ingestionFixtures.appendingPathComponent("study/00007/FLAIR"), into: study.appendingPathComponent("FLAIR"))
+        try copyFiles(of: ingestionFixtures.appendingPathComponent("no_series_uid"), into: study.appendingPathComponent("T2w"))
+        let result = try StudyIngestor().ingest(study: study)
+        XCTAssertEqual(result.metadata.series.map(\.dir), ["FLAIR"])
+        let issue = try XCTUnwrap(result.metadata.errors.first { $0.kind == "missing_series_instance_uid" })
+        XCTAssertEqual(issue.message, "T2w: 3 file(s) without SeriesInstanceUID (0020,000E) left out")
+        XCTAssertEqual(issue.path, "T2w")
+        XCTAssertFalse(result.metadata.series.contains { $0.seriesInstanceUid.isEmpty })
     }
 
     func testEmptyStudyFolderIsRecorded() throws {

@@ -72,10 +72,7 @@ final class CommandLineTests: XCTestCase {
     /// everything, so the stage runs as `nobody` there.
     func testPermissionDenialIsRecordedPerFileAndFolder() throws {
         let study = try temporaryDirectory(self).appendingPathComponent("study")
-        let good = ingestionFixtures.appendingPathComponent("study/00007/FLAIR")
-        for name in try FileManager.default.contentsOfDirectory(atPath: good.path) {
-            try copyItem(good.appendingPathComponent(name), to: study.appendingPathComponent("FLAIR/\(name)"))
-        }
+        try copyFiles(of: ingestionFixtures.appendingPathComponent("study/00007/FLAIR"), into: study.appendingPathComponent("FLAIR"))
         let lockedFile = study.appendingPathComponent("FLAIR/locked")
         try copyItem(dicomFixtures.appendingPathComponent("MR_small.dcm"), to: lockedFile)
         let lockedFolder = study.appendingPathComponent("T2w")

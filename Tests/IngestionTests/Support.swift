@@ -30,6 +30,13 @@ func runProgram(_ path: String, _ arguments: [String], file: StaticString = #fil
     return String(decoding: data, as: UTF8.self)
 }
 
+/// Copies every file of `folder` into `destination` (created if needed).
+func copyFiles(of folder: URL, into destination: URL) throws {
+    for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) {
+        try copyItem(folder.appendingPathComponent(name), to: destination.appendingPathComponent(name))
+    }
+}
+
 func copyItem(_ source: URL, to destination: URL) throws {
     try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
     try FileManager.default.copyItem(at: source, to: destination)

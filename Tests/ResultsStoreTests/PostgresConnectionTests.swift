@@ -124,17 +124,20 @@ final class PostgresConnectionTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 5)
     }
 
-    func testUnroutableHostFailsWithinTheDefaultConnectTimeout() throws {
-        // 192.0.2.0/24 is reserved for documentation: either the network says so at once, or packets go nowhere
-        // and the default connect_timeout (2 s here) ends the wait.
+    func testSilentServerFailsWithinTheDefaultConnectTimeout() throws {
+        // A loopback port that accepts the connection and never answers: without a connect_timeout in the
+        // conninfo, the default (2 s here) must end the wait.
+        let listener = try SilentListener()
         let started = Date()
         XCTAssertThrowsError(
-            try PostgresConnection(conninfo: "host=192.0.2.1 port=5432 user=postgres dbname=mgmt",
+            try PostgresConnection(conninfo: "host=127.0.0.1 port=\(listener.port) user=mgmt_writer dbname=mgmt",
                                    defaultConnectTimeout: 2)
         ) { error in
             XCTAssertEqual((error as? PostgresError)?.kind, .connectionFailed, "\(error)")
         }
-        XCTAssertLessThan(Date().timeIntervalSince(started), 6)
+        let elapsed = Date().timeIntervalSince(started)
+        XCTAssertGreaterThan(elapsed, 1.5, "it failed before the timeout, so it did not test the timeout")
+        XCTAssertLessThan(elapsed, 6)
     }
 
     func testWrongDatabaseName() throws {

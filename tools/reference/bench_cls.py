@@ -18,6 +18,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cls_fixtures  # noqa: E402
 import cls_reference as ref  # noqa: E402
+from seeded_weights import uniform  # noqa: E402
 
 KEPT = 120
 SIZE = 240
@@ -59,7 +60,8 @@ def prepare(out):
 def backbone(threads, batch):
     torch.set_num_threads(threads)
     model = cls_fixtures.seeded_model().backbone
-    x = torch.randn(batch, 3, 224, 224)
+    # The Swift and ONNX Runtime benchmarks' input (seeded_weights.uniform, key "bench.frames").
+    x = torch.from_numpy(uniform("bench.frames", batch * 3 * 224 * 224, -2.0, 2.5, 1).reshape(batch, 3, 224, 224))
     best = float("inf")
     with torch.no_grad():
         model(x[:2])  # warm-up

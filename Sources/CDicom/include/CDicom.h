@@ -20,6 +20,7 @@ typedef enum {
     MGMT_DICOM_DECODE_FAILED = 8,           // the codec rejected the compressed stream
     MGMT_DICOM_BUFFER_TOO_SMALL = 9,
     MGMT_DICOM_INTERNAL = 10,               // a C++ exception or allocation failure inside DCMTK
+    MGMT_DICOM_INVALID_ATTRIBUTE = 11,      // a value not a number, not finite or out of range (message names it)
 } mgmt_dicom_status;
 
 enum { MGMT_DICOM_MAX_DIMENSION = 8192, MGMT_DICOM_MESSAGE_CAPACITY = 512 };
@@ -53,6 +54,17 @@ typedef struct {
     char modality[20];
     char transfer_syntax_uid[72];
     char transfer_syntax_name[128];
+    // What a derived object (segmentation, report) references or copies from its source.
+    char sop_class_uid[72];
+    char frame_of_reference_uid[72];
+    char patient_name[200];
+    char patient_birth_date[20];
+    char patient_sex[20];
+    char study_date[20];
+    char study_time[32];
+    char study_id[20];
+    char accession_number[20];
+    char referring_physician_name[200];
 } mgmt_dicom_header;
 
 /// Opaque loaded file. One handle must not be used from two threads at once; distinct handles may.
@@ -69,8 +81,11 @@ mgmt_dicom_file *mgmt_dicom_open(const char *path, int defer_large_values, mgmt_
 void mgmt_dicom_close(mgmt_dicom_file *file);
 const mgmt_dicom_header *mgmt_dicom_get_header(const mgmt_dicom_file *file);
 
-/// Whether the pixel data can be decoded, judged from the header alone (pixel data present, sane size,
-/// greyscale, a transfer syntax with a decoder). mgmt_dicom_read_* make the same checks.
+/// Whether the pixel data can be decoded into trustworthy values, judged from the header alone: pixel data
+/// present, sane size, a greyscale pixel description (PhotometricInterpretation, SamplesPerPixel, BitsAllocated,
+/// BitsStored, HighBit, PixelRepresentation, NumberOfFrames), a known transfer syntax with a decoder, and finite,
+/// plausible RescaleSlope/Intercept, ImagePositionPatient, ImageOrientationPatient, PixelSpacing and
+/// SliceThickness. mgmt_dicom_read_* make the same checks.
 mgmt_dicom_status mgmt_dicom_check_decodable(mgmt_dicom_file *file, mgmt_dicom_error *error);
 
 /// Number of values mgmt_dicom_read_* writes: rows × columns × frames (one sample per pixel).

@@ -1,0 +1,163 @@
+import Broker
+import Foundation
+import XCTest
+
+/// The broker users of scripts/servers.sh against the real broker: each role may publish only where its stage
+/// sends and consume only what its stage reads, and the refusals are RabbitMQ's own (403 ACCESS_REFUSED).
+/// Uses the fleet's configured topology (MGMT_EXCHANGE, MGMT_QUEUE_*), which the permissions are written for.
+final class BrokerPermissionTests: XCTestCase {
+    private struct TestAbort: Error {}
+
+    private enum Role: String, CaseIterable {
+        case enqueue, ingest, segment, classify, report
+    }
+
+    /// The routing keys (queues) each role may publish to, and the queues it may consume.
+    private static let publishes: [Role: Set<String>] = [
+        .enqueue: ["studies"], .ingest: ["segment", "report"], .segment: ["classify", "report"],
+        .classify: ["report"], .report: [],
+    ]
+    private static let consumes: [Role: Set<String>] = [
+        .enqueue: [], .ingest: ["studies"], .segment: ["segment"], .classify: ["classify"],
+        .report: ["report", "studies.dead", "segment.dead", "classify.dead", "report.dead"],
+    ]
+
+    private let environment = ProcessInfo.processInfo.environment
+    private lazy var queueNames: [String: String] = Dictionary(uniqueKeysWithValues:
+        ["studies", "segment", "classify", "report"].map { ($0, environment["MGMT_QUEUE_\($0.uppercased())"] ?? $0) })
+    private lazy var topology = Topology(
+        exchange: environment["MGMT_EXCHANGE"].flatMap { $0.isEmpty ? nil : $0 } ?? "mgmt",
+        queues: ["studies", "segment", "classify", "report"].map { QueueSpec(name: queueNames[$0] ?? $0) })
+
+    private func url(_ variable: String) throws -> AMQPURL {
+        guard let text = environment[variable], !text.isEmpty else {
+            XCTFail("\(variable) is not set (run scripts/test.sh, or scripts/servers.sh start and source scripts/env.sh)")
+            throw TestAbort()
+        }
+        return try AMQPURL(parsing: text)
+    }
+
+    private func connect(_ role: Role) throws -> BrokerConnection {
+        let connection = try BrokerConnection(url: url("MGMT_AMQP_URL_\(role.rawValue.uppercased())"))
+        addTeardownBlock { connection.close() }
+        return connection
+    }
+
+    /// The admin connection, with the topology declared (as a worker would at start).
+    private func admin() throws -> BrokerConnection {
+        let connection = try BrokerConnection(url: url("MGMT_AMQP_URL"))
+        addTeardownBlock { connection.close() }
+        try connection.declare(topology)
+        return connection
+    }
+
+    /// Takes the message `id` out of `queue` (acknowledged); false if it is not there.
+    private func remove(_ id: String, from queue: String, on admin: BrokerConnection) throws -> Bool {
+        var others: [Delivery] = []
+        defer { others.forEach { try? admin.reject($0, requeue: true) } }
+        while let delivery = try admin.get(queue: queue) {
+            if delivery.messageID == id {
+                try admin.ack(delivery)
+                return true
+            }
+            others.append(delivery)
+        }
+        return false
+    }
+
+    private func assertRefused(_ error: any Error, _ context: String, file: StaticString = #filePath,
+                               line: UInt = #line) {
+        switch error {
+        case BrokerError.channelClosed(let code, let text), BrokerError.operationFailed(_, let code, let text):
+            XCTAssertEqual(code, 403, "\(context): \(error)", file: file, line: line)
+            XCTAssertTrue(text.contains("ACCESS_REFUSED"), "\(context): \(text)", file: file, line: line)
+        default:
+            XCTFail("\(context): expected the broker's 403 ACCESS_REFUSED, got \(error)", file: file, line: line)
+        }
+    }
+
+    func testGuestAccountIsGone() throws {
+        let base = try url("MGMT_AMQP_URL")
+        let guest = AMQPURL(host: base.host, port: base.port, user: "guest", password: "guest")
+        XCTAssertThrowsError(try BrokerConnection(url: guest)) { error in
+            guard case BrokerError.authenticationFailed = error else { return XCTFail("unexpected \(error)") }
+        }
+    }
+
+    func testEachRolePublishesOnlyWhereItsStageSends() throws {
+        let admin = try admin()
+        for role in Role.allCases {
+            for (key, queue) in queueNames.sorted(by: { $0.key < $1.key }) {
+                let id = "permission-test-\(role)-\(key)-\(UUID().uuidString.prefix(8))"
+                let message = OutgoingMessage(routingKey: queue, body: Data("{\"forged\":true}".utf8), messageID: id)
+                let broker = try connect(role)
+                try broker.declare(topology)  // a role without configure permission finds the topology existing
+                let allowed = Self.publishes[role]?.contains(key) ?? false
+                do {
+                    try broker.publish(message, to: topology.exchange)
+                    XCTAssertTrue(allowed, "\(role) published to \(key)")
+                } catch {
+                    XCTAssertFalse(allowed, "\(role) could not publish to \(key): \(error)")
+                    assertRefused(error, "\(role) → \(key)")
+                }
+                broker.close()
+                XCTAssertEqual(try remove(id, from: queue, on: admin), allowed,
+                               "\(role) → \(key): the message is in the queue exactly when the role may send it")
+            }
+        }
+    }
+
+    func testEachRoleConsumesOnlyItsStagesQueues() throws {
+        _ = try admin()
+        let all = queueNames.values.flatMap { [$0, $0 + ".dead"] }.sorted()
+        for role in Role.allCases {
+            for queue in all {
+                let broker = try connect(role)
+                let name = queue.hasSuffix(".dead") ? queue : queueNames.first { $0.value == queue }?.key ?? queue
+                let allowed = Self.consumes[role]?.contains(name) ?? false
+                do {
+                    try broker.startConsuming(queue: queue, prefetch: 1)
+                    XCTAssertTrue(allowed, "\(role) consumes \(queue)")
+                } catch {
+                    XCTAssertFalse(allowed, "\(role) could not consume \(queue): \(error)")
+                    assertRefused(error, "\(role) consuming \(queue)")
+                }
+                broker.close()  // anything delivered goes back to its queue
+            }
+        }
+    }
+
+    func testScannerSideUserCannotChangeTheTopology() throws {
+        _ = try admin()
+        let enqueue = try connect(.enqueue)
+        XCTAssertThrowsError(try enqueue.deleteQueue(topology.queues[0].name)) { assertRefused($0, "delete queue") }
+        XCTAssertThrowsError(try enqueue.purge(queue: topology.queues[0].name)) { assertRefused($0, "purge queue") }
+        XCTAssertThrowsError(try enqueue.deleteExchange(topology.exchange)) { assertRefused($0, "delete exchange") }
+        XCTAssertNoThrow(try enqueue.messageCount(queue: topology.queues[0].name), "the connection stays usable")
+    }
+
+    func testBrokerRefusesOversizedMessages() throws {
+        // servers.sh caps messages at 4 MiB: a 30 MB study path is refused before any worker reads it.
+        let admin = try admin()
+        let studies = try XCTUnwrap(queueNames["studies"])
+        let path = String(repeating: "../etc/", count: 30 * 1024 * 1024 / 7)
+        let id = "oversized-\(UUID().uuidString.prefix(8))"
+        let enqueue = try connect(.enqueue)
+        XCTAssertThrowsError(try enqueue.publish(OutgoingMessage(
+            routingKey: studies, body: Data("{\"study_path\":\"\(path)\"}".utf8), messageID: id), to: topology.exchange)) {
+            guard case BrokerError.channelClosed(let code, let text) = $0 else { return XCTFail("unexpected \($0)") }
+            XCTAssertEqual(code, 406, text)
+            XCTAssertTrue(text.contains("larger than configured max size"), text)
+        }
+        XCTAssertFalse(try remove(id, from: studies, on: admin))
+    }
+
+    func testUserWithoutConfigurePermissionGetsAClearErrorWhenTheTopologyIsMissing() throws {
+        let enqueue = try connect(.enqueue)
+        let missing = Topology(exchange: topology.exchange, queues: [QueueSpec(name: "permission-test-missing")])
+        XCTAssertThrowsError(try enqueue.declare(missing)) { error in
+            assertRefused(error, "declare a missing queue")
+            XCTAssertTrue("\(error)".contains("does not exist yet"), "\(error)")
+        }
+    }
+}
