@@ -45,13 +45,21 @@ final class StatusServerLoadTests: XCTestCase {
         let dripping = try (0..<32).map { _ in try connect(port: server.port) }
         defer { (idle + dripping).forEach { close($0) } }
         let request = Array("GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Padding: ".utf8) + [UInt8](repeating: 97, count: 200)
+        let dripStopped = DispatchSemaphore(value: 0)
         let drip = Thread {
-            for byte in request {
+            defer { dripStopped.signal() }
+            for byte in request where !Thread.current.isCancelled {
                 for client in dripping { _ = withUnsafeBytes(of: byte) { send(client, $0.baseAddress, 1, Int32(MSG_NOSIGNAL)) } }
                 Thread.sleep(forTimeInterval: 0.25)
             }
         }
         drip.start()
+        // Stop dripping before the sockets close (defers run last-first): once closed, their descriptor numbers are
+        // reused by later tests' connections, which the thread would otherwise write stray bytes into.
+        defer {
+            drip.cancel()
+            dripStopped.wait()
+        }
         let started = Date()
         while Date().timeIntervalSince(started) < 1.5 {
             let asked = Date()
