@@ -14,7 +14,7 @@ scripts/servers.sh start
 source scripts/env.sh  # again: the servers' first start made the credentials (MGMT_AMQP_URL_<ROLE>, ...)
 
 demo=$MGMT_DATA_DIR/demo
-export MGMT_STORE=$demo/store MGMT_MODELS=${MGMT_DEMO_MODELS:-$demo/models}
+export MGMT_STORE=$demo/store MGMT_MODELS=${MGMT_DEMO_MODELS:-$demo/models} MGMT_EXPORTS=$demo/export
 mkdir -p "$demo/logs" "$MGMT_STORE"
 if [[ ! -d $demo/export/00042 ]]; then
   echo "== making the sample study (generated phantom with a lesion: FLAIR, T1w, T1wCE, T2w)"

@@ -44,6 +44,10 @@ public struct FleetConfiguration: Sendable {
     public var postgresConninfo: String?
     /// MGMT_STORE: the artifact store's root directory (a volume all workers share).
     public var storeRoot: String
+    /// MGMT_EXPORTS: the folders (colon-separated) study jobs may point into; a study whose real path (symlinks
+    /// resolved) is outside all of them is refused. Default `.local/demo/export`, where `scripts/demo.sh` puts its
+    /// study (a fleet sets its exports volume, e.g. `/var/lib/mgmt/exports`).
+    public var exportRoots: [String]
     /// MGMT_MODELS: the model directory (segmentation.safetensors, classifier-<type>.safetensors).
     public var modelsDirectory: String
     /// MGMT_PREFETCH: unacknowledged deliveries per worker (basic.qos); default 1 (model workers run one job).
@@ -102,6 +106,7 @@ public struct FleetConfiguration: Sendable {
         postgresConninfo = environment["MGMT_PG_CONNINFO"].flatMap { $0.isEmpty ? nil : $0 }
         storeRoot = text("MGMT_STORE", ".local/store")
         modelsDirectory = text("MGMT_MODELS", ".local/models")
+        exportRoots = text("MGMT_EXPORTS", ".local/demo/export").split(separator: ":").map(String.init)
         prefetch = try integer("MGMT_PREFETCH", 1, minimum: 1)
         threads = try integer("MGMT_THREADS", ProcessInfo.processInfo.activeProcessorCount, minimum: 1)
         if environment["MGMT_METRICS_PORT"] == "off" {

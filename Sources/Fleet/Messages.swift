@@ -53,6 +53,7 @@ public enum MessageCodec {
 
     /// Decodes strictly: schema and kind first (so that a message of a future schema says so), then the fields.
     public static func decode<M: FleetMessage>(_ type: M.Type, from body: Data) throws(MessageError) -> M {
+        try MessageLimits.check(body)
         let header: Header
         do {
             header = try decoder.decode(Header.self, from: body)

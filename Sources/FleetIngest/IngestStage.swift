@@ -11,9 +11,12 @@ public struct IngestStage: Stage {
     public typealias Job = StudyJob
     public let name = "ingest"
     private let ingestor: StudyIngestor
+    /// MGMT_EXPORTS: study folders are read only inside these.
+    private let exportRoots: [String]
 
-    public init(ingestor: StudyIngestor) {
+    public init(ingestor: StudyIngestor, exportRoots: [String]) {
         self.ingestor = ingestor
+        self.exportRoots = exportRoots
     }
 
     public func consumedQueues(_ names: QueueNames) -> [String] { [names.studies] }
@@ -27,9 +30,10 @@ public struct IngestStage: Stage {
         var segmentJobs: [Publication] = []
         var summaries: [SeriesSummary] = []
         let study: StudyMetadata
+        let studyFolder = try confinedStudyFolder(job.studyPath)
         do {
             // One series in memory at a time: each is written, stored and dropped before the next is built.
-            study = try ingestor.ingest(study: URL(fileURLWithPath: job.studyPath)) { directoryName, series in
+            study = try ingestor.ingest(study: studyFolder) { directoryName, series in
                 let (segmentJob, summary) = try store(series, directoryName: directoryName, context: context)
                 segmentJobs.append(Publication(.segment, segmentJob))
                 summaries.append(summary)
@@ -52,6 +56,18 @@ public struct IngestStage: Stage {
         context.logger.info("study ingested", metadata: ["series": "\(summaries.count)", "issues": "\(issues.count)"])
         // The report event first: the reporter then knows the study before any of its series' events.
         return [Publication(.report, event)] + segmentJobs
+    }
+
+    /// The study folder's real path if it lies inside an export root. The reason never shows what is at the path.
+    private func confinedStudyFolder(_ studyPath: String) throws -> URL {
+        guard let real = ConfinedPath.resolve(studyPath) else {
+            throw StageFailure.permanent("the study path does not exist or cannot be resolved")
+        }
+        let roots = exportRoots.compactMap(ConfinedPath.resolve)
+        guard roots.contains(where: { ConfinedPath.isInside(real, root: $0) }) else {
+            throw StageFailure.permanent("the study path is outside the export roots (MGMT_EXPORTS); not read")
+        }
+        return URL(fileURLWithPath: real)
     }
 
     /// Writes one series directory, moves its files into the store and describes the series' segment job.

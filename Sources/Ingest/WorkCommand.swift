@@ -16,7 +16,8 @@ struct WorkCommand: ParsableCommand {
         var options = IngestOptions()
         options.decodeThreads = configuration.threads
         let logger = Logger(label: "ingest")
-        try WorkerProcess.run(IngestStage(ingestor: StudyIngestor(options: options, logger: logger)),
+        try WorkerProcess.run(IngestStage(ingestor: StudyIngestor(options: options, logger: logger),
+                                          exportRoots: configuration.exportRoots),
                               configuration: configuration, logger: logger)
     }
 }

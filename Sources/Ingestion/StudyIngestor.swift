@@ -70,7 +70,7 @@ public struct StudyIngestor: Sendable {
         else { throw IngestError.notADirectory(study.path) }
         var errors = [IngestIssue]()
         var warnings = [IngestIssue]()
-        let files = listFiles(in: study, errors: &errors)
+        let files = listFiles(in: study, errors: &errors, warnings: &warnings)
         if files.isEmpty {
             errors.append(IngestIssue(kind: "empty_study", message: "no files in the study folder"))
         }
@@ -150,13 +150,31 @@ public struct StudyIngestor: Sendable {
     // MARK: Discovery and decoding
 
     /// Every regular file under the study folder (hidden files skipped), by content later, never by extension.
-    private func listFiles(in study: URL, errors: inout [IngestIssue]) -> [String] {
+    /// An entry whose real path leaves the study folder (a symlink to another folder or file) is skipped with a
+    /// warning and never opened.
+    private func listFiles(in study: URL, errors: inout [IngestIssue], warnings: inout [IngestIssue]) -> [String] {
+        guard let root = ConfinedPath.resolve(study.path) else {
+            errors.append(IngestIssue(kind: "unreadable", message: "cannot resolve the study folder"))
+            return []
+        }
         var unreadable = [String]()
         let enumerator = FileManager.default.enumerator(
             at: study, includingPropertiesForKeys: [.isDirectoryKey], options: [.skipsHiddenFiles],
             errorHandler: { url, _ in unreadable.append(url.path); return true })
         var files = [String]()
         while let url = enumerator?.nextObject() as? URL {
+            let name = relative(url.path, to: study)
+            guard let real = ConfinedPath.resolve(url.path) else {
+                errors.append(IngestIssue(kind: "unreadable", message: "\(name): does not resolve (a dangling link?)",
+                                          path: name))
+                continue
+            }
+            guard ConfinedPath.isInside(real, root: root) else {
+                enumerator?.skipDescendants()
+                warnings.append(IngestIssue(kind: "outside_study", message: "\(name) leads outside the study folder; skipped",
+                                            path: name))
+                continue
+            }
             let isDirectory = (try? url.resourceValues(forKeys: [.isDirectoryKey]).isDirectory) ?? false
             if !isDirectory { files.append(url.path) }
         }

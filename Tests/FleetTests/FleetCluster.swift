@@ -38,6 +38,8 @@ final class FleetCluster {
             "MGMT_QUEUE_STUDIES": "\(prefix).studies", "MGMT_QUEUE_SEGMENT": "\(prefix).segment",
             "MGMT_QUEUE_CLASSIFY": "\(prefix).classify", "MGMT_QUEUE_REPORT": "\(prefix).report",
             "MGMT_STORE": root.appendingPathComponent("store").path,
+            // Every test export lives under the temporary directory (fixtures and per-test folders alike).
+            "MGMT_EXPORTS": FileManager.default.temporaryDirectory.path,
             "MGMT_MODELS": models?.path ?? root.appendingPathComponent("models").path,
             "MGMT_METRICS_PORT": "0", "MGMT_RETRY_BACKOFF": "0.2", "MGMT_HEARTBEAT": "5",
             "MGMT_SHUTDOWN_GRACE": "20", "MGMT_THREADS": "2",

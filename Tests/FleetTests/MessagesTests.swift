@@ -140,4 +140,39 @@ final class MessagesTests: XCTestCase {
         job.inputs = ["masks.npy": ArtifactRef(key: "k", sha256: "s")]
         XCTAssertNoThrow(try MessageCodec.decode(SegmentJob.self, from: MessageCodec.encode(job)))
     }
+
+    func testEveryFieldHasASizeLimit() throws {
+        func rejection<M: FleetMessage>(_ type: M.Type, _ message: M) -> MessageError? {
+            do {
+                _ = try MessageCodec.decode(type, from: MessageCodec.encode(message))
+                return nil
+            } catch {
+                return error as? MessageError
+            }
+        }
+        let huge = String(repeating: "a", count: 30 << 20)
+        XCTAssertEqual(rejection(StudyJob.self, StudyJob(studyPath: "/export/" + huge)),
+                       .invalidField("study_path", "\(huge.utf8.count + 8) bytes, the limit is 4096"))
+        XCTAssertNil(rejection(StudyJob.self, StudyJob(studyPath: "/export/" + String(repeating: "a", count: 4000))))
+
+        var longUID = series
+        longUID.seriesInstanceUid = String(repeating: "1", count: 65)
+        let ref = ArtifactRef(key: "k", sha256: String(repeating: "0", count: 64))
+        XCTAssertEqual(rejection(SegmentJob.self, SegmentJob(series: longUID, inputs: ["series.json": ref])),
+                       .invalidField("series.series_instance_uid", "65 bytes, the limit is 64"))
+        let longName = String(repeating: "n", count: 256)
+        XCTAssertEqual(rejection(SegmentJob.self, SegmentJob(series: series, inputs: [longName: ref])),
+                       .invalidField("inputs", "a name of 256 bytes, the limit is 255"))
+        var longId = StudyJob(studyPath: "/a")
+        longId.jobId = String(repeating: "f", count: 129)
+        XCTAssertEqual(rejection(StudyJob.self, longId), .invalidField("job_id", "129 bytes, the limit is 128"))
+
+        let longError = String(repeating: "e", count: 65537)
+        XCTAssertEqual(rejection(StatusEvent.self, StatusEvent(jobId: "j", stage: "segment", status: .failed, series: series,
+                                                               error: longError)),
+                       .invalidField("error", "65537 bytes, the limit is 65536"))
+        XCTAssertEqual(rejection(StatusEvent.self, StatusEvent(jobId: "j", stage: "segment", status: .failed, series: series,
+                                                               warnings: ["ok", huge], error: "e")),
+                       .invalidField("warnings[1]", "\(huge.utf8.count) bytes, the limit is 4096"))
+    }
 }
