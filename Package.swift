@@ -89,8 +89,9 @@ let package = Package(
         // Executables: argument parsing and wiring only.
         .executableTarget(
             name: "Ingest",
-            dependencies: ["Fleet", "FleetIngest", "Ingestion", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                           .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Fleet", "FleetIngest", "Ingestion", "DICOMExchange",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics")]
         ),
         .executableTarget(
             name: "SegWorker",

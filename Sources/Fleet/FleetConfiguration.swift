@@ -69,6 +69,18 @@ public struct FleetConfiguration: Sendable {
     /// MGMT_LOG_LEVEL: trace, debug, info, notice, warning, error or critical.
     public var logLevel: String
 
+    // `ingest listen`, the fleet's DICOM Storage SCP.
+    /// MGMT_DICOM_AE: the AE title the listener answers to (1-16 characters).
+    public var dicomAETitle: String
+    /// MGMT_DICOM_PORT: the DICOM port (all interfaces: DCMTK's acceptor binds no single address).
+    public var dicomPort: Int
+    /// MGMT_DICOM_ALLOWED_AES: comma-separated calling AE titles allowed to associate; empty allows any.
+    public var dicomAllowedAETitles: [String]
+    /// MGMT_DICOM_ALLOWED_HOSTS: comma-separated peer IP addresses allowed to associate; empty allows any.
+    public var dicomAllowedHosts: [String]
+    /// MGMT_DICOM_INCOMING: where received instances are written, one folder per study (workers must see it).
+    public var dicomIncoming: String
+
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) {
         func text(_ name: String, _ fallback: String) -> String {
             let value = environment[name] ?? ""
@@ -114,6 +126,21 @@ public struct FleetConfiguration: Sendable {
         shutdownGraceSeconds = try seconds("MGMT_SHUTDOWN_GRACE", 30)
         postgresSchema = text("MGMT_PG_SCHEMA", "public")
         logLevel = text("MGMT_LOG_LEVEL", "info")
+        dicomAETitle = text("MGMT_DICOM_AE", "MGMTFLEET")
+        guard dicomAETitle.count <= 16 else {
+            throw .invalid("MGMT_DICOM_AE", value: dicomAETitle, expected: "an AE title of at most 16 characters")
+        }
+        dicomPort = try integer("MGMT_DICOM_PORT", 11112, minimum: 1)
+        guard dicomPort <= 65535 else {
+            throw .invalid("MGMT_DICOM_PORT", value: String(dicomPort), expected: "a TCP port")
+        }
+        func list(_ name: String) -> [String] {
+            (environment[name] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }
+        }
+        dicomAllowedAETitles = list("MGMT_DICOM_ALLOWED_AES")
+        dicomAllowedHosts = list("MGMT_DICOM_ALLOWED_HOSTS")
+        dicomIncoming = text("MGMT_DICOM_INCOMING", storeRoot + "/incoming")
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
         guard levels.contains(logLevel) else {
             throw .invalid("MGMT_LOG_LEVEL", value: logLevel, expected: "one of \(levels.joined(separator: ", "))")

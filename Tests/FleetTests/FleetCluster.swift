@@ -56,14 +56,15 @@ final class FleetCluster {
 
     var queues: QueueNames { configuration.queues }
 
-    /// Starts `executable work` as a separate process; its output goes to logs/<name>.log.
+    /// Starts `executable work` (or other arguments) as a separate process; its output goes to logs/<name>.log.
     @discardableResult
-    func start(_ executable: String, name: String? = nil, extra: [String: String] = [:]) throws -> String {
+    func start(_ executable: String, name: String? = nil, arguments: [String] = ["work"],
+               extra: [String: String] = [:]) throws -> String {
         counter += 1
         let name = name ?? "\(executable)-\(counter)"
         let process = Process()
         process.executableURL = Self.binDirectory.appendingPathComponent(executable)
-        process.arguments = ["work"]
+        process.arguments = arguments
         process.environment = environment.merging(extra) { _, new in new }
         let log = root.appendingPathComponent("logs/\(name).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)

@@ -7,7 +7,7 @@ import XCTest
 /// Generated studies through the four executables as separate processes on the real servers, with seeded weights
 /// of the full architectures. Small studies (few, small slices) keep the models' share of CI time low.
 final class FleetEndToEndTests: XCTestCase {
-    private static let fixtures = Fixtures()
+    static let fixtures = Fixtures()
     private var cluster: FleetCluster?
 
     override func tearDown() {
@@ -123,7 +123,7 @@ final class FleetEndToEndTests: XCTestCase {
         enum CodingKeys: String, CodingKey { case patientID = "patient_id", probability, series }
     }
 
-    private func startFleet(segWorkers: Int = 1, models: URL? = nil, extra: [String: String] = [:]) throws -> FleetCluster {
+    func startFleet(segWorkers: Int = 1, models: URL? = nil, extra: [String: String] = [:]) throws -> FleetCluster {
         let cluster = try FleetCluster(models: try models ?? Self.fixtures.modelDirectory(), extra: extra)
         self.cluster = cluster
         try cluster.start("reporter", name: "reporter")
@@ -133,12 +133,12 @@ final class FleetEndToEndTests: XCTestCase {
         return cluster
     }
 
-    private func doneStudies(_ tables: ResultsTables) throws -> Int {
+    func doneStudies(_ tables: ResultsTables) throws -> Int {
         try tables.connection.execute("SELECT count(*) AS n FROM studies WHERE status = 'done'").rows[0].int("n")
     }
 
     /// The database's rows for a patient against the offline run of the same study with the same weights.
-    private func assertRowsMatchOffline(_ tables: ResultsTables, patient: String, study: URL, models: URL? = nil,
+    func assertRowsMatchOffline(_ tables: ResultsTables, patient: String, study: URL, models: URL? = nil,
                                         file: StaticString = #filePath, line: UInt = #line) throws {
         let offline = try Self.fixtures.offlineResult(study: study, models: models)
         let chunks = try tables.chunkPredictions(patientId: patient)
