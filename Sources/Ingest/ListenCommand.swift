@@ -78,7 +78,6 @@ struct ListenCommand: ParsableCommand {
         }
         logger.info("stop requested: closing the DICOM listener (running associations finish)")
         scp.stop()
-        metrics.record(scp.counters)
     }
 }
 
@@ -96,17 +95,19 @@ private final class Problem: @unchecked Sendable {
 private final class StorageSCPMetrics {
     /// The counters at the last call (nil before the first: the SCP counts from zero).
     private var last: StorageSCPCounters?
-    private let accepted = Counter(label: "mgmt_dicom_associations_total", dimensions: [("outcome", "accepted")])
-    private let rejected = Counter(label: "mgmt_dicom_associations_total", dimensions: [("outcome", "rejected")])
-    private let declined = Counter(label: "mgmt_dicom_contexts_declined_total")
-    private let echoes = Counter(label: "mgmt_dicom_echoes_total")
-    private let instances = Counter(label: "mgmt_dicom_instances_total")
-    private let bytes = Counter(label: "mgmt_dicom_bytes_total")
-    private let failed = Counter(label: "mgmt_dicom_stores_failed_total")
-    private let active = Meter(label: "mgmt_dicom_associations_active")
+    private let accepted, rejected, declined, echoes, instances, bytes, failed: Counter
+    private let active: Meter
 
     init() {
-        _ = FleetMetrics.registry
+        _ = FleetMetrics.registry  // the Prometheus backend, before any metric is made
+        accepted = Counter(label: "mgmt_dicom_associations_total", dimensions: [("outcome", "accepted")])
+        rejected = Counter(label: "mgmt_dicom_associations_total", dimensions: [("outcome", "rejected")])
+        declined = Counter(label: "mgmt_dicom_contexts_declined_total")
+        echoes = Counter(label: "mgmt_dicom_echoes_total")
+        instances = Counter(label: "mgmt_dicom_instances_total")
+        bytes = Counter(label: "mgmt_dicom_bytes_total")
+        failed = Counter(label: "mgmt_dicom_stores_failed_total")
+        active = Meter(label: "mgmt_dicom_associations_active")
     }
 
     func record(_ now: StorageSCPCounters) {
