@@ -105,8 +105,9 @@ let package = Package(
         // Executables: argument parsing and wiring only.
         .executableTarget(
             name: "Ingest",
-            dependencies: ["Domain", "Fleet", "FleetIngest", "Ingestion", "SeriesFiles", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                           .product(name: "Logging", package: "swift-log")]
+            dependencies: ["DICOMExchange", "Domain", "Fleet", "FleetIngest", "Ingestion", "SeriesFiles",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics")]
         ),
         .executableTarget(
             name: "SegWorker",

@@ -46,7 +46,8 @@ public struct FleetConfiguration: Sendable {
     public var storeRoot: String
     /// MGMT_EXPORTS: the folders (colon-separated) study jobs may point into; a study whose real path (symlinks
     /// resolved) is outside all of them is refused. Default `.local/demo/export`, where `scripts/demo.sh` puts its
-    /// study (a fleet sets its exports volume, e.g. `/var/lib/mgmt/exports`).
+    /// study (a fleet sets its exports volume, e.g. `/var/lib/mgmt/exports`). The ingest worker also accepts
+    /// studies under `dicomIncoming`, where `ingest listen` writes what it receives.
     public var exportRoots: [String]
     /// MGMT_MODELS: the model directory (segmentation.safetensors, classifier-<type>.safetensors).
     public var modelsDirectory: String
@@ -82,6 +83,18 @@ public struct FleetConfiguration: Sendable {
     /// MGMT_RESULTS_HOST / MGMT_RESULTS_PORT: where `reporter serve` listens (loopback unless configured).
     public var resultsHost: String
     public var resultsPort: Int
+
+    // `ingest listen`, the fleet's DICOM Storage SCP.
+    /// MGMT_DICOM_AE: the AE title the listener answers to (1-16 characters).
+    public var dicomAETitle: String
+    /// MGMT_DICOM_PORT: the DICOM port (all interfaces: DCMTK's acceptor binds no single address).
+    public var dicomPort: Int
+    /// MGMT_DICOM_ALLOWED_AES: comma-separated calling AE titles allowed to associate; empty allows any.
+    public var dicomAllowedAETitles: [String]
+    /// MGMT_DICOM_ALLOWED_HOSTS: comma-separated peer IP addresses allowed to associate; empty allows any.
+    public var dicomAllowedHosts: [String]
+    /// MGMT_DICOM_INCOMING: where received instances are written, one folder per study (workers must see it).
+    public var dicomIncoming: String
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) {
         func text(_ name: String, _ fallback: String) -> String {
@@ -135,6 +148,21 @@ public struct FleetConfiguration: Sendable {
             throw .invalid("MGMT_RESULTS_PORT", value: String(resultsPort), expected: "a TCP port or 0")
         }
         logLevel = text("MGMT_LOG_LEVEL", "info")
+        dicomAETitle = text("MGMT_DICOM_AE", "MGMTFLEET")
+        guard dicomAETitle.count <= 16 else {
+            throw .invalid("MGMT_DICOM_AE", value: dicomAETitle, expected: "an AE title of at most 16 characters")
+        }
+        dicomPort = try integer("MGMT_DICOM_PORT", 11112, minimum: 1)
+        guard dicomPort <= 65535 else {
+            throw .invalid("MGMT_DICOM_PORT", value: String(dicomPort), expected: "a TCP port")
+        }
+        func list(_ name: String) -> [String] {
+            (environment[name] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }
+        }
+        dicomAllowedAETitles = list("MGMT_DICOM_ALLOWED_AES")
+        dicomAllowedHosts = list("MGMT_DICOM_ALLOWED_HOSTS")
+        dicomIncoming = text("MGMT_DICOM_INCOMING", storeRoot + "/incoming")
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
         guard levels.contains(logLevel) else {
             throw .invalid("MGMT_LOG_LEVEL", value: logLevel, expected: "one of \(levels.joined(separator: ", "))")

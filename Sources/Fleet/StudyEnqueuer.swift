@@ -37,13 +37,15 @@ public struct StudyEnqueuer {
     }
 }
 
-/// The "stable study" rule of `ingest enqueue --watch`: a study folder is ready once nothing in it (names, sizes,
-/// modification times) has changed for `quietSeconds`; each folder is reported once.
+/// The "stable study" rule of `ingest enqueue --watch` and `ingest listen`: a study folder is ready once nothing
+/// in it (names, sizes, modification times) has changed for `quietSeconds`. A folder is reported once per state:
+/// if files arrive after it was reported, it is reported again once quiet (the job ids keep results idempotent).
 public final class StudyWatcher {
     public let export: URL
     public let quietSeconds: Double
     private var lastSeen: [String: (fingerprint: String, since: Date)] = [:]
-    private var reported: Set<String> = []
+    /// The fingerprint of each folder when it was last reported.
+    private var reported: [String: String] = [:]
 
     public init(export: URL, quietSeconds: Double) {
         self.export = export
@@ -53,11 +55,12 @@ public final class StudyWatcher {
     /// The folders that became ready since the last call.
     public func poll(now: Date = Date()) throws -> [URL] {
         var ready: [URL] = []
-        for folder in try StudyEnqueuer.studyFolders(in: export) where !reported.contains(folder.path) {
+        for folder in try StudyEnqueuer.studyFolders(in: export) {
             let fingerprint = Self.fingerprint(of: folder)
+            if reported[folder.path] == fingerprint { continue }
             if let seen = lastSeen[folder.path], seen.fingerprint == fingerprint {
                 if now.timeIntervalSince(seen.since) >= quietSeconds {
-                    reported.insert(folder.path)
+                    reported[folder.path] = fingerprint
                     lastSeen[folder.path] = nil
                     ready.append(folder)
                 }
@@ -66,6 +69,11 @@ public final class StudyWatcher {
             }
         }
         return ready
+    }
+
+    /// Forgets that `folder` was reported (its enqueue failed), so that it is reported again once quiet.
+    public func forget(_ folder: URL) {
+        reported[folder.path] = nil
     }
 
     private static func fingerprint(of folder: URL) -> String {

@@ -17,7 +17,7 @@ struct WorkCommand: ParsableCommand {
         options.decodeThreads = configuration.threads
         let logger = Logger(label: "ingest")
         try WorkerProcess.run(IngestStage(ingestor: StudyIngestor(options: options, logger: logger),
-                                          exportRoots: configuration.exportRoots),
+                                          exportRoots: configuration.exportRoots + [configuration.dicomIncoming]),
                               configuration: configuration, logger: logger)
     }
 }

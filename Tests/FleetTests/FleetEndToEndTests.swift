@@ -133,12 +133,12 @@ final class FleetEndToEndTests: XCTestCase {
         return cluster
     }
 
-    private func doneStudies(_ tables: ResultsTables) throws -> Int {
+    func doneStudies(_ tables: ResultsTables) throws -> Int {
         try tables.connection.execute("SELECT count(*) AS n FROM studies WHERE status = 'done'").rows[0].int("n")
     }
 
     /// The database's rows for a patient against the offline run of the same study with the same weights.
-    private func assertRowsMatchOffline(_ tables: ResultsTables, patient: String, study: URL, models: URL? = nil,
+    func assertRowsMatchOffline(_ tables: ResultsTables, patient: String, study: URL, models: URL? = nil,
                                         file: StaticString = #filePath, line: UInt = #line) throws {
         let offline = try Self.fixtures.offlineResult(study: study, models: models)
         let chunks = try tables.chunkPredictions(patientId: patient)

@@ -22,3 +22,26 @@ final class StudyWatcherTests: XCTestCase {
         XCTAssertEqual(try watcher.poll(now: start.addingTimeInterval(40)), [], "each study is reported once")
     }
 }
+
+final class StudyWatcherReportsAgainTests: XCTestCase {
+    /// Instances that arrive after a study was reported (a late C-STORE) make it ready again once quiet.
+    func testAStudyThatChangesAfterItWasReportedIsReportedAgainOnceQuiet() throws {
+        let export = FileManager.default.temporaryDirectory.appendingPathComponent("export-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: export) }
+        let series = export.appendingPathComponent("1.2.3/1.2.3.4")
+        try FileManager.default.createDirectory(at: series, withIntermediateDirectories: true)
+        try Data([1]).write(to: series.appendingPathComponent("1.2.3.4.1.dcm"))
+        let watcher = StudyWatcher(export: export, quietSeconds: 2)
+        let start = Date()
+        XCTAssertEqual(try watcher.poll(now: start), [])
+        XCTAssertEqual(try watcher.poll(now: start.addingTimeInterval(3)).map(\.lastPathComponent), ["1.2.3"])
+        XCTAssertEqual(try watcher.poll(now: start.addingTimeInterval(6)), [], "unchanged: not again")
+        try Data([2]).write(to: series.appendingPathComponent("1.2.3.4.2.dcm"))
+        XCTAssertEqual(try watcher.poll(now: start.addingTimeInterval(7)), [], "the late instance starts a quiet period")
+        XCTAssertEqual(try watcher.poll(now: start.addingTimeInterval(10)).map(\.lastPathComponent), ["1.2.3"])
+        // A failed enqueue: forgotten, so reported again once quiet.
+        watcher.forget(export.appendingPathComponent("1.2.3").standardizedFileURL)
+        XCTAssertEqual(try watcher.poll(now: start.addingTimeInterval(11)), [])
+        XCTAssertEqual(try watcher.poll(now: start.addingTimeInterval(14)).map(\.lastPathComponent), ["1.2.3"])
+    }
+}
