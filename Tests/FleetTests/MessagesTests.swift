@@ -168,11 +168,11 @@ final class MessagesTests: XCTestCase {
         XCTAssertEqual(rejection(StudyJob.self, longId), .invalidField("job_id", "129 bytes, the limit is 128"))
 
         let longError = String(repeating: "e", count: 65537)
-        XCTAssertEqual(rejection(StatusEvent.self, StatusEvent(jobId: "j", stage: "segment", status: .failed, series: series,
-                                                               error: longError)),
+        XCTAssertEqual(rejection(StatusEvent.self, StatusEvent(jobId: "j", stage: "segment", .failed(.series(series), error: longError))),
                        .invalidField("error", "65537 bytes, the limit is 65536"))
-        XCTAssertEqual(rejection(StatusEvent.self, StatusEvent(jobId: "j", stage: "segment", status: .failed, series: series,
-                                                               warnings: ["ok", huge], error: "e")),
+        XCTAssertEqual(rejection(StatusEvent.self, StatusEvent(jobId: "j", stage: "ingest", .ingested(.init(
+                                     source: "/export/s", patientId: "p", studyInstanceUid: "1.2", series: [],
+                                     warnings: ["ok", huge])))),
                        .invalidField("warnings[1]", "\(huge.utf8.count) bytes, the limit is 4096"))
     }
 }
