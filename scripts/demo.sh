@@ -103,7 +103,7 @@ preview=$demo/preview-FLAIR.png
 export MGMT_RESULTS_PORT=${MGMT_RESULTS_PORT:-8080}
 nohup "$bin/reporter" serve >"$demo/logs/serve.log" 2>&1 &
 echo $! >"$demo/serve.pid"
-for _ in $(seq 50); do grep -q "results page listening" "$demo/logs/serve.log" && break; sleep 0.2; done
+for _ in $(seq 50); do grep -qs "results page listening" "$demo/logs/serve.log" && break; sleep 0.2; done
 echo
 echo "query it yourself:"
 echo "  source scripts/env.sh; psql \"\$MGMT_PG_CONNINFO_READER\" -c 'select * from patient_predictions'"
