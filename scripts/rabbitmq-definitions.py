@@ -7,9 +7,10 @@ scripts/compose-secrets.sh (loaded by the broker container at boot).   usage: ra
 The matrix (README, "Users and permissions"):
   user           publishes to (topic write, work exchange)   consumes
   mgmt-enqueue   studies                                     nothing; declares nothing (the scanner side)
-  mgmt-ingest    segment, report                             studies
+  mgmt-ingest    segment, classify3d, report                 studies
   mgmt-segment   classify, report                            segment
   mgmt-classify  report                                      classify
+  mgmt-classify3d report                                     classify3d (the 3D classifier: cls-worker --model resnet3d)
   mgmt-report    nothing                                     report and every <queue>.dead
   mgmt-admin     everything (tests and operators' tools)
 Publishing needs write on the exchange, narrowed per routing key by the topic permission (the work exchange is a
@@ -40,9 +41,9 @@ def main():
     secrets = sys.argv[1]
     env = os.environ
     exchange = env.get("MGMT_EXCHANGE") or "mgmt"
-    studies, segment, classify, report = (env.get(f"MGMT_QUEUE_{n}") or n.lower()
-                                          for n in ("STUDIES", "SEGMENT", "CLASSIFY", "REPORT"))
-    queues = [studies, segment, classify, report]
+    studies, segment, classify, report, classify3d = (env.get(f"MGMT_QUEUE_{n}") or n.lower()
+                                                      for n in ("STUDIES", "SEGMENT", "CLASSIFY", "REPORT", "CLASSIFY3D"))
+    queues = [studies, segment, classify, report, classify3d]
     dead = [q + ".dead" for q in queues]
     none = "^$"
     topology = alternatives(exchange, exchange + ".dead", *queues, *dead)
@@ -56,9 +57,10 @@ def main():
     roles = {
         "mgmt-admin": (".*", ".*", ".*", ".*", ".*"),
         "mgmt-enqueue": (none, alternatives(exchange), none, alternatives(studies), none),
-        "mgmt-ingest": (topology, bindable, consumes(studies), alternatives(segment, report), keys),
+        "mgmt-ingest": (topology, bindable, consumes(studies), alternatives(segment, classify3d, report), keys),
         "mgmt-segment": (topology, bindable, consumes(segment), alternatives(classify, report), keys),
         "mgmt-classify": (topology, bindable, consumes(classify), alternatives(report), keys),
+        "mgmt-classify3d": (topology, bindable, consumes(classify3d), alternatives(report), keys),
         "mgmt-report": (topology, bindable, consumes(report, *dead), none, keys),
     }
     users, permissions, topic_permissions = [], [], []
