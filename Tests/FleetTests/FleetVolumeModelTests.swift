@@ -148,7 +148,9 @@ extension FleetEndToEndTests {
                                     until: { $0 == ["classified", "classified", "classified"] })
         XCTAssertEqual(try tables.studyStatus("1.2.9"), "ingested", "not done while the 3D results are pending")
 
-        let metadata = ArtifactRef(key: "ingest/none/series.json", sha256: String(repeating: "0", count: 64))
+        // series.json is in the store (any document: the job fails before reading it), volume.npy is not.
+        let metadata = try ArtifactStore(root: cluster.configuration.storeRoot)
+            .put(Data("{}".utf8), key: "ingest/none/series.json")
         let missingVolume = ArtifactRef(key: "ingest/none/volume.npy", sha256: String(repeating: "0", count: 64))
         try publish(MessageCodec.encode(VolumeClassifyJob(series: series[0], inputs: [
             "series.json": metadata, "volume.npy": missingVolume])), to: cluster.queues.classify3d)
@@ -165,7 +167,7 @@ extension FleetEndToEndTests {
             """).rows
         XCTAssertEqual(try states.map { try $0.string("resnet3d_status") }, ["failed", "failed", "failed"])
         let reasons = try states.map { try $0.string("resnet3d_error") }
-        XCTAssertTrue(reasons[0].contains("ingest/none/volume.npy"), reasons[0])
+        XCTAssertEqual(reasons[0], "artifact 'ingest/none/volume.npy' is not in the store")
         XCTAssertEqual(reasons[1], "classify3d job has no input 'volume.npy'")
         XCTAssertTrue(reasons[2].hasPrefix("undecodable (rejected): message field 'inputs' is missing"), reasons[2])
         let failures = try tables.failures()
