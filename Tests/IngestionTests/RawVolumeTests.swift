@@ -45,6 +45,22 @@ final class RawVolumeTests: XCTestCase {
         }
     }
 
+    /// A slice whose window pydicom refuses (LINEAR width < 1) is left out of the volume only, with its error.
+    func testSliceWithAnInapplicableWindowLeavesOnlyTheVolume() throws {
+        let studies = try makeStudies()
+        let study = try volumeIngestor.ingest(study: studies.appendingPathComponent("bad_window_slice"))
+        let series = try XCTUnwrap(study.series.first)
+        let expected = try NpyArray(contentsOf: studies.appendingPathComponent("bad_window_slice.expected.npy"))
+        XCTAssertEqual(expected.shape, [5, 12, 10])
+        XCTAssertEqual(series.volume?.shape, expected.shape)
+        XCTAssertEqual(series.volume?.values, expected.float32Values)
+        XCTAssertEqual(series.metadata.volume?.instanceNumbers.count, 5)
+        XCTAssertEqual(series.metadata.slicesTotal, 6, "the 2D path keeps the slice")
+        XCTAssertEqual(study.metadata.errors.map(\.kind), ["invalid_attribute"])
+        XCTAssertTrue(study.metadata.errors[0].message.hasSuffix("(left out of the 3D volume only)"),
+                      study.metadata.errors[0].message)
+    }
+
     func testVolumeIsWrittenOnlyForTypesWithThe3DModelAndReadsBack() throws {
         let studies = try makeStudies()
         let out = try temporaryDirectory(self)

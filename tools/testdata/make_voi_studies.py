@@ -7,7 +7,8 @@ OUT/<case>/FLAIR/*.dcm and OUT/<case>.expected.npy, float32 (slices, rows, colum
 Cases: no window (identity); LINEAR windows on unsigned, signed and rescaled data (several values: the first
 counts); LINEAR_EXACT; SIGMOID; an 8-bit VOI LUT (US data) whose indices wrap past 255 as numpy's uint8 does; a
 16-bit VOI LUT (OW data) with a positive first mapped value and values past its end; a VOI LUT beside a window
-(the LUT wins).   usage: make_voi_studies.py OUT   (Debian's /usr/bin/python3: numpy, pydicom)
+(the LUT wins); a LINEAR window of width 0.5 on one slice, where pydicom raises (the volume leaves that slice
+out, and so does the expected one).   usage: make_voi_studies.py OUT   (Debian's /usr/bin/python3: numpy, pydicom)
 """
 import pathlib
 import sys
@@ -46,6 +47,7 @@ def cases():
         "lut8_wrapping": dict(bits=12, signed=False, lut=(256, 0, 8, (ramp * 7) % 256, "US")),
         "lut16": dict(bits=12, signed=False, lut=(3000, 500, 16, np.arange(3000) * 21 + 7, "OW"),
                       window=("100", "50")),
+        "bad_window_slice": dict(bits=12, signed=False, window=("2048", "1000"), bad_width_at=4),
     }
 
 
@@ -73,6 +75,8 @@ def dataset(case, spec, study_uid, series_uid, index, instance, pixels):
         ds.RescaleSlope, ds.RescaleIntercept = spec["rescale"]
     if "window" in spec:
         ds.WindowCenter, ds.WindowWidth = spec["window"]
+        if spec.get("bad_width_at") == index:
+            ds.WindowWidth = "0.5"
     if "function" in spec:
         ds.VOILUTFunction = spec["function"]
     if "lut" in spec:
@@ -100,7 +104,10 @@ def main():
             path = folder / f"img{index}.dcm"
             ds.save_as(path, write_like_original=False)
             read = pydicom.dcmread(path)
-            by_instance[int(instance)] = apply_voi_lut(read.pixel_array, read).astype(np.float32)
+            try:
+                by_instance[int(instance)] = apply_voi_lut(read.pixel_array, read).astype(np.float32)
+            except ValueError:
+                continue
         volume = np.stack([by_instance[k] for k in sorted(by_instance)])
         np.save(out / f"{case}.expected.npy", volume)
     return 0
