@@ -20,14 +20,9 @@ public final class VolumeClassifyStage: Stage, @unchecked Sendable {
     public func consumedQueues(_ names: QueueNames) -> [String] { [names.classify3d] }
 
     public func run(_ job: VolumeClassifyJob, context: StageContext) throws -> [Publication] {
-        let directory = context.workspace.appendingPathComponent("series")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        for file in SeriesDirectory.File.volumeClassifierInputs where job.inputs[file.name] == nil {
-            throw StageFailure.permanent("classify3d job has no input '\(file.name)'")
-        }
-        for (file, ref) in job.inputs {
-            try context.store.materialize(ref, at: directory.appendingPathComponent(file))
-        }
+        let directory = try context.materializeSeriesInputs(
+            job.inputs, required: SeriesDirectory.File.volumeClassifierInputs.map(\.name),
+            jobKind: VolumeClassifyJob.messageKind)
         let classification: VolumeSeriesClassification
         do {
             classification = try classifier.classify(SeriesDirectory(directory))
