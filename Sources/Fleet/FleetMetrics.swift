@@ -46,6 +46,13 @@ public struct FleetMetrics: Sendable {
         }
     }
 
+    /// Counts a status event the reporter refused because it came under another stage's report key
+    /// (mgmt_status_events_refused_total: a compromised or misconfigured publisher).
+    public static func statusEventRefused() {
+        _ = registry
+        Metrics.Counter(label: "mgmt_status_events_refused_total").increment()
+    }
+
     public static func prometheusText() -> String {
         registry.emitToString()
     }
