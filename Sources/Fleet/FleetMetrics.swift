@@ -46,16 +46,22 @@ public struct FleetMetrics: Sendable {
         }
     }
 
-    /// Counts a status event the reporter refused because it came under another stage's report key
-    /// (mgmt_status_events_refused_total: a compromised or misconfigured publisher).
-    public static func statusEventRefused() {
-        _ = registry
-        Metrics.Counter(label: "mgmt_status_events_refused_total").increment()
-    }
-
     public static func prometheusText() -> String {
         registry.emitToString()
     }
+}
+
+/// mgmt_status_events_refused_total: status events the reporter refused because they came under another stage's
+/// report key (a compromised or misconfigured publisher). Made when the reporter starts, so it shows 0 until then.
+public struct RefusedStatusEvents: Sendable {
+    private let counter: Metrics.Counter
+
+    public init() {
+        _ = FleetMetrics.registry
+        counter = Metrics.Counter(label: "mgmt_status_events_refused_total")
+    }
+
+    public func increment() { counter.increment() }
 }
 
 /// How a job ended, for metrics and logs.

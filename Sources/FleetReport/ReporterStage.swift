@@ -53,6 +53,7 @@ public final class ReporterStage: Stage, @unchecked Sendable {
     private let logger: Logger
     /// Touched only by the worker thread (the loop runs one job at a time).
     private var connection: PostgresConnection?
+    private let refusedEvents = RefusedStatusEvents()
 
     public init(conninfo: String, schema: String = "public", queues: QueueNames, logger: Logger) {
         self.conninfo = conninfo
@@ -181,7 +182,7 @@ public final class ReporterStage: Stage, @unchecked Sendable {
                                  queue: queues.report, reason: reason)
         logger.warning("status event refused: not applied", metadata: [
             "reason": "\(reason)", "job_id": "\(event.jobId)", "study_instance_uid": "\(event.studyInstanceUid ?? "")"])
-        FleetMetrics.statusEventRefused()
+        refusedEvents.increment()
     }
 
     private func record(_ letter: DeadLetter, in tables: ResultsTables) throws {

@@ -19,7 +19,13 @@ final class ReporterTests: XCTestCase {
     private let flair = SeriesIdentity(patientId: "00042", studyInstanceUid: "1.2.3", seriesInstanceUid: "1.2.3.1",
                                        mriType: "FLAIR")
 
-    func testStatusEventsAndDeadLettersBecomeRows() throws {
+    private let ingested = StatusEvent(jobId: "ingest-job", stage: "ingest", .ingested(.init(
+        source: "/export/00042", patientId: "00042", studyInstanceUid: "1.2.3",
+        series: [SeriesSummary(seriesInstanceUid: "1.2.3.1", mriType: "FLAIR", slicesTotal: 20, slicesKept: 18)],
+        warnings: [])))
+
+    /// A reporter on a private topology and schema, and a connection to that schema.
+    private func startReporter() throws -> (WorkerHarness, Worker<ReporterStage>, ResultsTables) {
         let harness = try WorkerHarness()
         self.harness = harness
         let schema = TestServers.uniqueName("fleet_reporter")
@@ -27,12 +33,15 @@ final class ReporterTests: XCTestCase {
         let reporter = ReporterStage(conninfo: try TestServers.postgresConninfo(), schema: schema,
                                      queues: harness.queues, logger: Logger(label: "test-reporter"))
         try reporter.prepare()
-        let worker = try harness.start(reporter)
+        let connection = try PostgresConnection(conninfo: try TestServers.postgresConninfo())
+        try connection.execute("SET search_path TO \"\(schema)\"")
+        return (harness, try harness.start(reporter), ResultsTables(connection))
+    }
 
-        try harness.publish(StatusEvent(jobId: "ingest-job", stage: "ingest", .ingested(.init(
-            source: "/export/00042", patientId: "00042", studyInstanceUid: "1.2.3",
-            series: [SeriesSummary(seriesInstanceUid: "1.2.3.1", mriType: "FLAIR", slicesTotal: 20, slicesKept: 18)],
-            warnings: []))))
+    func testStatusEventsAndDeadLettersBecomeRows() throws {
+        let (harness, worker, tables) = try startReporter()
+
+        try harness.publish(ingested)
         let classified = StatusEvent(jobId: "classify-job", stage: "classify", .classified(flair, SeriesResult(
             weightsSha256: "cls", segmentationWeightsSha256: "seg", slicesSelected: 12,
             chunks: [ChunkResult(index: 0, firstInstance: 0, probability: 0.625)], noChunksReason: nil)))
@@ -44,9 +53,6 @@ final class ReporterTests: XCTestCase {
         try harness.broker.reject(bad, requeue: false)
 
         try waitUntil { worker.deliveriesSettled == 4 }
-        let connection = try PostgresConnection(conninfo: try TestServers.postgresConninfo())
-        try connection.execute("SET search_path TO \"\(schema)\"")
-        let tables = ResultsTables(connection)
         let patient = try XCTUnwrap(try tables.patientPredictions().first)
         XCTAssertEqual(patient.patientId, "00042")
         XCTAssertEqual(patient.probability, 0.625)
@@ -67,31 +73,18 @@ final class ReporterTests: XCTestCase {
     /// A `classified` event under the ingest role's key (sent by the admin user, whom the broker lets use any key)
     /// is acked but not applied: the probability stays, the failure is recorded and counted.
     func testClassifiedEventUnderAnotherRolesKeyIsRecordedNotApplied() throws {
-        let harness = try WorkerHarness()
-        self.harness = harness
-        let schema = TestServers.uniqueName("fleet_reporter")
-        self.schema = schema
-        let reporter = ReporterStage(conninfo: try TestServers.postgresConninfo(), schema: schema,
-                                     queues: harness.queues, logger: Logger(label: "test-reporter"))
-        try reporter.prepare()
-        let worker = try harness.start(reporter)
+        let (harness, worker, tables) = try startReporter()
         func classified(_ probability: Double) -> StatusEvent {
             StatusEvent(jobId: "classify-\(probability)", stage: "classify", .classified(flair, SeriesResult(
                 weightsSha256: "cls", segmentationWeightsSha256: "seg", slicesSelected: 12,
                 chunks: [ChunkResult(index: 0, firstInstance: 0, probability: probability)], noChunksReason: nil)))
         }
         let refusedBefore = Self.refusedCount()
-        try harness.publish(StatusEvent(jobId: "ingest-job", stage: "ingest", .ingested(.init(
-            source: "/export/00042", patientId: "00042", studyInstanceUid: "1.2.3",
-            series: [SeriesSummary(seriesInstanceUid: "1.2.3.1", mriType: "FLAIR", slicesTotal: 20, slicesKept: 18)],
-            warnings: []))))
+        try harness.publish(ingested)
         try harness.publish(classified(0.25))
         try harness.publish(classified(0.999), from: "ingest")
         try waitUntil { worker.deliveriesSettled == 3 }
 
-        let connection = try PostgresConnection(conninfo: try TestServers.postgresConninfo())
-        try connection.execute("SET search_path TO \"\(schema)\"")
-        let tables = ResultsTables(connection)
         XCTAssertEqual(try tables.patientPredictions().first?.probability, 0.25, "the forged 0.999 was not applied")
         XCTAssertEqual(try tables.rowCounts()["chunk_predictions"], 1)
         let failures = try tables.failures()

@@ -26,19 +26,33 @@ final class StudyEndingTests: XCTestCase {
         }
     }
 
-    func testEveryFailurePathEndsItsStudyWithAReason() throws {
+    /// A work folder with DEMO weights for `types`, and a cluster using them.
+    private func makeCluster(types: String) throws -> (cluster: FleetCluster, export: URL) {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("mgmt-ending-\(UUID().uuidString)")
         self.work = work
         let models = work.appendingPathComponent("models")
         let weights = try runCapturingOutput(FleetCluster.binDirectory.appendingPathComponent("cls-worker"),
-                                             ["demo-weights", models.path, "--types", "FLAIR,T2w"])
+                                             ["demo-weights", models.path, "--types", types])
         XCTAssertEqual(weights.status, 0, weights.output)
         let cluster = try FleetCluster(models: models)
         self.cluster = cluster
+        return (cluster, work.appendingPathComponent("export"))
+    }
+
+    /// Starts the four workers and enqueues `export`; returns the workers' names (reporter first).
+    @discardableResult
+    private func run(_ cluster: FleetCluster, on export: URL) throws -> [String] {
+        let workers = try ["reporter", "ingest", "seg-worker", "cls-worker"].map { try cluster.start($0) }
+        try waitUntil(timeout: 120) { workers.allSatisfy { cluster.log(of: $0).contains("consuming") } }
+        XCTAssertEqual(try cluster.runToCompletion("ingest", ["enqueue", export.path]).status, 0)
+        return workers
+    }
+
+    func testEveryFailurePathEndsItsStudyWithAReason() throws {
+        let (cluster, export) = try makeCluster(types: "FLAIR,T2w")
 
         // A: a good FLAIR series with two files whose headers hold NaN, and a T2w folder without SeriesInstanceUID.
         // B: only files with invalid headers. C: an empty study folder.
-        let export = work.appendingPathComponent("export")
         try copy(Self.ingestionFixtures.appendingPathComponent("study/00007/FLAIR"), into: export.appendingPathComponent("A/FLAIR"))
         try copy(Self.invalidFiles, into: export.appendingPathComponent("A/FLAIR"),
                  only: ["rescale_slope_nan.dcm", "position_nan.dcm"])
@@ -47,9 +61,7 @@ final class StudyEndingTests: XCTestCase {
                  only: ["rescale_slope_inf.dcm", "high_bit_200.dcm", "frames_abc.dcm"])
         try FileManager.default.createDirectory(at: export.appendingPathComponent("C"), withIntermediateDirectories: true)
 
-        let workers = try ["reporter", "ingest", "seg-worker", "cls-worker"].map { try cluster.start($0) }
-        try waitUntil(timeout: 120) { workers.allSatisfy { cluster.log(of: $0).contains("consuming") } }
-        XCTAssertEqual(try cluster.runToCompletion("ingest", ["enqueue", export.path]).status, 0)
+        try run(cluster, on: export)
 
         // D and E: studies whose series' jobs cannot succeed, announced as ingest announces a study.
         let broker = try cluster.broker()
@@ -117,19 +129,9 @@ final class StudyEndingTests: XCTestCase {
     /// user, whom the broker lets use any key; the ingest user itself is refused by the broker,
     /// BrokerPermissionTests). The reporter acks it without applying it and records why against the study.
     func testForgedClassificationUnderAnotherRolesKeyLeavesTheProbability() throws {
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("mgmt-forged-\(UUID().uuidString)")
-        self.work = work
-        let models = work.appendingPathComponent("models")
-        let weights = try runCapturingOutput(FleetCluster.binDirectory.appendingPathComponent("cls-worker"),
-                                             ["demo-weights", models.path, "--types", "FLAIR"])
-        XCTAssertEqual(weights.status, 0, weights.output)
-        let cluster = try FleetCluster(models: models)
-        self.cluster = cluster
-        let export = work.appendingPathComponent("export")
+        let (cluster, export) = try makeCluster(types: "FLAIR")
         try copy(Self.ingestionFixtures.appendingPathComponent("study/00007/FLAIR"), into: export.appendingPathComponent("A/FLAIR"))
-        let workers = try ["reporter", "ingest", "seg-worker", "cls-worker"].map { try cluster.start($0) }
-        try waitUntil(timeout: 120) { workers.allSatisfy { cluster.log(of: $0).contains("consuming") } }
-        XCTAssertEqual(try cluster.runToCompletion("ingest", ["enqueue", export.path]).status, 0)
+        let workers = try run(cluster, on: export)
 
         let probability = try XCTUnwrap(try cluster.waitForRows(timeout: 300, { try $0.patientPredictions() },
                                                                 until: { $0.first?.probability != nil }).first?.probability)
