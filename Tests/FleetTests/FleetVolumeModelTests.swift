@@ -125,8 +125,8 @@ extension FleetEndToEndTests {
         try waitUntil(timeout: 60) { cluster.log(of: worker).contains("consuming") }
         let broker = try cluster.broker()
         defer { broker.close() }
-        func publish(_ body: Data, to queue: String) throws {
-            try broker.publish(OutgoingMessage(routingKey: queue, body: body), to: cluster.configuration.exchange)
+        func publish(_ body: Data, to key: String) throws {
+            try broker.publish(OutgoingMessage(routingKey: key, body: body), to: cluster.configuration.exchange)
         }
         let series = ["1.2.9.1", "1.2.9.2", "1.2.9.3"].map {
             SeriesIdentity(patientId: "00901", studyInstanceUid: "1.2.9", seriesInstanceUid: $0, mriType: "FLAIR")
@@ -136,12 +136,12 @@ extension FleetEndToEndTests {
             source: "/export/00901", patientId: "00901", studyInstanceUid: "1.2.9",
             series: series.map { SeriesSummary(seriesInstanceUid: $0.seriesInstanceUid, mriType: "FLAIR", slicesTotal: 8,
                                                slicesKept: 8, models: [.nfnetLSTM, .resnet3d]) },
-            warnings: [])))), to: cluster.queues.report)
+            warnings: [])))), to: cluster.queues.reportKey(of: "ingest"))
         for item in series {
             try publish(MessageCodec.encode(StatusEvent(jobId: "cls-\(item.seriesInstanceUid)", stage: "classify", .classified(
                 item, SeriesResult(weightsSha256: "w", segmentationWeightsSha256: "s", slicesSelected: 1,
                                    chunks: [ChunkResult(index: 0, firstInstance: 1, probability: 0.5)], noChunksReason: nil)))),
-                        to: cluster.queues.report)
+                        to: cluster.queues.reportKey(of: "classify"))
         }
         let tables = try cluster.tables()
         _ = try cluster.waitForRows(timeout: 60, { try $0.seriesStates(studyInstanceUid: "1.2.9").map(\.status) },
