@@ -136,6 +136,11 @@ let package = Package(
         ),
         .executableTarget(name: "ImagingBenchmark", dependencies: ["Imaging"]),
         .executableTarget(name: "BrokerBenchmark", dependencies: ["Broker"], path: "tools/bench/BrokerBenchmark"),
+        .executableTarget(
+            name: "VolumeClassificationBenchmark",
+            dependencies: ["ArrayFiles", "Inference", "SeriesFiles", "VolumeClassification"],
+            path: "tools/bench/VolumeClassificationBenchmark"
+        ),
         .executableTarget(name: "DICOMExchangeBenchmark", dependencies: ["DICOMExchange", "DICOM"], path: "tools/bench/DICOMExchangeBenchmark"),
 
         .testTarget(name: "DomainTests", dependencies: ["Domain"]),
