@@ -159,7 +159,8 @@ let package = Package(
         ),
         .testTarget(
             name: "VolumeClassificationTests",
-            dependencies: ["ArrayFiles", "Domain", "Inference", "SeriesFiles", "VolumeClassification"],
+            dependencies: ["ArrayFiles", "Domain", "Inference", "SeriesFiles", "VolumeClassification",
+                           .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Fixtures"]
         ),
         .testTarget(
