@@ -33,9 +33,6 @@ public struct FeatureVolume {
     public var count: Int { channels * volumeSize }
     /// The volume of channel `c`.
     public func channel(_ c: Int) -> UnsafeMutablePointer<Float> { data + c * volumeSize }
-    /// Each channel's depth planes as the 2-D ops' feature map: [channels][depth][height][width] is the layout of
-    /// a channel-major batch of `depth` images.
-    public var planes: FeatureMap { FeatureMap(data: data, channels: channels, batch: depth, height: height, width: width) }
 }
 
 /// 3-D convolution (PyTorch's Conv3d semantics, dilation 1, no groups) with a fused per-channel epilogue; weights
