@@ -137,6 +137,11 @@ let package = Package(
         ),
         .executableTarget(name: "ImagingBenchmark", dependencies: ["Imaging"]),
         .executableTarget(name: "BrokerBenchmark", dependencies: ["Broker"], path: "tools/bench/BrokerBenchmark"),
+        .executableTarget(
+            name: "VolumeClassificationBenchmark",
+            dependencies: ["ArrayFiles", "Inference", "SeriesFiles", "VolumeClassification"],
+            path: "tools/bench/VolumeClassificationBenchmark"
+        ),
         .executableTarget(name: "DICOMExchangeBenchmark", dependencies: ["DICOMExchange", "DICOM"], path: "tools/bench/DICOMExchangeBenchmark"),
 
         .testTarget(name: "DomainTests", dependencies: ["Domain"]),
@@ -155,7 +160,8 @@ let package = Package(
         ),
         .testTarget(
             name: "VolumeClassificationTests",
-            dependencies: ["ArrayFiles", "Domain", "Inference", "SeriesFiles", "VolumeClassification"],
+            dependencies: ["ArrayFiles", "Domain", "Inference", "SeriesFiles", "VolumeClassification",
+                           .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Fixtures"]
         ),
         .testTarget(

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A (depth, height, width) triple for 3D kernel sizes, strides and paddings; an integer literal means all three.
 public struct Triple3D: Sendable, Equatable, ExpressibleByIntegerLiteral {
     public var z: Int
@@ -31,9 +33,6 @@ public struct FeatureVolume {
     public var count: Int { channels * volumeSize }
     /// The volume of channel `c`.
     public func channel(_ c: Int) -> UnsafeMutablePointer<Float> { data + c * volumeSize }
-    /// Each channel's depth planes as the 2-D ops' feature map: [channels][depth][height][width] is the layout of
-    /// a channel-major batch of `depth` images.
-    public var planes: FeatureMap { FeatureMap(data: data, channels: channels, batch: depth, height: height, width: width) }
 }
 
 /// 3-D convolution (PyTorch's Conv3d semantics, dilation 1, no groups) with a fused per-channel epilogue; weights
@@ -88,10 +87,11 @@ public struct Conv3d: Sendable {
 
     /// Output depth planes `planes` (default all) of the convolution of `input`, written to `output`, whose plane 0
     /// is output plane `outputOrigin` (so a slab of the output can live in a smaller buffer). With `accumulate`,
-    /// the result is added to what `output` holds (a residual's shortcut) before the bias and activation.
+    /// the result is added to what `output` holds (a residual's shortcut) before the bias and activation. The
+    /// columns are built on `threads` threads (sgemm threads itself, as `BLAS.threadCount` says).
     public func apply(
         _ input: FeatureVolume, into output: FeatureVolume, planes: Range<Int>? = nil, outputOrigin: Int = 0,
-        accumulate: Bool = false, workspace: Workspace
+        accumulate: Bool = false, threads: Int = 1, workspace: Workspace
     ) {
         precondition(input.channels == inChannels, "conv3d of \(inChannels) channels on \(input.channels)")
         let size = outputSize(depth: input.depth, height: input.height, width: input.width)
@@ -109,7 +109,8 @@ public struct Conv3d: Sendable {
             while first < planes.upperBound {
                 let last = min(first + block, planes.upperBound)
                 let n = (last - first) * planeSize
-                buildColumns(input, planes: first..<last, outputHeight: size.height, outputWidth: size.width, into: columns)
+                buildColumns(input, planes: first..<last, outputHeight: size.height, outputWidth: size.width, into: columns,
+                             threads: threads)
                 let destination = output.data + (first - outputOrigin) * planeSize
                 BLAS.sgemm(m: outChannels, n: n, k: k, a: w.baseAddress!, lda: k, b: columns, ldb: n,
                            beta: accumulate ? 1 : 0, c: destination, ldc: output.volumeSize)
@@ -122,32 +123,44 @@ public struct Conv3d: Sendable {
     }
 
     /// The columns of output planes `planes`: row (c, kz, ky, kx) holds, plane after plane, the in-plane patch row
-    /// of tap (ky, kx) on input plane oz·stride − padding + kz of channel c.
+    /// of tap (ky, kx) on input plane oz·stride − padding + kz of channel c. The rows of each (c, kz) are one task;
+    /// `threads` threads share the tasks.
     private func buildColumns(
-        _ input: FeatureVolume, planes: Range<Int>, outputHeight: Int, outputWidth: Int, into columns: UnsafeMutablePointer<Float>
+        _ input: FeatureVolume, planes: Range<Int>, outputHeight: Int, outputWidth: Int, into columns: UnsafeMutablePointer<Float>,
+        threads: Int
     ) {
         let planeSize = outputHeight * outputWidth, n = planes.count * planeSize
         let inPlane = PatchRows(stride: stride.plane, padding: padding.plane, dilation: 1)
-        var row = columns
-        for c in 0..<inChannels {
-            let volume = UnsafePointer(input.channel(c))
-            for kz in 0..<kernel.z {
-                for ky in 0..<kernel.y {
-                    for kx in 0..<kernel.x {
-                        for (index, oz) in planes.enumerated() {
-                            let iz = oz * stride.z - padding.z + kz
-                            let destination = row + index * planeSize
-                            if iz < 0 || iz >= input.depth {
-                                destination.update(repeating: 0, count: planeSize)
-                            } else {
-                                inPlane.gather(volume + iz * input.planeSize, height: input.height, width: input.width,
-                                               ky: ky, kx: kx, outputHeight: outputHeight, outputWidth: outputWidth,
-                                               into: destination)
-                            }
+        let tasks = inChannels * kernel.z
+        let (source, destination) = (SendablePointer(input.data), SendablePointer(columns))
+        let (depth, height, width) = (input.depth, input.height, input.width)
+        let (kernel, stride, padding) = (kernel, stride, padding)
+        @Sendable func build(_ task: Int) {
+            let (c, kz) = task.quotientAndRemainder(dividingBy: kernel.z)
+            let volume = UnsafePointer(source.pointer + c * depth * height * width)
+            var row = destination.pointer + task * kernel.y * kernel.x * n
+            for ky in 0..<kernel.y {
+                for kx in 0..<kernel.x {
+                    for (index, oz) in planes.enumerated() {
+                        let iz = oz * stride.z - padding.z + kz
+                        let target = row + index * planeSize
+                        if iz < 0 || iz >= depth {
+                            target.update(repeating: 0, count: planeSize)
+                        } else {
+                            inPlane.gather(volume + iz * height * width, height: height, width: width, ky: ky, kx: kx,
+                                           outputHeight: outputHeight, outputWidth: outputWidth, into: target)
                         }
-                        row += n
                     }
+                    row += n
                 }
+            }
+        }
+        let workers = max(1, min(threads, tasks))
+        if workers == 1 {
+            for task in 0..<tasks { build(task) }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                for task in Swift.stride(from: worker, to: tasks, by: workers) { build(task) }
             }
         }
     }

@@ -15,7 +15,7 @@ public struct Classifier3D: Sendable {
     public let configuration: Classifier3DConfiguration
     /// SHA-256 (hex) of the weights file, recorded with every result; nil for weights not read from a file.
     public let weightsSha256: String?
-    /// Compute threads (sgemm's).
+    /// Compute threads: sgemm's, and the convolutions' column building.
     public var threads: Int
 
     /// `classifier3d-<MRI type>.safetensors`, the name in a model directory.
@@ -78,7 +78,7 @@ public struct Classifier3D: Sendable {
             // The network only reads its input.
             network.logit(of: FeatureVolume(data: UnsafeMutablePointer(mutating: values.baseAddress!), channels: 1, depth: size,
                                             height: size, width: size),
-                          workspace: workspace)
+                          threads: threads, workspace: workspace)
         }
     }
 }

@@ -71,8 +71,9 @@ public struct ResNet3D: Sendable {
                           bias: try source.tensor("fc.bias", shape: [1]))
     }
 
-    /// The logit of one volume [depth][height][width] (one channel), computed with BLAS's current thread count.
-    public func logit(of input: FeatureVolume, workspace: Workspace) -> Float {
+    /// The logit of one volume [depth][height][width] (one channel): sgemm with BLAS's current thread count, the
+    /// convolutions' columns on `threads` threads.
+    public func logit(of input: FeatureVolume, threads: Int = 1, workspace: Workspace) -> Float {
         precondition(input.channels == 1, "the 3D ResNet takes one channel")
         let stemSize = stem.outputSize(depth: input.depth, height: input.height, width: input.width)
         let pooledSize = pool.outputSize(depth: stemSize.depth, height: stemSize.height, width: stemSize.width)
@@ -83,18 +84,18 @@ public struct ResNet3D: Sendable {
         var spare = workspace.floats(size)
         var x = FeatureVolume(data: current, channels: stem.outChannels, depth: pooledSize.depth,
                               height: pooledSize.height, width: pooledSize.width)
-        pooledStem(input, into: x, slab: spare, slabCapacity: size, workspace: workspace)
+        pooledStem(input, into: x, slab: spare, slabCapacity: size, threads: threads, workspace: workspace)
         for block in blocks {
             let size = block.first.outputSize(depth: x.depth, height: x.height, width: x.width)
             let y = FeatureVolume(data: spare, channels: block.first.outChannels, depth: size.depth, height: size.height, width: size.width)
-            block.first.apply(x, into: y, workspace: workspace)
+            block.first.apply(x, into: y, threads: threads, workspace: workspace)
             var output = x
             if let shortcut = block.shortcut {
                 output = FeatureVolume(data: spare + y.count, channels: y.channels, depth: y.depth, height: y.height, width: y.width)
-                shortcut.apply(x, into: output, workspace: workspace)
+                shortcut.apply(x, into: output, threads: threads, workspace: workspace)
                 swap(&current, &spare)  // y and the output now live in `current`; x's buffer is free
             }
-            block.second.apply(y, into: output, accumulate: true, workspace: workspace)
+            block.second.apply(y, into: output, accumulate: true, threads: threads, workspace: workspace)
             x = output
         }
         var features = [Float](repeating: 0, count: x.channels)
@@ -120,7 +121,7 @@ public struct ResNet3D: Sendable {
     /// The stem (conv + BN + ReLU) and its max-pool, slab by slab of output planes: the stem's full output (2.9 GB
     /// at 224³) never exists, only the planes one slab of pooled planes needs, in `slab`.
     private func pooledStem(_ input: FeatureVolume, into output: FeatureVolume, slab: UnsafeMutablePointer<Float>, slabCapacity: Int,
-                            workspace: Workspace) {
+                            threads: Int, workspace: Workspace) {
         let stemSize = stem.outputSize(depth: input.depth, height: input.height, width: input.width)
         let stemPlane = stem.outChannels * stemSize.height * stemSize.width
         // A slab of p pooled planes needs 2p + 1 stem planes (stride 2, window 3).
@@ -133,7 +134,7 @@ public struct ResNet3D: Sendable {
                 ..< pool.window(ofOutputPlane: last - 1, depth: stemSize.depth).upperBound
             let stemSlab = FeatureVolume(data: slab, channels: stem.outChannels, depth: needed.count,
                                          height: stemSize.height, width: stemSize.width)
-            stem.apply(input, into: stemSlab, planes: needed, outputOrigin: needed.lowerBound, workspace: workspace)
+            stem.apply(input, into: stemSlab, planes: needed, outputOrigin: needed.lowerBound, threads: threads, workspace: workspace)
             pool.apply(stemSlab, inputOrigin: needed.lowerBound, depth: stemSize.depth, planes: first..<last, into: output,
                        plane: planeScratch)
             first = last

@@ -18,6 +18,22 @@ public struct VolumePreprocessing: Sendable {
     /// The network's input cube of `volume` (raw values, slices × rows × columns).
     public func cube(of volume: SeriesVolume<Float>) throws -> [Float] {
         let size = configuration.size
+        var cube = try resizedCube(of: volume)
+        if let threshold = configuration.cropThreshold {
+            let crop = Self.projectionCrop(cube, size: size, threshold: threshold)
+            cube = cube.withUnsafeBufferPointer { values in
+                Self.resize(StridedVolume(base: values.baseAddress! + (crop.0.lowerBound * size + crop.1.lowerBound) * size + crop.2.lowerBound,
+                                          extent: (crop.0.count, crop.1.count, crop.2.count), strides: (size * size, size, 1)),
+                            to: size)
+            }
+        }
+        let (mean, std) = (configuration.mean, configuration.std)
+        for i in cube.indices { cube[i] = (cube[i] - mean) / std }
+        return cube
+    }
+
+    /// Steps 1 and 2: the quantile-normalised volume resized to S³, [rows][columns][slices].
+    public func resizedCube(of volume: SeriesVolume<Float>) throws -> [Float] {
         guard volume.slices > 0, volume.rows > 0, volume.columns > 0 else {
             throw Classifier3DError.invalidVolume("an empty volume (\(volume.slices) × \(volume.rows) × \(volume.columns))")
         }
@@ -31,21 +47,10 @@ public struct VolumePreprocessing: Sendable {
         }
         // The raw volume seen as (rows, columns, slices), normalised as it is read.
         let (rows, columns) = (volume.rows, volume.columns)
-        var cube = volume.values.withUnsafeBufferPointer { values in
+        return volume.values.withUnsafeBufferPointer { values in
             Self.resize(StridedVolume(base: values.baseAddress!, extent: (rows, columns, volume.slices),
-                                      strides: (columns, 1, rows * columns), low: Float(low), range: range), to: size)
+                                      strides: (columns, 1, rows * columns), low: Float(low), range: range), to: configuration.size)
         }
-        if let threshold = configuration.cropThreshold {
-            let crop = Self.projectionCrop(cube, size: size, threshold: threshold)
-            cube = cube.withUnsafeBufferPointer { values in
-                Self.resize(StridedVolume(base: values.baseAddress! + (crop.0.lowerBound * size + crop.1.lowerBound) * size + crop.2.lowerBound,
-                                          extent: (crop.0.count, crop.1.count, crop.2.count), strides: (size * size, size, 1)),
-                            to: size)
-            }
-        }
-        let (mean, std) = (configuration.mean, configuration.std)
-        for i in cube.indices { cube[i] = (cube[i] - mean) / std }
-        return cube
     }
 
     /// NumPy 1.24's `quantile(values, q)` (method "linear") for q = low and high, in float64 as NumPy returns them:
@@ -183,7 +188,7 @@ public struct VolumePreprocessing: Sendable {
 
     /// The baseline's `crop_volume` on a size³ cube: per axis, the ranges whose projection (sum over the other
     /// two axes / voxel count) reaches `threshold`, from the first such index to one past the last.
-    static func projectionCrop(_ cube: [Float], size: Int, threshold: Double) -> (Range<Int>, Range<Int>, Range<Int>) {
+    public static func projectionCrop(_ cube: [Float], size: Int, threshold: Double) -> (Range<Int>, Range<Int>, Range<Int>) {
         var sums = [[Double]](repeating: [Double](repeating: 0, count: size), count: 3)
         for d in 0..<size {
             for h in 0..<size {
