@@ -113,6 +113,12 @@ public struct ResultsTables {
     /// The 3D classifier's state of a series (`series.resnet3d_status`), moving only forward (pending < failed <
     /// classified) like `recordSeriesStatus`; the series row is created if this event came before ingest's.
     public func recordVolumeStatus(_ key: SeriesIdentity, status: VolumeStatus, error: String? = nil) throws {
+        try upsertVolumeStatus(key, status: status, error: error)
+        try refreshStudy(key.studyInstanceUid)
+        try refreshPatient(key.patientId)
+    }
+
+    private func upsertVolumeStatus(_ key: SeriesIdentity, status: VolumeStatus, error: String?) throws {
         try connection.execute("""
             INSERT INTO studies (study_instance_uid, patient_id, status) VALUES ($1, $2, 'ingested')
             ON CONFLICT (study_instance_uid) DO NOTHING
@@ -130,18 +136,16 @@ public struct ResultsTables {
                 updated_at = now()
             """, [key.seriesInstanceUid, key.studyInstanceUid, key.patientId, key.mriType, status.rawValue, error],
             role: "upsert series 3D status")
-        try refreshStudy(key.studyInstanceUid)
-        try refreshPatient(key.patientId)
     }
 
     public enum VolumeStatus: String, Sendable {
         case classified, failed
     }
 
-    /// A series classified by the 3D model: its `resnet3d` series prediction (one volume), then its status and
-    /// the patient's `resnet3d` prediction.
+    /// A series classified by the 3D model: its status, its `resnet3d` series prediction (one volume), then the
+    /// study's status and the patient's predictions.
     public func recordVolumeClassified(_ key: SeriesIdentity, result: VolumeResult, computedAt: String) throws {
-        try recordVolumeStatus(key, status: .classified)
+        try upsertVolumeStatus(key, status: .classified, error: nil)
         try connection.execute("""
             INSERT INTO series_predictions (series_instance_uid, model, patient_id, mri_type, probability, n_chunks,
                                             weights_sha256, computed_at)
@@ -150,6 +154,7 @@ public struct ResultsTables {
                 weights_sha256 = EXCLUDED.weights_sha256, computed_at = EXCLUDED.computed_at
             """, [key.seriesInstanceUid, ClassifierModel.resnet3d.rawValue, key.patientId, key.mriType,
                   result.probability, result.weightsSha256, computedAt], role: "upsert 3D series prediction")
+        try refreshStudy(key.studyInstanceUid)
         try refreshPatient(key.patientId)
     }
 
