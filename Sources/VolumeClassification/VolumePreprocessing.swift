@@ -54,56 +54,48 @@ public struct VolumePreprocessing: Sendable {
     }
 
     /// NumPy 1.24's `quantile(values, q)` (method "linear") for q = low and high, in float64 as NumPy returns them:
-    /// the order statistics around (n − 1)·q, blended as NumPy's `_lerp` does (the difference in float32).
+    /// the order statistics around (n − 1)·q, blended as NumPy's `_lerp` does (the difference in float32). Values
+    /// must be finite.
     public static func quantiles(_ values: [Float], _ low: Double, _ high: Double) -> (Double, Double) {
-        var work = values
-        return work.withUnsafeMutableBufferPointer { buffer in
-            (quantile(buffer, low), quantile(buffer, high))
-        }
+        values.withUnsafeBufferPointer { (quantile($0, low), quantile($0, high)) }
     }
 
-    private static func quantile(_ values: UnsafeMutableBufferPointer<Float>, _ q: Double) -> Double {
+    private static func quantile(_ values: UnsafeBufferPointer<Float>, _ q: Double) -> Double {
         let n = values.count
         let virtual = Double(n - 1) * q
-        guard virtual < Double(n - 1) else { return Double(select(values, rank: n - 1)) }
+        guard virtual < Double(n - 1) else { return Double(orderStatistic(values, rank: n - 1)) }
         let previous = Int(virtual.rounded(.down))
-        let a = select(values, rank: previous)
-        // The next order statistic is the smallest value above the selected rank.
-        var b = Float.infinity
-        for i in (previous + 1)..<n { b = min(b, values[i]) }
+        let (a, b) = (orderStatistic(values, rank: previous), orderStatistic(values, rank: previous + 1))
         let gamma = virtual - Double(previous)
         let difference = Double(b - a)
         return gamma >= 0.5 ? Double(b) - difference * (1 - gamma) : Double(a) + difference * gamma
     }
 
-    /// Rearranges `values` so that the element of rank `rank` (0-based, ascending) is at `rank`, smaller or equal
-    /// ones before it and greater or equal ones after it (Hoare's selection, median-of-three pivots); returns it.
-    static func select(_ values: UnsafeMutableBufferPointer<Float>, rank: Int) -> Float {
-        var (left, right) = (0, values.count - 1)
-        while left < right {
-            let middle = left + (right - left) / 2
-            // Median of three as the pivot value.
-            let (x, y, z) = (values[left], values[middle], values[right])
-            let pivot = max(min(x, y), min(max(x, y), z))
-            var (i, j) = (left, right)
-            while i <= j {
-                while values[i] < pivot { i += 1 }
-                while values[j] > pivot { j -= 1 }
-                if i <= j {
-                    values.swapAt(i, j)
-                    i += 1
-                    j -= 1
-                }
-            }
-            if rank <= j {
-                right = j
-            } else if rank >= i {
-                left = i
-            } else {
-                break
-            }
+    /// The value of rank `rank` (0-based, ascending) among finite `values`, without a copy of them (a series can
+    /// be hundreds of MB): a radix selection on the floats' order-preserving 32-bit keys, one counting pass for the
+    /// upper 16 bits, one for the lower 16 bits among the values that share the chosen upper half.
+    static func orderStatistic(_ values: UnsafeBufferPointer<Float>, rank: Int) -> Float {
+        @inline(__always) func key(_ value: Float) -> UInt32 {
+            let bits = value.bitPattern
+            return bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
         }
-        return values[rank]
+        var counts = [Int](repeating: 0, count: 1 << 16)
+        var remaining = rank
+        func chosenBin() -> UInt32 {
+            var bin = 0
+            while remaining >= counts[bin] {
+                remaining -= counts[bin]
+                bin += 1
+            }
+            return UInt32(bin)
+        }
+        for value in values { counts[Int(key(value) >> 16)] += 1 }
+        let upper = chosenBin()
+        counts = [Int](repeating: 0, count: 1 << 16)
+        for value in values where key(value) >> 16 == upper { counts[Int(key(value) & 0xFFFF)] += 1 }
+        let wanted = upper << 16 | chosenBin()
+        let bits = wanted & 0x8000_0000 != 0 ? wanted & 0x7FFF_FFFF : ~wanted
+        return Float(bitPattern: bits)
     }
 
     /// A read-only volume seen through strides, with (v − low) / range applied to each value read (the identity

@@ -1,5 +1,6 @@
 import Domain
 import Foundation
+import Inference
 import VolumeClassification
 import XCTest
 
@@ -49,5 +50,23 @@ final class ConfigurationTests: XCTestCase {
         let data = try DocumentJSON.encoder.encode(configuration)
         XCTAssertTrue(String(decoding: data, as: UTF8.self).contains(#""crop_threshold" : null"#))
         XCTAssertEqual(try decode(String(decoding: data, as: UTF8.self)), configuration)
+    }
+}
+
+final class OrderStatisticTests: XCTestCase {
+    /// The quantiles' order statistics equal a sort's, with negative values, zeros of both signs, ties and extremes.
+    func testQuantilesEqualTheSortedValues() {
+        var values = SeededWeights.uniform(key: "quantile.values", count: 5_001, low: -3e4, high: 2e4, baseSeed: 5)
+        values += [0, -0, 0, 0, -1e-30, 1e-30, Float.greatestFiniteMagnitude, -Float.greatestFiniteMagnitude, 7, 7, 7]
+        let sorted = values.sorted()
+        for q in [0, 0.01, 0.25, 0.5, 0.77, 0.99, 1] {
+            let virtual = Double(values.count - 1) * q
+            let previous = Int(virtual.rounded(.down)), next = min(previous + 1, values.count - 1)
+            let gamma = virtual - Double(previous)
+            let (a, b) = (sorted[previous], sorted[next])
+            let difference = Double(b - a)
+            let expected = gamma >= 0.5 ? Double(b) - difference * (1 - gamma) : Double(a) + difference * gamma
+            XCTAssertEqual(VolumePreprocessing.quantiles(values, q, q).0, expected, "q = \(q)")
+        }
     }
 }
