@@ -100,7 +100,8 @@ let package = Package(
         ),
         .target(
             name: "FleetClassify",
-            dependencies: ["Classification", "Domain", "Fleet", "Pictures", "SeriesFiles", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Classification", "Domain", "Fleet", "Pictures", "SeriesFiles", "VolumeClassification",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "FleetReport", dependencies: ["Domain", "Fleet", "ResultsStore", .product(name: "Logging", package: "swift-log")]),
 
@@ -121,7 +122,7 @@ let package = Package(
         .executableTarget(
             name: "ClsWorker",
             dependencies: [
-                "Domain", "Fleet", "FleetClassify", "Classification", "Inference", "Segmentation",
+                "Domain", "Fleet", "FleetClassify", "Classification", "Inference", "Segmentation", "VolumeClassification",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

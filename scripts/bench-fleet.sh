@@ -51,6 +51,7 @@ for replicas in 1 2; do
   export MGMT_PG_SCHEMA=$schema MGMT_STORE=$work/store-r$replicas MGMT_MODELS=$models MGMT_METRICS_PORT=0
   export MGMT_EXCHANGE=$prefix.x MGMT_QUEUE_STUDIES=$prefix.studies MGMT_QUEUE_SEGMENT=$prefix.segment
   export MGMT_QUEUE_CLASSIFY=$prefix.classify MGMT_QUEUE_REPORT=$prefix.report
+  export MGMT_QUEUE_CLASSIFY3D=$prefix.classify3d
   pids=()
   workers=(reporter ingest cls-worker)
   for ((r = 0; r < replicas; r++)); do workers+=(seg-worker); done

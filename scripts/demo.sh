@@ -21,12 +21,15 @@ if [[ ! -d $demo/export/00042 ]]; then
   /usr/bin/python3 tools/testdata/make_study.py --out "$demo/export" --patient 00042 --slices 32 --size 128
 fi
 if [[ -z ${MGMT_DEMO_MODELS:-} ]]; then
-  [[ -f $MGMT_MODELS/classifier-T2w.safetensors ]] || "$bin/cls-worker" demo-weights "$MGMT_MODELS" >/dev/null
+  # The 3D model's DEMO weights come with a classifier3d.json of a 64³ cube (the baseline's is 224³): the same
+  # network on a smaller input, so that the demo stays quick.
+  [[ -f $MGMT_MODELS/classifier3d-T2w.safetensors ]] || "$bin/cls-worker" demo-weights "$MGMT_MODELS" --resnet3d-size 64 >/dev/null
   cat <<'EOF'
 
   ##########################################################################################
-  ##  DEMO WEIGHTS: seeded RANDOM weights of the full UNet++ and ECA-NFNet-L0 + BiLSTM     ##
-  ##  architectures (the tumour mask is forced to cover each slice so that every slice    ##
+  ##  DEMO WEIGHTS: seeded RANDOM weights of the full UNet++, ECA-NFNet-L0 + BiLSTM and   ##
+  ##  3D ResNet18 (on a 64³ cube instead of 224³) architectures (the tumour mask is       ##
+  ##  forced to cover each slice so that every slice                                      ##
   ##  reaches the classifier). The probabilities below are MEANINGLESS until trained      ##
   ##  weights are installed (README, "Weights"; MGMT_DEMO_MODELS=DIR uses them).          ##
   ##########################################################################################
@@ -43,10 +46,14 @@ stop_workers() {
 trap stop_workers EXIT
 port=9101
 # Each worker logs in as its own broker user, which may publish only where its stage sends (servers.sh).
-declare -A role=([reporter]=REPORT [ingest]=INGEST [seg-worker]=SEGMENT [cls-worker]=CLASSIFY)
-for worker in reporter ingest seg-worker cls-worker; do
+# cls-worker-3d is `cls-worker work --model resnet3d`, the 3D classifier's worker (queue classify3d).
+declare -A role=([reporter]=REPORT [ingest]=INGEST [seg-worker]=SEGMENT [cls-worker]=CLASSIFY [cls-worker-3d]=CLASSIFY3D)
+declare -A command=([reporter]="reporter work" [ingest]="ingest work" [seg-worker]="seg-worker work"
+                    [cls-worker]="cls-worker work" [cls-worker-3d]="cls-worker work --model resnet3d")
+for worker in reporter ingest seg-worker cls-worker cls-worker-3d; do
   url=MGMT_AMQP_URL_${role[$worker]}
-  MGMT_AMQP_URL=${!url} MGMT_METRICS_PORT=$port "$bin/$worker" work >"$demo/logs/$worker.log" 2>&1 &
+  read -r -a argv <<<"${command[$worker]}"
+  MGMT_AMQP_URL=${!url} MGMT_METRICS_PORT=$port "$bin/${argv[0]}" "${argv[@]:1}" >"$demo/logs/$worker.log" 2>&1 &
   pids+=($!)
   echo "started $worker (pid $!, log $demo/logs/$worker.log, metrics http://127.0.0.1:$port/metrics)"
   port=$((port + 1))
@@ -66,9 +73,11 @@ started=$(date +%s)
 last=""
 while true; do
   # series touched since this run's start; n finished of n announced by ingest
-  row=$(sql "select coalesce(string_agg(r.mri_type || '=' || case when r.updated_at >= '$t0' then r.status else 'waiting' end,
+  row=$(sql "select coalesce(string_agg(r.mri_type || '=' || case when r.updated_at >= '$t0'
+                                        then r.status || coalesce('+3d:' || r.resnet3d_status, '') else 'waiting' end,
                                         ' ' order by r.mri_type), 'waiting for ingest'),
-                    count(*) filter (where r.updated_at >= '$t0' and r.status in ('classified', 'failed')),
+                    count(*) filter (where r.updated_at >= '$t0' and r.status in ('classified', 'failed')
+                                     and coalesce(r.resnet3d_status, 'failed') in ('classified', 'failed')),
                     coalesce(max(s.n_series), 0)
              from studies s join series r using (study_instance_uid) where s.patient_id = '00042'")
   IFS='|' read -r status finished announced <<<"${row:-waiting for ingest|0|0}"
@@ -86,12 +95,15 @@ while true; do
 done
 sleep 1  # the reporter commits the patient row in the same transaction as the last series; let psql see it
 
-echo "== result (patient_predictions)"
-psql "$MGMT_PG_CONNINFO_READER" -X -c "select patient_id, round(probability::numeric, 4) as probability, n_types, n_chunks,
+echo "== result (patient_predictions, both models: nfnet-lstm = 2D, resnet3d = 3D)"
+psql "$MGMT_PG_CONNINFO_READER" -X -c "select patient_id, model, round(probability::numeric, 4) as probability, n_types, n_chunks,
                                        coalesce(reason, '') as reason, computed_at
-                                from patient_predictions where patient_id = '00042'"
-psql "$MGMT_PG_CONNINFO_READER" -X -c "select mri_type, round(probability::numeric, 4) as probability, n_chunks, coalesce(reason, '') as reason
-                                from series_predictions where patient_id = '00042' order by mri_type"
+                                from patient_predictions where patient_id = '00042' order by model"
+psql "$MGMT_PG_CONNINFO_READER" -X -c "select mri_type, model, round(probability::numeric, 4) as probability, n_chunks, coalesce(reason, '') as reason
+                                from series_predictions where patient_id = '00042' order by mri_type, model"
+psql "$MGMT_PG_CONNINFO_READER" -X -c "select patient_id, round(nfnet_lstm::numeric, 4) as nfnet_lstm, round(resnet3d::numeric, 4) as resnet3d,
+                                       round(mean_probability::numeric, 4) as mean_probability
+                                from patient_predictions_by_model where patient_id = '00042'"
 sql "select 'failures: ' || count(*) from failures"
 
 # The FLAIR series' preview (slices, mask outlines, kept slices, chunk probabilities) and the results page, which

@@ -7,9 +7,10 @@ scripts/compose-secrets.sh (loaded by the broker container at boot).   usage: ra
 The matrix (README, "Users and permissions"):
   user           publishes with key (topic write, work exchange)   consumes
   mgmt-enqueue   studies                                           nothing; declares nothing (the scanner side)
-  mgmt-ingest    studies*, segment, report.ingest                  studies
+  mgmt-ingest    studies*, segment, classify3d, report.ingest      studies
   mgmt-segment   segment*, classify, report.segment                segment
   mgmt-classify  classify*, report.classify                        classify
+  mgmt-classify3d classify3d*, report.classify3d                   classify3d (the 3D classifier: cls-worker --model resnet3d)
   mgmt-report    nothing                                           report and every <queue>.dead
   mgmt-admin     everything (tests and operators' tools)
 Status events go to the report queue under the publishing stage's own key (report.<stage>, bound to the report
@@ -44,15 +45,15 @@ def main():
     secrets = sys.argv[1]
     env = os.environ
     exchange = env.get("MGMT_EXCHANGE") or "mgmt"
-    studies, segment, classify, report = (env.get(f"MGMT_QUEUE_{n}") or n.lower()
-                                          for n in ("STUDIES", "SEGMENT", "CLASSIFY", "REPORT"))
-    queues = [studies, segment, classify, report]
+    studies, segment, classify, report, classify3d = (env.get(f"MGMT_QUEUE_{n}") or n.lower()
+                                                      for n in ("STUDIES", "SEGMENT", "CLASSIFY", "REPORT", "CLASSIFY3D"))
+    queues = [studies, segment, classify, report, classify3d]
     dead = [q + ".dead" for q in queues]
     none = "^$"
     topology = alternatives(exchange, exchange + ".dead", *queues, *dead)
     bindable = alternatives(exchange, *queues, *dead)
-    reports = {stage: f"{report}.{stage}" for stage in ("ingest", "segment", "classify")}
-    keys = alternatives(studies, segment, classify, *reports.values())
+    reports = {stage: f"{report}.{stage}" for stage in ("ingest", "segment", "classify", "classify3d")}
+    keys = alternatives(studies, segment, classify, classify3d, *reports.values())
 
     def consumes(*names):
         return alternatives(exchange, exchange + ".dead", *names)
@@ -61,10 +62,13 @@ def main():
     roles = {
         "mgmt-admin": (".*", ".*", ".*", ".*", ".*"),
         "mgmt-enqueue": (none, alternatives(exchange), none, alternatives(studies), none),
-        "mgmt-ingest": (topology, bindable, consumes(studies), alternatives(studies, segment, reports["ingest"]), keys),
+        "mgmt-ingest": (topology, bindable, consumes(studies),
+                        alternatives(studies, segment, classify3d, reports["ingest"]), keys),
         "mgmt-segment": (topology, bindable, consumes(segment), alternatives(segment, classify, reports["segment"]),
                          keys),
         "mgmt-classify": (topology, bindable, consumes(classify), alternatives(classify, reports["classify"]), keys),
+        "mgmt-classify3d": (topology, bindable, consumes(classify3d),
+                            alternatives(classify3d, reports["classify3d"]), keys),
         "mgmt-report": (topology, bindable, consumes(report, *dead), none, keys),
     }
     users, permissions, topic_permissions = [], [], []

@@ -50,6 +50,7 @@ use_run() {
   export MGMT_PG_SCHEMA=soak_$name MGMT_STORE=$work/store-$name MGMT_EXCHANGE=soak.$name.x
   export MGMT_QUEUE_STUDIES=soak.$name.studies MGMT_QUEUE_SEGMENT=soak.$name.segment
   export MGMT_QUEUE_CLASSIFY=soak.$name.classify MGMT_QUEUE_REPORT=soak.$name.report
+  export MGMT_QUEUE_CLASSIFY3D=soak.$name.classify3d
   sql "drop schema if exists $MGMT_PG_SCHEMA cascade" >/dev/null
 }
 start_worker() {

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <cfloat>
 #include <exception>
 #include <fstream>
@@ -493,4 +494,68 @@ extern "C" mgmt_dicom_status mgmt_dicom_read_rescaled(mgmt_dicom_file *file, flo
         return readPixels(file, out, capacity, error, [](int64_t v) { return float(v); });
     }
     return readPixels(file, out, capacity, error, [=](int64_t v) { return float(double(v) * slope + intercept); });
+}
+
+namespace {
+
+/// A US or SS value of a LUTDescriptor (its VR depends on PixelRepresentation).
+bool descriptorValue(DcmItem &item, unsigned long index, int32_t &value) {
+    Uint16 u16 = 0;
+    Sint16 s16 = 0;
+    if (item.findAndGetUint16(DCM_LUTDescriptor, u16, index).good()) {
+        value = u16;
+        return true;
+    }
+    if (item.findAndGetSint16(DCM_LUTDescriptor, s16, index).good()) {
+        value = s16;
+        return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+extern "C" mgmt_dicom_status mgmt_dicom_get_voi(mgmt_dicom_file *file, mgmt_dicom_voi *voi, uint16_t *lut_data,
+                                                size_t capacity, mgmt_dicom_error *error) {
+    if (!file || !voi) return fail(error, MGMT_DICOM_INTERNAL, "null argument");
+    try {
+        std::memset(voi, 0, sizeof *voi);
+        DcmDataset &dataset = *file->format.getDataset();
+        voi->has_window = dataset.findAndGetFloat64(DCM_WindowCenter, voi->window_center, 0).good() &&
+                          dataset.findAndGetFloat64(DCM_WindowWidth, voi->window_width, 0).good();
+        copyString(dataset, DCM_VOILUTFunction, voi->voi_lut_function, sizeof voi->voi_lut_function);
+        DcmItem *item = nullptr;
+        if (dataset.findAndGetSequenceItem(DCM_VOILUTSequence, item, 0).good() && item) {
+            const Uint16 *words = nullptr;
+            unsigned long count = 0;
+            int32_t entries = 0, first = 0, bits = 0;
+            if (descriptorValue(*item, 0, entries) && descriptorValue(*item, 1, first) &&
+                descriptorValue(*item, 2, bits) && item->findAndGetUint16Array(DCM_LUTData, words, &count).good() &&
+                words && count > 0) {
+                voi->has_voi_lut = 1;
+                voi->lut_entries = entries;
+                voi->lut_first_mapped = first;
+                voi->lut_bits = bits;
+                voi->lut_data_count = count;
+                if (lut_data) std::memcpy(lut_data, words, sizeof(Uint16) * std::min<size_t>(count, capacity));
+            }
+        }
+        Float64 slope = 0, intercept = 0;
+        if (dataset.findAndGetFloat64(DCM_RescaleSlope, slope).good() &&
+            dataset.findAndGetFloat64(DCM_RescaleIntercept, intercept).good()) {
+            voi->has_rescale = 1;
+            voi->rescale_slope = slope;
+            voi->rescale_intercept = intercept;
+        }
+        item = nullptr;
+        int32_t bits = 0;
+        if (dataset.findAndGetSequenceItem(DCM_ModalityLUTSequence, item, 0).good() && item &&
+            descriptorValue(*item, 2, bits)) {
+            voi->has_modality_lut = 1;
+            voi->modality_lut_bits = bits;
+        }
+        return MGMT_DICOM_OK;
+    } catch (...) {
+        return fail(error, MGMT_DICOM_INTERNAL, "DCMTK failed while reading the VOI LUT module");
+    }
 }

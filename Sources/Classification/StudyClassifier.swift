@@ -10,7 +10,7 @@ public struct ClassifierWeights: Sendable {
     public let sha256: String
 
     /// `classifier-<MRI type>.safetensors`, the name in a model directory.
-    public static func fileName(mriType: MRIType) -> String { "classifier-\(mriType.rawValue).safetensors" }
+    public static func fileName(mriType: MRIType) -> String { ClassifierModel.nfnetLSTM.weightsFileName(mriType) }
 
     public init(contentsOf url: URL) throws {
         let file = try SafeTensorsFile(contentsOf: url)

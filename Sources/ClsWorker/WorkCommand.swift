@@ -1,17 +1,22 @@
 import ArgumentParser
 import Classification
+import Domain
 import Fleet
 import FleetClassify
 import Foundation
 import Logging
 
-/// `cls-worker work`: the classification worker (consumes `classify`, publishes results to `report`).
+/// `cls-worker work`: the classification worker (consumes `classify`, publishes results to `report`); with
+/// `--model resnet3d` the 3D classifier's worker (consumes `classify3d`), scaled apart from the 2D one.
 struct WorkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "work",
         abstract: "Run the classification worker until SIGTERM (configuration: MGMT_* environment variables, see README).")
 
-    @Option(help: "Test-time augmentation: zoom (T4E), none, or zoom+none.")
+    @Option(help: "The classifier: nfnet-lstm (queue classify) or resnet3d (queue classify3d; broker user mgmt-classify3d).")
+    var model: ClassifierModel = .nfnetLSTM
+
+    @Option(help: "Test-time augmentation of nfnet-lstm: zoom (T4E), none, or zoom+none.")
     var tta: String = TestTimeAugmentation.zoom.rawValue
 
     func run() throws {
@@ -20,8 +25,16 @@ struct WorkCommand: ParsableCommand {
         }
         let configuration = try FleetConfiguration()
         WorkerProcess.bootstrapLogging(level: configuration.logLevel)
-        let stage = ClassifyStage(modelsDirectory: URL(fileURLWithPath: configuration.modelsDirectory),
-                                  augmentation: augmentation, threads: configuration.threads)
-        try WorkerProcess.run(stage, configuration: configuration, logger: Logger(label: "cls-worker"))
+        let modelsDirectory = URL(fileURLWithPath: configuration.modelsDirectory)
+        let logger = Logger(label: "cls-worker")
+        switch model {
+        case .nfnetLSTM:
+            let stage = ClassifyStage(modelsDirectory: modelsDirectory, augmentation: augmentation,
+                                      threads: configuration.threads)
+            try WorkerProcess.run(stage, configuration: configuration, logger: logger)
+        case .resnet3d:
+            let stage = VolumeClassifyStage(modelsDirectory: modelsDirectory, threads: configuration.threads)
+            try WorkerProcess.run(stage, configuration: configuration, logger: logger)
+        }
     }
 }

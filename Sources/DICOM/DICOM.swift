@@ -180,7 +180,7 @@ public final class DicomFile {
 
     public let path: String
     public let header: DicomHeader
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
 
     /// Loads `path`. Throws `DicomError` if it is unreadable, not DICOM or truncated.
     /// With `deferringPixelData`, the pixel data is read from the file only when decoded (a cheap header scan;

@@ -26,13 +26,21 @@ public struct SeriesSummary: Codable, Equatable, Sendable {
     public var mriType: String
     public var slicesTotal: Int
     public var slicesKept: Int
+    /// The classifiers that will report on this series; absent (messages from before the 3D model) means
+    /// `[.nfnetLSTM]`. A study is done when every series' models have reported or failed.
+    public var models: [ClassifierModel]?
 
-    public init(seriesInstanceUid: String, mriType: String, slicesTotal: Int, slicesKept: Int) {
+    public init(seriesInstanceUid: String, mriType: String, slicesTotal: Int, slicesKept: Int,
+                models: [ClassifierModel]? = nil) {
         self.seriesInstanceUid = seriesInstanceUid
         self.mriType = mriType
         self.slicesTotal = slicesTotal
         self.slicesKept = slicesKept
+        self.models = models
     }
+
+    /// `models`, with the default of messages that have none.
+    public var expectedModels: [ClassifierModel] { models ?? [.nfnetLSTM] }
 }
 
 /// One classifier chunk's result.
@@ -73,6 +81,20 @@ public struct SeriesResult: Codable, Equatable, Sendable {
 
     /// The series probability (`Aggregation.seriesProbability`).
     public var probability: Double? { Aggregation.seriesProbability(chunks) }
+}
+
+/// A series classified by the 3D model: one probability for the whole volume.
+public struct VolumeResult: Codable, Equatable, Sendable {
+    public var weightsSha256: String
+    public var probability: Double
+    /// Slices in the volume the model saw (every decodable slice).
+    public var slices: Int
+
+    public init(weightsSha256: String, probability: Double, slices: Int) {
+        self.weightsSha256 = weightsSha256
+        self.probability = probability
+        self.slices = slices
+    }
 }
 
 /// A file in the artifact store: its key and the sha256 its reader verifies.

@@ -22,23 +22,26 @@ public struct QueueNames: Sendable, Equatable {
     public var segment: String
     public var classify: String
     public var report: String
+    /// The 3D classifier's jobs (ingest → cls-worker --model resnet3d), apart so that its replicas scale alone.
+    public var classify3d: String
 
     public init(studies: String = "studies", segment: String = "segment", classify: String = "classify",
-                report: String = "report") {
+                report: String = "report", classify3d: String = "classify3d") {
         self.studies = studies
         self.segment = segment
         self.classify = classify
         self.report = report
+        self.classify3d = classify3d
     }
 
-    public var all: [String] { [studies, segment, classify, report] }
+    public var all: [String] { [studies, segment, classify, report, classify3d] }
 
     public static func deadLetter(of queue: String) -> String { queue + ".dead" }
 
     /// The stages that publish status events. Each publishes them under its own routing key, `<report>.<stage>`,
     /// which the broker's topic permissions let only that stage's user write: the reporter believes a status only
     /// from the stage that reaches it (`classified` only from the classifier), however the body names itself.
-    public static let reportingStages = ["ingest", "segment", "classify"]
+    public static let reportingStages = ["ingest", "segment", "classify", VolumeClassifyJob.messageKind]
 
     /// The routing key `stage` publishes its status events with.
     public func reportKey(of stage: String) -> String { "\(report).\(stage)" }
@@ -152,7 +155,8 @@ public struct FleetConfiguration: Sendable {
         exchange = text("MGMT_EXCHANGE", "mgmt")
         queues = QueueNames(
             studies: text("MGMT_QUEUE_STUDIES", "studies"), segment: text("MGMT_QUEUE_SEGMENT", "segment"),
-            classify: text("MGMT_QUEUE_CLASSIFY", "classify"), report: text("MGMT_QUEUE_REPORT", "report"))
+            classify: text("MGMT_QUEUE_CLASSIFY", "classify"), report: text("MGMT_QUEUE_REPORT", "report"),
+            classify3d: text("MGMT_QUEUE_CLASSIFY3D", "classify3d"))
         deliveryLimit = try integer("MGMT_DELIVERY_LIMIT", 5, minimum: 1)
         heartbeatSeconds = try integer("MGMT_HEARTBEAT", 30, minimum: 0)
         transientRetries = try integer("MGMT_RETRIES", 3, minimum: 0)

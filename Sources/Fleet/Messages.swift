@@ -196,10 +196,31 @@ public struct ClassifyJob: FleetMessage, Equatable {
     }
 }
 
+/// `classify3d` queue: an ingested series' raw volume for the 3D classifier (`volume.npy` and `series.json`).
+public struct VolumeClassifyJob: FleetMessage, Equatable {
+    public static let messageKind = "classify3d"
+    public var schema = MessageSchema.version
+    public var kind: String = VolumeClassifyJob.messageKind
+    public var jobId: String
+    public var series: SeriesIdentity
+    public var inputs: [String: ArtifactRef]
+
+    public init(series: SeriesIdentity, inputs: [String: ArtifactRef]) {
+        self.jobId = JobID.derive(stage: "classify3d", subject: series.seriesInstanceUid)
+        self.series = series
+        self.inputs = inputs
+    }
+
+    public func validate() throws(MessageError) {
+        try validateIdentity(series)
+        try validateInputNames(inputs)
+    }
+}
+
 /// `report` queue: a stage's status event for a study (ingest) or a series (segment, classify). Each status
 /// carries exactly what it has (`Outcome`); on the wire the fields stay flat beside `status`, as in schema 1:
 /// `source`, `patient_id`, `study_instance_uid`, `series`, `study_series`, `warnings`, `error`,
-/// `weights_sha256`, `classification`.
+/// `weights_sha256`, `classification`; the 3D classifier's `classified` adds `model` and `volume_classification`.
 public struct StatusEvent: FleetMessage, Equatable {
     public static let messageKind = "status"
     public var schema = MessageSchema.version
@@ -216,13 +237,15 @@ public struct StatusEvent: FleetMessage, Equatable {
         /// A series' masks were made with the segmentation weights of this sha256.
         case segmented(SeriesIdentity, weightsSha256: String)
         case classified(SeriesIdentity, SeriesResult)
+        /// The 3D classifier's probability for a series' whole volume.
+        case volumeClassified(SeriesIdentity, VolumeResult)
         case failed(Subject, error: String)
 
         public var status: String {
             switch self {
             case .ingested: "ingested"
             case .segmented: "segmented"
-            case .classified: "classified"
+            case .classified, .volumeClassified: "classified"
             case .failed: "failed"
             }
         }
@@ -268,7 +291,8 @@ public struct StatusEvent: FleetMessage, Equatable {
 
     public var series: SeriesIdentity? {
         switch outcome {
-        case .segmented(let series, _), .classified(let series, _), .failed(.series(let series), _): series
+        case .segmented(let series, _), .classified(let series, _), .volumeClassified(let series, _),
+            .failed(.series(let series), _): series
         case .ingested, .failed: nil
         }
     }
@@ -278,7 +302,7 @@ public struct StatusEvent: FleetMessage, Equatable {
         case .ingested(let study): study.patientId
         case .failed(.study(let patientId, _, _), _): patientId
         case .failed(.studyFolder, _): nil
-        case .segmented, .classified, .failed(.series, _): series?.patientId
+        case .segmented, .classified, .volumeClassified, .failed(.series, _): series?.patientId
         }
     }
 
@@ -287,7 +311,7 @@ public struct StatusEvent: FleetMessage, Equatable {
         case .ingested(let study): study.studyInstanceUid
         case .failed(.study(_, let studyInstanceUid, _), _): studyInstanceUid
         case .failed(.studyFolder, _): nil
-        case .segmented, .classified, .failed(.series, _): series?.studyInstanceUid
+        case .segmented, .classified, .volumeClassified, .failed(.series, _): series?.studyInstanceUid
         }
     }
 
@@ -296,7 +320,7 @@ public struct StatusEvent: FleetMessage, Equatable {
         case .ingested(let study): study.source
         case .failed(.studyFolder(let source), _): source
         case .failed(.study(_, _, let source), _): source
-        case .segmented, .classified, .failed(.series, _): nil
+        case .segmented, .classified, .volumeClassified, .failed(.series, _): nil
         }
     }
 
@@ -312,6 +336,10 @@ public struct StatusEvent: FleetMessage, Equatable {
             if let bad = result.chunks.first(where: { !(0...1).contains($0.probability) }) {
                 throw .invalidField("classification.chunks", "probability \(bad.probability) outside [0, 1]")
             }
+        case .volumeClassified(_, let result):
+            if !(0...1).contains(result.probability) {
+                throw .invalidField("volume_classification.probability", "\(result.probability) outside [0, 1]")
+            }
         case .ingested, .segmented:
             break
         }
@@ -319,7 +347,7 @@ public struct StatusEvent: FleetMessage, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case schema, kind, jobId, stage, status, occurredAt, source, patientId, studyInstanceUid, series, studySeries
-        case warnings, error, weightsSha256, classification
+        case warnings, error, weightsSha256, classification, model, volumeClassification
     }
 
     public init(from decoder: any Decoder) throws {
@@ -342,8 +370,14 @@ public struct StatusEvent: FleetMessage, Equatable {
             outcome = .segmented(try c.decode(SeriesIdentity.self, forKey: .series),
                                  weightsSha256: try c.decode(String.self, forKey: .weightsSha256))
         case "classified":
-            outcome = .classified(try c.decode(SeriesIdentity.self, forKey: .series),
-                                  try c.decode(SeriesResult.self, forKey: .classification))
+            switch try c.decodeIfPresent(ClassifierModel.self, forKey: .model) ?? .nfnetLSTM {
+            case .nfnetLSTM:
+                outcome = .classified(try c.decode(SeriesIdentity.self, forKey: .series),
+                                      try c.decode(SeriesResult.self, forKey: .classification))
+            case .resnet3d:
+                outcome = .volumeClassified(try c.decode(SeriesIdentity.self, forKey: .series),
+                                            try c.decode(VolumeResult.self, forKey: .volumeClassification))
+            }
         case "failed":
             let subject: Subject
             if let series = try c.decodeIfPresent(SeriesIdentity.self, forKey: .series) {
@@ -384,6 +418,10 @@ public struct StatusEvent: FleetMessage, Equatable {
         case .classified(_, let result):
             try c.encode(result.weightsSha256, forKey: .weightsSha256)
             try c.encode(result, forKey: .classification)
+        case .volumeClassified(_, let result):
+            try c.encode(ClassifierModel.resnet3d, forKey: .model)
+            try c.encode(result.weightsSha256, forKey: .weightsSha256)
+            try c.encode(result, forKey: .volumeClassification)
         case .failed(_, let error):
             try c.encode(error, forKey: .error)
         }

@@ -1,9 +1,10 @@
+import Domain
 import Foundation
 import Logging
 
 /// The queues a stage reads and writes, by role; `QueueNames` turns roles into configured names.
 public enum QueueRole: Sendable, CaseIterable {
-    case studies, segment, classify, report
+    case studies, segment, classify, report, classify3d
 }
 
 extension QueueNames {
@@ -13,6 +14,7 @@ extension QueueNames {
         case .segment: return segment
         case .classify: return classify
         case .report: return report
+        case .classify3d: return classify3d
         }
     }
 }
@@ -58,6 +60,24 @@ public struct StageContext: Sendable {
     /// removed when the job ends.
     public let workspace: URL
     public let logger: Logger
+}
+
+extension StageContext {
+    /// A series job's inputs as files of the workspace's `series` directory, once every name in `required` is
+    /// among them; a job without one fails permanently ("<kind> job has no input '<name>'").
+    public func materializeSeriesInputs(_ inputs: [String: ArtifactRef], required: [String], jobKind: String) throws
+        -> URL
+    {
+        for name in required where inputs[name] == nil {
+            throw StageFailure.permanent("\(jobKind) job has no input '\(name)'")
+        }
+        let directory = workspace.appendingPathComponent("series")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for (file, ref) in inputs {
+            try store.materialize(ref, at: directory.appendingPathComponent(file))
+        }
+        return directory
+    }
 }
 
 /// How a stage says a job failed. Errors of other types are permanent unless they say otherwise

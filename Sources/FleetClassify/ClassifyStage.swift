@@ -28,14 +28,8 @@ public final class ClassifyStage: Stage, @unchecked Sendable {
     public func consumedQueues(_ names: QueueNames) -> [String] { [names.classify] }
 
     public func run(_ job: ClassifyJob, context: StageContext) throws -> [Publication] {
-        let directory = context.workspace.appendingPathComponent("series")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        for file in SeriesDirectory.File.classifierInputs where job.inputs[file.name] == nil {
-            throw StageFailure.permanent("classify job has no input '\(file.name)'")
-        }
-        for (file, ref) in job.inputs {
-            try context.store.materialize(ref, at: directory.appendingPathComponent(file))
-        }
+        let directory = try context.materializeSeriesInputs(
+            job.inputs, required: SeriesDirectory.File.classifierInputs.map(\.name), jobKind: ClassifyJob.messageKind)
         let input: SeriesInput, result: Classification.SeriesClassification
         do {
             input = try SeriesInput(directory: directory)

@@ -6,7 +6,9 @@ import Logging
 import SeriesFiles
 
 /// The ingest worker's stage: a study folder in; per series, its directory files in the artifact store and one
-/// `segment` job; one `ingested` status event for the study (with per-series slice counts and any warnings).
+/// `segment` job, plus a `classify3d` job with `volume.npy` where the series kept its raw volume (its type has 3D
+/// weights); one `ingested` status event for the study (per-series slice counts, the models that will report,
+/// any warnings).
 public struct IngestStage: Stage {
     public typealias Job = StudyJob
     public let name = "ingest"
@@ -27,15 +29,15 @@ public struct IngestStage: Stage {
     }
 
     public func run(_ job: StudyJob, context: StageContext) throws -> [Publication] {
-        var segmentJobs: [Publication] = []
+        var seriesJobs: [Publication] = []
         var summaries: [SeriesSummary] = []
         let study: StudyMetadata
         let studyFolder = try confinedStudyFolder(job.studyPath)
         do {
             // One series in memory at a time: each is written, stored and dropped before the next is built.
             study = try ingestor.ingest(study: studyFolder) { directoryName, series in
-                let (segmentJob, summary) = try store(series, directoryName: directoryName, context: context)
-                segmentJobs.append(Publication(.segment, segmentJob))
+                let (jobs, summary) = try store(series, directoryName: directoryName, context: context)
+                seriesJobs += jobs
                 summaries.append(summary)
             }
         } catch let error as ArtifactStoreError {
@@ -55,7 +57,7 @@ public struct IngestStage: Stage {
             series: summaries, warnings: issues)))
         context.logger.info("study ingested", metadata: ["series": "\(summaries.count)", "issues": "\(issues.count)"])
         // The report event first: the reporter then knows the study before any of its series' events.
-        return [Publication(.report, event)] + segmentJobs
+        return [Publication(.report, event)] + seriesJobs
     }
 
     /// The study folder's real path if it lies inside an export root. The reason never shows what is at the path.
@@ -70,9 +72,9 @@ public struct IngestStage: Stage {
         return URL(fileURLWithPath: real)
     }
 
-    /// Writes one series directory, moves its files into the store and describes the series' segment job.
+    /// Writes one series directory, moves its files into the store and describes the series' jobs.
     private func store(_ series: IngestedSeries, directoryName: String, context: StageContext) throws
-        -> (SegmentJob, SeriesSummary)
+        -> ([Publication], SeriesSummary)
     {
         let metadata = series.metadata
         let directory = context.workspace.appendingPathComponent(directoryName)
@@ -94,9 +96,18 @@ public struct IngestStage: Stage {
         let identity = SeriesIdentity(
             patientId: metadata.patientId, studyInstanceUid: metadata.studyInstanceUid,
             seriesInstanceUid: metadata.seriesInstanceUid, mriType: metadata.mriType.rawValue)
+        var jobs = [Publication(.segment, SegmentJob(series: identity, inputs: inputs))]
+        var models = [ClassifierModel.nfnetLSTM]
+        if metadata.volume != nil {
+            var volumeInputs = inputs.filter { $0.key == SeriesDirectory.File.metadata.name }
+            volumeInputs[SeriesDirectory.File.volume.name] = try context.store.put(
+                fileAt: SeriesDirectory(directory).url(of: .volume), key: "\(prefix)/\(SeriesDirectory.File.volume.name)")
+            jobs.append(Publication(.classify3d, VolumeClassifyJob(series: identity, inputs: volumeInputs)))
+            models.append(.resnet3d)
+        }
         let summary = SeriesSummary(seriesInstanceUid: metadata.seriesInstanceUid, mriType: metadata.mriType.rawValue,
-                                    slicesTotal: metadata.slicesTotal, slicesKept: metadata.slices)
-        return (SegmentJob(series: identity, inputs: inputs), summary)
+                                    slicesTotal: metadata.slicesTotal, slicesKept: metadata.slices, models: models)
+        return (jobs, summary)
     }
 
     public func failurePublications(for job: StudyJob, reason: String) -> [Publication] {

@@ -32,7 +32,8 @@ public struct DeadLetter: Sendable, Equatable {
     public var mriType: String?
 
     /// The series the message was about, when its body names one completely: that series then fails with the
-    /// dead letter's reason, so its study still ends (`done` once every series is classified or failed).
+    /// dead letter's reason (its 3D status for a `classify3d` job), so its study still ends (`done` once every
+    /// series is classified or failed).
     var series: SeriesIdentity? {
         guard let seriesInstanceUid, !seriesInstanceUid.isEmpty, let studyInstanceUid, !studyInstanceUid.isEmpty,
               let patientId, !patientId.isEmpty, let mriType, !mriType.isEmpty
@@ -83,12 +84,13 @@ public final class ReporterStage: Stage, @unchecked Sendable {
     }
 
     /// The stage whose report key alone may carry `event`: `ingested` from ingest, `segmented` from segment,
-    /// `classified` from classify, and `failed` from the stage it names (each stage reports its own failures).
+    /// `classified` from classify (the 3D model's from classify3d), and `failed` from the stage it names (each stage reports its own failures).
     public static func sendingStage(of event: StatusEvent) -> String {
         switch event.outcome {
         case .ingested: "ingest"
         case .segmented: "segment"
         case .classified: "classify"
+        case .volumeClassified: VolumeClassifyJob.messageKind
         case .failed: event.stage
         }
     }
@@ -155,8 +157,12 @@ public final class ReporterStage: Stage, @unchecked Sendable {
                 try tables.recordSeriesPreview(seriesInstanceUid: series.seriesInstanceUid, key: preview.key,
                                                sha256: preview.sha256)
             }
+        case .volumeClassified(let series, let result):
+            try tables.recordVolumeClassified(series, result: result, computedAt: event.occurredAt)
         case .failed(let subject, let reason):
             switch subject {
+            case .series(let series) where event.stage == VolumeClassifyJob.messageKind:
+                try tables.recordVolumeStatus(series, status: .failed, error: reason)
             case .series(let series):
                 try tables.recordSeriesStatus(series, status: .failed, error: reason)
             case .study(let patientId, let studyInstanceUid, let source):
@@ -186,7 +192,9 @@ public final class ReporterStage: Stage, @unchecked Sendable {
     }
 
     private func record(_ letter: DeadLetter, in tables: ResultsTables) throws {
-        if let series = letter.series {
+        if let series = letter.series, letter.queue == queues.classify3d {
+            try tables.recordVolumeStatus(series, status: .failed, error: letter.reason)
+        } else if let series = letter.series {
             try tables.recordSeriesStatus(series, status: .failed, error: letter.reason)
         }
         try tables.recordFailure(
@@ -223,6 +231,9 @@ public final class ReporterStage: Stage, @unchecked Sendable {
         case queues.classify:
             stage = "classify"
             decodeProblem = problem { () throws(MessageError) in _ = try MessageCodec.decode(ClassifyJob.self, from: message.body) }
+        case queues.classify3d:
+            stage = VolumeClassifyJob.messageKind
+            decodeProblem = problem { () throws(MessageError) in _ = try MessageCodec.decode(VolumeClassifyJob.self, from: message.body) }
         default:
             stage = "report"
             decodeProblem = problem { () throws(MessageError) in _ = try MessageCodec.decode(StatusEvent.self, from: message.body) }

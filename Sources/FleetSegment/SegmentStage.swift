@@ -27,14 +27,8 @@ public final class SegmentStage: Stage, @unchecked Sendable {
     }
 
     public func run(_ job: SegmentJob, context: StageContext) throws -> [Publication] {
-        let directory = context.workspace.appendingPathComponent("series")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        guard job.inputs[SeriesDirectory.File.metadata.name] != nil else {
-            throw StageFailure.permanent("segment job has no input '\(SeriesDirectory.File.metadata.name)'")
-        }
-        for (file, ref) in job.inputs {
-            try context.store.materialize(ref, at: directory.appendingPathComponent(file))
-        }
+        let directory = try context.materializeSeriesInputs(
+            job.inputs, required: [SeriesDirectory.File.metadata.name], jobKind: SegmentJob.messageKind)
         do {
             try segmentation.run(seriesDirectory: directory)
         } catch {

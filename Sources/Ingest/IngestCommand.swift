@@ -27,6 +27,9 @@ struct StageArguments: ParsableArguments {
     @Flag(help: "Log each series to standard error.")
     var verbose = false
 
+    @Option(help: "Model directory: series of the types with classifier3d-<type>.safetensors there also keep volume.npy, the 3D classifier's raw volume.")
+    var models: String?
+
     func ingestor() throws -> StudyIngestor {
         WorkerProcess.bootstrapLogging(level: verbose ? "info" : "warning")
         var options = IngestOptions()
@@ -35,6 +38,7 @@ struct StageArguments: ParsableArguments {
         }
         options.cropInPlane = cropInPlane
         if let threads { options.decodeThreads = max(1, threads) }
+        if let models { options.volumeTypes = IngestOptions.volumeTypes(modelsDirectory: URL(fileURLWithPath: models)) }
         return StudyIngestor(options: options)
     }
 }

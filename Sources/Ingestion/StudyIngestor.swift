@@ -15,6 +15,17 @@ public struct IngestOptions: Sendable {
     public var cropInPlane = false
     /// Files decoded at once.
     public var decodeThreads = ProcessInfo.processInfo.activeProcessorCount
+    /// MRI types whose series also keep the raw volume for the 3D classifier (`volume.npy`): the types with
+    /// `classifier3d-<type>.safetensors` in the model directory (`volumeTypes(modelsDirectory:)`).
+    public var volumeTypes: Set<MRIType> = []
+
+    /// The MRI types the 3D classifier has weights for in `modelsDirectory`.
+    public static func volumeTypes(modelsDirectory: URL) -> Set<MRIType> {
+        Set(MRIType.allCases.filter {
+            FileManager.default.fileExists(
+                atPath: modelsDirectory.appendingPathComponent(ClassifierModel.resnet3d.weightsFileName($0)).path)
+        })
+    }
 
     public init() {}
 }
@@ -204,32 +215,50 @@ public struct StudyIngestor: Sendable {
     }
 
     /// Decodes every file of a series into one buffer, each file at its own offset (no per-slice allocations).
-    /// Files that fail keep zeros in their slot and are left out of `slices`.
-    private func decodeStack(_ files: [ScannedFile], sliceValueCount: Int) -> DecodedStack {
+    /// Files that fail keep zeros in their slot and are left out of `slices`. With `keepingVolume`, a second buffer
+    /// gets the same slots through the file's VOI transform (the 3D classifier's values); a file whose VOI
+    /// transform cannot be applied is left out of the volume only, with its issue in `volumeErrors`.
+    private func decodeStack(_ files: [ScannedFile], sliceValueCount: Int, keepingVolume: Bool) -> DecodedStack {
         let frameOffsets = files.reduce(into: [0]) { $0.append($0[$0.count - 1] + $1.header.numberOfFrames) }
-        var pixels = [Float](repeating: 0, count: (frameOffsets.last ?? 0) * sliceValueCount)
+        let total = (frameOffsets.last ?? 0) * sliceValueCount
+        var pixels = [Float](repeating: 0, count: total)
+        var voiPixels = [Float](repeating: 0, count: keepingVolume ? total : 0)
         let results = pixels.withUnsafeMutableBufferPointer { buffer in
-            let shared = SharedBuffer(buffer)
-            return parallelMap(files.count, threads: options.decodeThreads) { index -> IngestIssue? in
-                let file = files[index]
-                let slot = shared.slice(from: frameOffsets[index] * sliceValueCount,
-                                        count: file.header.numberOfFrames * sliceValueCount)
-                do throws(DicomError) {
-                    try DicomFile(path: file.absolutePath).readRescaledPixels(into: slot)
-                    return nil
-                } catch {
-                    return issue(error, name: file.path, series: file.header.seriesInstanceUid)
+            voiPixels.withUnsafeMutableBufferPointer { voiBuffer in
+                let (shared, sharedVOI) = (SharedBuffer(buffer), SharedBuffer(voiBuffer))
+                return parallelMap(files.count, threads: options.decodeThreads) { index -> FileDecoding in
+                    let file = files[index]
+                    let (start, count) = (frameOffsets[index] * sliceValueCount, file.header.numberOfFrames * sliceValueCount)
+                    let dicom: DicomFile
+                    do throws(DicomError) {
+                        dicom = try DicomFile(path: file.absolutePath)
+                        try dicom.readRescaledPixels(into: shared.slice(from: start, count: count))
+                    } catch {
+                        return FileDecoding(error: issue(error, name: file.path, series: file.header.seriesInstanceUid))
+                    }
+                    guard keepingVolume else { return FileDecoding() }
+                    do throws(DicomError) {
+                        try dicom.readVOIPixels(into: sharedVOI.slice(from: start, count: count))
+                        return FileDecoding()
+                    } catch {
+                        var volumeError = issue(error, name: file.path, series: file.header.seriesInstanceUid)
+                        volumeError.message += " (left out of the 3D volume only)"
+                        return FileDecoding(volumeError: volumeError)
+                    }
                 }
             }
         }
-        var stack = DecodedStack(pixels: [], slices: [], fileErrors: results.compactMap { $0 })
-        for (index, file) in files.enumerated() where results[index] == nil {
+        var stack = DecodedStack(pixels: [], voiPixels: [], slices: [], fileErrors: results.compactMap(\.error),
+                                 volumeErrors: results.compactMap(\.volumeError))
+        for (index, file) in files.enumerated() where results[index].error == nil {
             for frame in 0..<file.header.numberOfFrames {
                 stack.slices.append(DecodedSlice(file: index, frame: frame,
-                                                 start: (frameOffsets[index] + frame) * sliceValueCount))
+                                                 start: (frameOffsets[index] + frame) * sliceValueCount,
+                                                 inVolume: keepingVolume && results[index].volumeError == nil))
             }
         }
         stack.pixels = pixels
+        stack.voiPixels = voiPixels
         return stack
     }
 
@@ -308,7 +337,8 @@ public struct StudyIngestor: Sendable {
             return rejected("mixed_sizes", "slices differ in size: " + counts.joined(separator: ", "))
         }
         let (rows, columns) = (size[0], size[1])
-        let stack = decodeStack(files, sliceValueCount: rows * columns)
+        let keepingVolume = options.volumeTypes.contains(mriType)
+        let stack = decodeStack(files, sliceValueCount: rows * columns, keepingVolume: keepingVolume)
         guard !stack.slices.isEmpty else { return (nil, stack.fileErrors) }
         let placements = stack.slices.map { slice in
             let header = files[slice.file].header
@@ -337,6 +367,8 @@ public struct StudyIngestor: Sendable {
             rows: options.cropInPlane ? crop.rows.range : 0..<rows,
             columns: options.cropInPlane ? crop.columns.range : 0..<columns)
         let stored = crop.slices.range.map { kept[$0] }
+        let volume = keepingVolume ? rawVolume(stack, order: order, placements: placements, rows: rows, columns: columns)
+            : nil
         let decodedFiles = Set(stack.slices.map(\.file)).sorted().map { files[$0] }
         let first = decodedFiles[0].header
         let syntaxes = Set(decodedFiles.map(\.header.transferSyntax)).sorted { $0.uid < $1.uid }
@@ -350,9 +382,29 @@ public struct StudyIngestor: Sendable {
             geometry: SeriesGeometry(imageOrientationPatient: first.imageOrientationPatient,
                                      pixelSpacing: first.pixelSpacing, sliceThickness: first.sliceThickness,
                                      imagePositionPatient: stored.map { placements[$0].position }),
-            errors: stack.fileErrors)
-        return (.success(IngestedSeries(metadata: metadata, image: image, imageUInt8: truncatedToUInt8(image))),
-                stack.fileErrors)
+            errors: stack.fileErrors + stack.volumeErrors, volume: volume?.record)
+        return (.success(IngestedSeries(metadata: metadata, image: image, imageUInt8: truncatedToUInt8(image),
+                                        volume: volume?.values)),
+                stack.fileErrors + stack.volumeErrors)
+    }
+
+    /// The 3D classifier's volume: every decoded slice in `order` (none dropped as empty) whose VOI transform
+    /// applied, as float32 (S, H, W). Nil when no slice is left.
+    private func rawVolume(_ stack: DecodedStack, order: [Int], placements: [SlicePlacement], rows: Int, columns: Int)
+        -> (record: RawVolumeRecord, values: SeriesVolume<Float>)?
+    {
+        let slices = order.filter { stack.slices[$0].inVolume }
+        guard !slices.isEmpty else { return nil }
+        let size = rows * columns
+        var values = [Float]()
+        values.reserveCapacity(slices.count * size)
+        for slice in slices {
+            let start = stack.slices[slice].start
+            values.append(contentsOf: stack.voiPixels[start..<(start + size)])
+        }
+        return (RawVolumeRecord(slices: slices.count, rows: rows, columns: columns,
+                                instanceNumbers: slices.map { placements[$0].instanceNumber }),
+                SeriesVolume(slices: slices.count, rows: rows, columns: columns, values: values))
     }
 
     // MARK: Study identity
@@ -391,11 +443,14 @@ private struct ScannedFile: Sendable {
     var header: DicomHeader
 }
 
-/// A series' decoded pixels: every slice of every decoded file in one buffer, in file order.
+/// A series' decoded pixels: every slice of every decoded file in one buffer, in file order; the same slots of
+/// `voiPixels` hold the VOI-transformed values when the series keeps a raw volume (else it is empty).
 private struct DecodedStack {
     var pixels: [Float]
+    var voiPixels: [Float]
     var slices: [DecodedSlice]
     var fileErrors: [IngestIssue]
+    var volumeErrors: [IngestIssue]
 }
 
 private struct DecodedSlice {
@@ -403,6 +458,14 @@ private struct DecodedSlice {
     var file: Int
     var frame: Int
     var start: Int
+    /// Whether the slice's VOI values are in `voiPixels` (a raw volume is kept and its file's transform applied).
+    var inVolume: Bool
+}
+
+/// How one file decoded: `error` leaves it out entirely, `volumeError` only out of the raw volume.
+private struct FileDecoding: Sendable {
+    var error: IngestIssue?
+    var volumeError: IngestIssue?
 }
 
 private func relative(_ path: String, to study: URL) -> String {

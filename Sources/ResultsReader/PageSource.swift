@@ -25,7 +25,8 @@ public struct PageSource: ResultsSource {
             let (patients, inFlight, failures, labels) = try database.read("read overview") { connection in
                 var perType: [String: [String: Double?]] = [:]
                 for row in try connection.execute("""
-                    SELECT patient_id, mri_type, avg(probability) AS probability FROM series_predictions GROUP BY 1, 2
+                    SELECT patient_id, mri_type, avg(probability) AS probability FROM series_predictions
+                    WHERE model = 'nfnet-lstm' GROUP BY 1, 2
                     """, role: "read per-type probabilities").rows {
                     perType[try row.string("patient_id"), default: [:]][try row.string("mri_type")] =
                         .some(try row.optionalValue("probability", as: Double.self))
@@ -33,7 +34,7 @@ public struct PageSource: ResultsSource {
                 let patients = try connection.execute("""
                     SELECT patient_id, probability, n_types, n_chunks, reason,
                            to_char(computed_at, '\(Self.timestamp)') AS computed
-                    FROM patient_predictions ORDER BY patient_id
+                    FROM patient_predictions WHERE model = 'nfnet-lstm' ORDER BY patient_id
                     """, role: "read patients").rows.map { row in
                     let id = try row.string("patient_id")
                     return PatientSummary(patientId: id, probability: try row.optionalValue("probability"),
@@ -70,7 +71,7 @@ public struct PageSource: ResultsSource {
             try database.read("read patient") { connection in
                 let summary = try connection.execute("""
                     SELECT probability, n_types, n_chunks, reason, to_char(computed_at, '\(Self.timestamp)') AS computed
-                    FROM patient_predictions WHERE patient_id = $1
+                    FROM patient_predictions WHERE patient_id = $1 AND model = 'nfnet-lstm'
                     """, [patientId], role: "read patient").rows.first
                 var chunks: [String: [Double]] = [:]
                 for row in try connection.execute("""
@@ -82,7 +83,8 @@ public struct PageSource: ResultsSource {
                 let series = try connection.execute("""
                     SELECT r.series_instance_uid, r.mri_type, r.status, r.slices_total, r.slices_kept, r.slices_selected,
                            r.preview_key IS NOT NULL AS has_preview, p.probability, coalesce(r.error, p.reason) AS reason
-                    FROM series r LEFT JOIN series_predictions p USING (series_instance_uid)
+                    FROM series r LEFT JOIN series_predictions p ON p.series_instance_uid = r.series_instance_uid
+                                                                 AND p.model = 'nfnet-lstm'
                     WHERE r.patient_id = $1 ORDER BY r.mri_type, r.series_instance_uid
                     """, [patientId], role: "read series").rows.map { row in
                     let uid = try row.string("series_instance_uid")

@@ -36,17 +36,18 @@ public struct ResultsDatabase: Sendable {
     // MARK: evaluation
 
     /// The patients' probabilities and, per MRI type, each patient's mean over their series of that type (the
-    /// value the patient probability averages), keyed for the join with labels.
+    /// value the patient probability averages), keyed for the join with labels: the 2D model's (`nfnet-lstm`)
+    /// rows; `label_evaluation` has the 3D model's groups too.
     public func predictions() throws -> (patient: [Prediction], perType: [String: [Prediction]]) {
         try read("read predictions") { connection in
-            let patients = try connection.execute("SELECT patient_id, probability FROM patient_predictions",
+            let patients = try connection.execute("SELECT patient_id, probability FROM patient_predictions WHERE model = 'nfnet-lstm'",
                                                   role: "read patient predictions").rows.map {
                 Prediction(patient: PatientKey(try $0.string("patient_id")), probability: try $0.optionalValue("probability"))
             }
             var perType: [String: [Prediction]] = [:]
             for row in try connection.execute("""
                 SELECT mri_type, patient_id, avg(probability) AS probability FROM series_predictions
-                GROUP BY mri_type, patient_id
+                WHERE model = 'nfnet-lstm' GROUP BY mri_type, patient_id
                 """, role: "read series predictions").rows {
                 perType[try row.string("mri_type"), default: []].append(
                     Prediction(patient: PatientKey(try row.string("patient_id")), probability: try row.optionalValue("probability")))

@@ -136,6 +136,7 @@ public enum ResultsSchema {
             """,
         ]),
         labelsMigration,
+        modelsMigration,
     ]
 
     /// Applies the migrations not yet recorded, each in its own transaction under an advisory lock, so that two

@@ -16,7 +16,8 @@ public struct ResultsTables {
 
     // MARK: writes
 
-    /// Ingest found a study and its series. With no series the study is failed with `error`.
+    /// Ingest found a study and its series. With no series the study is failed with `error`. A series the 3D
+    /// classifier will report on gets `resnet3d_status` pending (unless its result came first).
     public func recordStudyIngested(studyInstanceUid: String, patientId: String, source: String?,
                                     series: [SeriesSummary], warnings: String?, error: String?) throws {
         try connection.execute("""
@@ -29,12 +30,14 @@ public struct ResultsTables {
         for found in series {
             try connection.execute("""
                 INSERT INTO series (series_instance_uid, study_instance_uid, patient_id, mri_type, slices_total,
-                                    slices_kept, status)
-                VALUES ($1, $2, $3, $4, $5, $6, 'ingested')
+                                    slices_kept, status, resnet3d_status)
+                VALUES ($1, $2, $3, $4, $5, $6, 'ingested', $7)
                 ON CONFLICT (series_instance_uid) DO UPDATE SET slices_total = EXCLUDED.slices_total,
-                    slices_kept = EXCLUDED.slices_kept, mri_type = EXCLUDED.mri_type, updated_at = now()
+                    slices_kept = EXCLUDED.slices_kept, mri_type = EXCLUDED.mri_type,
+                    resnet3d_status = coalesce(series.resnet3d_status, EXCLUDED.resnet3d_status), updated_at = now()
                 """, [found.seriesInstanceUid, studyInstanceUid, patientId, found.mriType, found.slicesTotal,
-                      found.slicesKept], role: "upsert ingested series")
+                      found.slicesKept, found.expectedModels.contains(.resnet3d) ? "pending" : nil],
+                role: "upsert ingested series")
         }
         try refreshStudy(studyInstanceUid)
     }
@@ -97,7 +100,7 @@ public struct ResultsTables {
             INSERT INTO series_predictions (series_instance_uid, patient_id, mri_type, probability, n_chunks, reason,
                                             weights_sha256, segmentation_weights_sha256, computed_at)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-            ON CONFLICT (series_instance_uid) DO UPDATE SET probability = EXCLUDED.probability,
+            ON CONFLICT (series_instance_uid, model) DO UPDATE SET probability = EXCLUDED.probability,
                 n_chunks = EXCLUDED.n_chunks, reason = EXCLUDED.reason, weights_sha256 = EXCLUDED.weights_sha256,
                 segmentation_weights_sha256 = EXCLUDED.segmentation_weights_sha256,
                 computed_at = EXCLUDED.computed_at
@@ -107,21 +110,79 @@ public struct ResultsTables {
         try recordSeriesStatus(key, status: .classified, slicesSelected: result.slicesSelected)
     }
 
+    /// The 3D classifier's state of a series (`series.resnet3d_status`), moving only forward (pending < failed <
+    /// classified) like `recordSeriesStatus`; the series row is created if this event came before ingest's.
+    public func recordVolumeStatus(_ key: SeriesIdentity, status: VolumeStatus, error: String? = nil) throws {
+        try upsertVolumeStatus(key, status: status, error: error)
+        try refreshStudy(key.studyInstanceUid)
+        try refreshPatient(key.patientId)
+    }
+
+    private func upsertVolumeStatus(_ key: SeriesIdentity, status: VolumeStatus, error: String?) throws {
+        try connection.execute("""
+            INSERT INTO studies (study_instance_uid, patient_id, status) VALUES ($1, $2, 'ingested')
+            ON CONFLICT (study_instance_uid) DO NOTHING
+            """, [key.studyInstanceUid, key.patientId], role: "ensure study")
+        let rank = { (column: String) in "array_position(ARRAY['pending', 'failed', 'classified'], \(column))" }
+        try connection.execute("""
+            INSERT INTO series (series_instance_uid, study_instance_uid, patient_id, mri_type, status, resnet3d_status,
+                                resnet3d_error)
+            VALUES ($1, $2, $3, $4, 'ingested', $5, $6)
+            ON CONFLICT (series_instance_uid) DO UPDATE SET
+                resnet3d_status = CASE WHEN coalesce(\(rank("EXCLUDED.resnet3d_status")) >= \(rank("series.resnet3d_status")), true)
+                                       THEN EXCLUDED.resnet3d_status ELSE series.resnet3d_status END,
+                resnet3d_error = CASE WHEN coalesce(\(rank("EXCLUDED.resnet3d_status")) >= \(rank("series.resnet3d_status")), true)
+                                      THEN EXCLUDED.resnet3d_error ELSE series.resnet3d_error END,
+                updated_at = now()
+            """, [key.seriesInstanceUid, key.studyInstanceUid, key.patientId, key.mriType, status.rawValue, error],
+            role: "upsert series 3D status")
+    }
+
+    public enum VolumeStatus: String, Sendable {
+        case classified, failed
+    }
+
+    /// A series classified by the 3D model: its status, its `resnet3d` series prediction (one volume), then the
+    /// study's status and the patient's predictions.
+    public func recordVolumeClassified(_ key: SeriesIdentity, result: VolumeResult, computedAt: String) throws {
+        try upsertVolumeStatus(key, status: .classified, error: nil)
+        try connection.execute("""
+            INSERT INTO series_predictions (series_instance_uid, model, patient_id, mri_type, probability, n_chunks,
+                                            weights_sha256, computed_at)
+            VALUES ($1, $2, $3, $4, $5, 1, $6, $7)
+            ON CONFLICT (series_instance_uid, model) DO UPDATE SET probability = EXCLUDED.probability,
+                weights_sha256 = EXCLUDED.weights_sha256, computed_at = EXCLUDED.computed_at
+            """, [key.seriesInstanceUid, ClassifierModel.resnet3d.rawValue, key.patientId, key.mriType,
+                  result.probability, result.weightsSha256, computedAt], role: "upsert 3D series prediction")
+        try refreshStudy(key.studyInstanceUid)
+        try refreshPatient(key.patientId)
+    }
+
     /// Where the series' preview PNG is in the artifact store (`reporter preview`, the results page).
     public func recordSeriesPreview(seriesInstanceUid: String, key: String, sha256: String) throws {
         try connection.execute("UPDATE series SET preview_key = $2, preview_sha256 = $3 WHERE series_instance_uid = $1",
                                [seriesInstanceUid, key, sha256], role: "record series preview")
     }
 
-    /// The patient's row from its series rows: the probability is `Aggregation.patientScore` over its series
-    /// predictions. With no chunks anywhere the row has a NULL probability and says why, per series.
+    /// The patient's rows, one per model, from its series rows: the probability is `Aggregation.patientScore`
+    /// over the model's series predictions. With no chunks anywhere the row has a NULL probability and says why,
+    /// per series. The 3D model's row exists once a series of the patient runs it.
     public func refreshPatient(_ patientId: String) throws {
+        for model in ClassifierModel.allCases {
+            try refreshPatient(patientId, model: model)
+        }
+    }
+
+    private func refreshPatient(_ patientId: String, model: ClassifierModel) throws {
+        let (status, error) = model == .resnet3d ? ("r.resnet3d_status", "r.resnet3d_error") : ("r.status", "r.error")
         let rows = try connection.execute("""
             SELECT r.mri_type, p.probability, coalesce(p.n_chunks, 0) AS n_chunks, p.weights_sha256,
-                   coalesce(p.reason, r.error, 'still ' || r.status) AS reason
-            FROM series r LEFT JOIN series_predictions p USING (series_instance_uid)
-            WHERE r.patient_id = $1 ORDER BY r.mri_type, r.series_instance_uid
-            """, [patientId], role: "read patient series").rows
+                   coalesce(p.reason, \(error), 'still ' || \(status)) AS reason
+            FROM series r LEFT JOIN series_predictions p ON p.series_instance_uid = r.series_instance_uid
+                                                         AND p.model = $2
+            WHERE r.patient_id = $1 AND \(status) IS NOT NULL ORDER BY r.mri_type, r.series_instance_uid
+            """, [patientId, model.rawValue], role: "read patient series").rows
+        if rows.isEmpty && model == .resnet3d { return }
         var scored: [Aggregation.ScoredSeries] = []
         var weights = Set<String>()
         var withoutChunks: [String] = []
@@ -142,22 +203,25 @@ public struct ResultsTables {
             : nil
         try connection.execute("""
             INSERT INTO patient_predictions (patient_id, probability, n_types, n_chunks, reason, weights_sha256,
-                                             computed_at)
-            VALUES ($1, $2, $3, $4, $5, string_to_array($6, ','), now())
-            ON CONFLICT (patient_id) DO UPDATE SET probability = EXCLUDED.probability, n_types = EXCLUDED.n_types,
+                                             computed_at, model)
+            VALUES ($1, $2, $3, $4, $5, string_to_array($6, ','), now(), $7)
+            ON CONFLICT (patient_id, model) DO UPDATE SET probability = EXCLUDED.probability, n_types = EXCLUDED.n_types,
                 n_chunks = EXCLUDED.n_chunks, reason = EXCLUDED.reason, weights_sha256 = EXCLUDED.weights_sha256,
                 computed_at = EXCLUDED.computed_at
             """, [patientId, score.probability, score.typeCount, score.chunkCount, reason,
-                  weights.sorted().joined(separator: ",")], role: "refresh patient prediction")
+                  weights.sorted().joined(separator: ","), model.rawValue], role: "refresh patient prediction")
     }
 
-    /// A study is done when every series it announced is classified or failed; with no series it failed.
+    /// A study is done when every series it announced is classified or failed, by each model that runs on it;
+    /// with no series it failed.
     private func refreshStudy(_ studyInstanceUid: String) throws {
         try connection.execute("""
             UPDATE studies s SET status = CASE
                     WHEN s.n_series = 0 AND s.error IS NOT NULL THEN 'failed'
                     WHEN s.n_series > 0 AND (SELECT count(*) FROM series r WHERE r.study_instance_uid = s.study_instance_uid
-                                             AND r.status IN ('classified', 'failed')) >= s.n_series THEN 'done'
+                                             AND r.status IN ('classified', 'failed')
+                                             AND coalesce(r.resnet3d_status, 'classified') IN ('classified', 'failed'))
+                                            >= s.n_series THEN 'done'
                     ELSE 'ingested' END,
                 updated_at = now()
             WHERE s.study_instance_uid = $1
@@ -210,6 +274,7 @@ public struct ResultsTables {
 
     public struct PatientPrediction: Sendable, Equatable {
         public var patientId: String
+        public var model: ClassifierModel
         public var probability: Double?
         public var nTypes: Int
         public var nChunks: Int
@@ -217,13 +282,14 @@ public struct ResultsTables {
         public var weightsSha256: [String]
     }
 
-    public func patientPredictions() throws -> [PatientPrediction] {
+    /// Patient rows of one model (by default the 2D one, the rows from before the 3D model).
+    public func patientPredictions(model: ClassifierModel = .nfnetLSTM) throws -> [PatientPrediction] {
         try connection.execute("""
             SELECT patient_id, probability, n_types, n_chunks, reason, array_to_string(weights_sha256, ',') AS weights
-            FROM patient_predictions ORDER BY patient_id
-            """, role: "read patient predictions").rows.map { row in
+            FROM patient_predictions WHERE model = $1 ORDER BY patient_id
+            """, [model.rawValue], role: "read patient predictions").rows.map { row in
             PatientPrediction(
-                patientId: try row.string("patient_id"), probability: try row.optionalValue("probability"),
+                patientId: try row.string("patient_id"), model: model, probability: try row.optionalValue("probability"),
                 nTypes: try row.int("n_types"), nChunks: try row.int("n_chunks"), reason: try row.optionalValue("reason"),
                 weightsSha256: try row.string("weights").split(separator: ",").map(String.init))
         }

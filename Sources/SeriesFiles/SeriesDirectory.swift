@@ -3,7 +3,8 @@ import Domain
 import Foundation
 
 /// A series directory: the files each stage adds, their names, and how they are written and read. Ingest writes
-/// `series.json`, `image_float.npy` (float32 (S,H,W), 0–255) and `image_uint8.npy` (its uint8 truncation);
+/// `series.json`, `image_float.npy` (float32 (S,H,W), 0–255) and `image_uint8.npy` (its uint8 truncation), and
+/// for the 3D classifier `volume.npy` (float32 (S,H,W), every slice, VOI-LUT values: `RawVolumeRecord`);
 /// segmentation adds `masks.npy` (uint8 (S,2,H,W)) and `segmentation.json`; the classifier `classification.json`.
 /// The same names key a job's inputs in the artifact store. JSON documents use `DocumentJSON`.
 public struct SeriesDirectory: Sendable {
@@ -14,6 +15,7 @@ public struct SeriesDirectory: Sendable {
         case masks = "masks.npy"
         case segmentation = "segmentation.json"
         case classification = "classification.json"
+        case volume = "volume.npy"
 
         /// The files ingest writes (a segment job's inputs).
         public static let ingested: [File] = [.metadata, .floatImage, .uint8Image]
@@ -21,6 +23,8 @@ public struct SeriesDirectory: Sendable {
         public static let segmented: [File] = [.masks, .segmentation]
         /// What the classifier reads.
         public static let classifierInputs: [File] = [.metadata, .uint8Image, .masks]
+        /// What the 3D classifier reads.
+        public static let volumeClassifierInputs: [File] = [.metadata, .volume]
 
         public var name: String { rawValue }
     }
@@ -43,6 +47,9 @@ public struct SeriesDirectory: Sendable {
         try NpyArray(shape: series.image.shape, values: .float32(series.image.values)).write(to: url(of: .floatImage))
         try NpyArray(shape: series.imageUInt8.shape, values: .uint8(series.imageUInt8.values))
             .write(to: url(of: .uint8Image))
+        if let volume = series.volume {
+            try NpyArray(shape: volume.shape, values: .float32(volume.values)).write(to: url(of: .volume))
+        }
         try writeDocument(series.metadata, as: .metadata)
     }
 
@@ -54,7 +61,14 @@ public struct SeriesDirectory: Sendable {
     public func readIngested() throws -> IngestedSeries {
         let metadata = try readMetadata()
         return IngestedSeries(metadata: metadata, image: try readFloatImage(metadata: metadata),
-                              imageUInt8: try readUInt8Image(metadata: metadata))
+                              imageUInt8: try readUInt8Image(metadata: metadata),
+                              volume: metadata.volume == nil ? nil : try readRawVolume(metadata: metadata))
+    }
+
+    /// volume.npy (the 3D classifier's input), checked against `metadata.volume`; an error when ingest kept none.
+    public func readRawVolume(metadata: SeriesMetadata) throws -> SeriesVolume<Float> {
+        guard let record = metadata.volume else { throw SeriesDirectoryError.noRawVolume(path: url.path) }
+        return try readArray(.volume, shape: record.shape, type: "float32") { $0.float32Values }
     }
 
     /// image_float.npy alone (what segmentation needs), checked against `metadata`'s shape.
@@ -69,7 +83,12 @@ public struct SeriesDirectory: Sendable {
 
     private func readVolume<T>(_ file: File, metadata: SeriesMetadata, type: String,
                                values: (NpyArray) -> [T]?) throws -> SeriesVolume<T> {
-        let shape = [metadata.slices, metadata.rows, metadata.columns]
+        try readArray(file, shape: [metadata.slices, metadata.rows, metadata.columns], type: type, values: values)
+    }
+
+    private func readArray<T>(_ file: File, shape: [Int], type: String, values: (NpyArray) -> [T]?) throws
+        -> SeriesVolume<T>
+    {
         let array = try NpyArray(contentsOf: url(of: file))
         guard array.shape == shape else {
             throw SeriesDirectoryError.shapeMismatch(path: url(of: file).path, shape: array.shape, expected: shape)
@@ -111,9 +130,12 @@ public struct SeriesDirectory: Sendable {
 public enum SeriesDirectoryError: Error, Equatable, Sendable, CustomStringConvertible {
     case shapeMismatch(path: String, shape: [Int], expected: [Int])
     case wrongType(path: String, expected: String)
+    /// series.json records no raw volume: ingest kept none (the 3D classifier was not enabled for the series).
+    case noRawVolume(path: String)
 
     public var description: String {
         switch self {
+        case .noRawVolume(let path): "\(path): no volume.npy (ingest keeps it only where the 3D classifier is enabled)"
         case .wrongType(let path, let expected): "\(path): not a \(expected) array"
         case .shapeMismatch(let path, let shape, let expected):
             "\(path): array shape \(shape) disagrees with series.json \(expected)"
@@ -163,11 +185,15 @@ public struct IngestedSeries: Sendable {
     public var image: SeriesVolume<Float>
     /// `image` truncated to uint8: the classifier's channel 0.
     public var imageUInt8: SeriesVolume<UInt8>
+    /// The raw volume for the 3D classifier (`metadata.volume` describes it), when kept.
+    public var volume: SeriesVolume<Float>?
 
-    public init(metadata: SeriesMetadata, image: SeriesVolume<Float>, imageUInt8: SeriesVolume<UInt8>) {
+    public init(metadata: SeriesMetadata, image: SeriesVolume<Float>, imageUInt8: SeriesVolume<UInt8>,
+                volume: SeriesVolume<Float>? = nil) {
         self.metadata = metadata
         self.image = image
         self.imageUInt8 = imageUInt8
+        self.volume = volume
     }
 }
 

@@ -66,12 +66,15 @@ public struct SeriesMetadata: Codable, Sendable, Equatable {
     public var geometry: SeriesGeometry
     /// File-level problems in this series (files skipped).
     public var errors: [IngestIssue]
+    /// `volume.npy`, the raw volume of the 3D classifier, when ingest kept it (nil otherwise).
+    public var volume: RawVolumeRecord?
 
     public init(patientId: String, studyInstanceUid: String, seriesInstanceUid: String, seriesDescription: String,
                 mriType: MRIType, mriTypeSource: String, sourceFolder: String, slices: Int, rows: Int, columns: Int,
                 slicesTotal: Int, slicesNonempty: Int, instanceNumbers: [Int?], transferSyntaxes: [TransferSyntax],
                 orderCheck: OrderCheck, intensity: IntensityRange, crop: ProjectionCrop, geometry: SeriesGeometry,
-                errors: [IngestIssue]) {
+                errors: [IngestIssue], volume: RawVolumeRecord? = nil) {
+        self.volume = volume
         self.patientId = patientId
         self.studyInstanceUid = studyInstanceUid
         self.seriesInstanceUid = seriesInstanceUid
@@ -92,6 +95,25 @@ public struct SeriesMetadata: Codable, Sendable, Equatable {
         self.geometry = geometry
         self.errors = errors
     }
+}
+
+/// What `volume.npy` holds: every decodable slice of the series (none dropped as empty), in the stored order's
+/// rule (InstanceNumber), values as pydicom's `apply_voi_lut(pixel_array, ds)` gives them, float32 (S, H, W).
+public struct RawVolumeRecord: Codable, Sendable, Equatable {
+    public var slices: Int
+    public var rows: Int
+    public var columns: Int
+    /// InstanceNumber of each slice, in order.
+    public var instanceNumbers: [Int?]
+
+    public init(slices: Int, rows: Int, columns: Int, instanceNumbers: [Int?]) {
+        self.slices = slices
+        self.rows = rows
+        self.columns = columns
+        self.instanceNumbers = instanceNumbers
+    }
+
+    public var shape: [Int] { [slices, rows, columns] }
 }
 
 /// `study.json`: the study's identity, its series directories and every recorded problem.

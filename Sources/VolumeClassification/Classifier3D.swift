@@ -19,7 +19,7 @@ public struct Classifier3D: Sendable {
     public var threads: Int
 
     /// `classifier3d-<MRI type>.safetensors`, the name in a model directory.
-    public static func fileName(mriType: MRIType) -> String { "classifier3d-\(mriType.rawValue).safetensors" }
+    public static func fileName(mriType: MRIType) -> String { ClassifierModel.resnet3d.weightsFileName(mriType) }
 
     /// The weights file of `mriType` in `modelsDirectory`, or nil when the directory has none (no 3D model for it).
     public static func weightsURL(modelsDirectory: URL, mriType: MRIType) -> URL? {

@@ -19,6 +19,28 @@ final class MessagesTests: XCTestCase {
         XCTAssertTrue(json.contains("\"kind\":\"classify\""), json)
     }
 
+    /// The 3D model's job and result: round trips, the wire names, and the 2D `classified` of before (no `model`)
+    /// still decoding as the 2D model's; an ingested series without `models` expects the 2D model only.
+    func testVolumeJobAndVolumeResultRoundTrip() throws {
+        let job = VolumeClassifyJob(series: series, inputs: ["volume.npy": ArtifactRef(key: "ingest/x/volume.npy", sha256: "ff")])
+        XCTAssertEqual(try MessageCodec.decode(VolumeClassifyJob.self, from: MessageCodec.encode(job)), job)
+        // printf 'mgmt-job/1\nclassify3d\n1.2.3.4' | sha256sum
+        XCTAssertEqual(job.jobId, "4db1911817a6aebc7a3230036bd701a43f116516567f3cf45a982d8869a61347")
+        let event = StatusEvent(jobId: job.jobId, stage: "classify3d",
+                                .volumeClassified(series, VolumeResult(weightsSha256: "w3", probability: 0.25, slices: 40)))
+        let body = MessageCodec.encode(event)
+        XCTAssertEqual(try MessageCodec.decode(StatusEvent.self, from: body), event)
+        let json = String(decoding: body, as: UTF8.self)
+        XCTAssertTrue(json.contains(#""model":"resnet3d""#) && json.contains(#""status":"classified""#)
+                      && json.contains(#""volume_classification":{"probability":0.25,"slices":40,"weights_sha256":"w3"}"#), json)
+        let outOfRange = StatusEvent(jobId: "j", stage: "classify3d",
+                                     .volumeClassified(series, VolumeResult(weightsSha256: "w3", probability: 1.5, slices: 4)))
+        XCTAssertThrowsError(try MessageCodec.decode(StatusEvent.self, from: MessageCodec.encode(outOfRange)))
+        let summary = try JSONDecoder().decode(SeriesSummary.self, from: Data(
+            #"{"seriesInstanceUid":"1","mriType":"FLAIR","slicesTotal":3,"slicesKept":2}"#.utf8))
+        XCTAssertEqual(summary.expectedModels, [.nfnetLSTM])
+    }
+
     func testJobIdsAreDeterministicPerSeriesStageAndWeights() {
         let a = ClassifyJob(series: series, inputs: [:], segmentationWeightsSha256: "w1")
         let b = ClassifyJob(series: series, inputs: ["x": ArtifactRef(key: "k", sha256: "s")], segmentationWeightsSha256: "w1")

@@ -127,7 +127,9 @@ final class StatusEventOriginTests: XCTestCase {
          StatusEvent(jobId: "s", stage: "segment", .segmented(series, weightsSha256: "seg")),
          StatusEvent(jobId: "c", stage: "classify", .classified(series, SeriesResult(
              weightsSha256: "cls", segmentationWeightsSha256: "seg", slicesSelected: 1,
-             chunks: [ChunkResult(index: 0, firstInstance: 0, probability: 0.999)], noChunksReason: nil)))]
+             chunks: [ChunkResult(index: 0, firstInstance: 0, probability: 0.999)], noChunksReason: nil))),
+         StatusEvent(jobId: "v", stage: "classify3d", .volumeClassified(series, VolumeResult(
+             weightsSha256: "cls3d", probability: 0.999, slices: 20)))]
     }
 
     private func decode(_ event: StatusEvent, key: String) throws -> ReportInput {
@@ -135,8 +137,8 @@ final class StatusEventOriginTests: XCTestCase {
     }
 
     func testEachStatusIsBelievedOnlyFromItsStagesKey() throws {
-        for (event, stage) in zip(events(), ["ingest", "segment", "classify"]) {
-            for sender in ["ingest", "segment", "classify"] {
+        for (event, stage) in zip(events(), QueueNames.reportingStages) {
+            for sender in QueueNames.reportingStages {
                 let input = try decode(event, key: "rpt.\(sender)")
                 switch input {
                 case .status(let accepted):
@@ -177,7 +179,7 @@ final class StatusEventOriginTests: XCTestCase {
     }
 
     func testReportQueueIsBoundWithEveryReportingStagesKey() {
-        XCTAssertEqual(queues.routingKeys(of: "rpt"), ["rpt.ingest", "rpt.segment", "rpt.classify"])
+        XCTAssertEqual(queues.routingKeys(of: "rpt"), ["rpt.ingest", "rpt.segment", "rpt.classify", "rpt.classify3d"])
         XCTAssertEqual(queues.routingKeys(of: "studies"), ["studies"])
         XCTAssertEqual(queues.reportingStage(ofKey: "rpt.segment"), "segment")
         XCTAssertNil(queues.reportingStage(ofKey: "rpt"))

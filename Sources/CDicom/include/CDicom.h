@@ -100,6 +100,27 @@ mgmt_dicom_status mgmt_dicom_read_stored(mgmt_dicom_file *file, int32_t *out, si
 mgmt_dicom_status mgmt_dicom_read_rescaled(mgmt_dicom_file *file, float *out, size_t capacity,
                                            mgmt_dicom_error *error);
 
+/// The VOI LUT module and what pydicom's `apply_voi_lut` reads beside it (first item / first value only, as
+/// pydicom's index 0). Strings and absent values are empty or zero; `has_*` say what is present and non-empty.
+typedef struct {
+    int32_t has_window;                  // WindowCenter and WindowWidth both present with a first value
+    double window_center, window_width;
+    char voi_lut_function[32];           // VOILUTFunction as written (empty when absent)
+    int32_t has_voi_lut;                 // VOILUTSequence item 1 with LUTDescriptor (3 values) and LUTData
+    int32_t lut_entries;                 // LUTDescriptor[0] as written (0 means 65536)
+    int32_t lut_first_mapped;            // LUTDescriptor[1] (signed when the element is SS)
+    int32_t lut_bits;                    // LUTDescriptor[2]
+    size_t lut_data_count;               // words in LUTData
+    int32_t has_rescale;                 // RescaleSlope and RescaleIntercept both present (raw values below)
+    double rescale_slope, rescale_intercept;
+    int32_t has_modality_lut;            // ModalityLUTSequence item 1 with a LUTDescriptor
+    int32_t modality_lut_bits;           // its LUTDescriptor[2]
+} mgmt_dicom_voi;
+
+/// Reads the VOI attributes into `voi` and, when `lut_data` is not NULL, up to `capacity` words of LUTData.
+mgmt_dicom_status mgmt_dicom_get_voi(mgmt_dicom_file *file, mgmt_dicom_voi *voi, uint16_t *lut_data, size_t capacity,
+                                     mgmt_dicom_error *error);
+
 #ifdef __cplusplus
 }
 #endif
