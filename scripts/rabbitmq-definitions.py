@@ -10,7 +10,8 @@ The matrix (README, "Users and permissions"):
   mgmt-ingest    segment, report                             studies
   mgmt-segment   classify, report                            segment
   mgmt-classify  report                                      classify
-  mgmt-report    nothing                                     report and every <queue>.dead
+  mgmt-report    deliver (complete studies)                  report and every <queue>.dead
+  mgmt-deliver   report                                      deliver (the DICOM edge's `ingest deliver`)
   mgmt-admin     everything (tests and operators' tools)
 Publishing needs write on the exchange, narrowed per routing key by the topic permission (the work exchange is a
 topic exchange for this reason); write on a queue only allows binding it, and binding needs read on the exchange.
@@ -40,9 +41,9 @@ def main():
     secrets = sys.argv[1]
     env = os.environ
     exchange = env.get("MGMT_EXCHANGE") or "mgmt"
-    studies, segment, classify, report = (env.get(f"MGMT_QUEUE_{n}") or n.lower()
-                                          for n in ("STUDIES", "SEGMENT", "CLASSIFY", "REPORT"))
-    queues = [studies, segment, classify, report]
+    studies, segment, classify, report, deliver = (env.get(f"MGMT_QUEUE_{n}") or n.lower()
+                                                   for n in ("STUDIES", "SEGMENT", "CLASSIFY", "REPORT", "DELIVER"))
+    queues = [studies, segment, classify, report, deliver]
     dead = [q + ".dead" for q in queues]
     none = "^$"
     topology = alternatives(exchange, exchange + ".dead", *queues, *dead)
@@ -59,7 +60,8 @@ def main():
         "mgmt-ingest": (topology, bindable, consumes(studies), alternatives(segment, report), keys),
         "mgmt-segment": (topology, bindable, consumes(segment), alternatives(classify, report), keys),
         "mgmt-classify": (topology, bindable, consumes(classify), alternatives(report), keys),
-        "mgmt-report": (topology, bindable, consumes(report, *dead), none, keys),
+        "mgmt-report": (topology, bindable, consumes(report, *dead), alternatives(deliver), keys),
+        "mgmt-deliver": (topology, bindable, consumes(deliver), alternatives(report), keys),
     }
     users, permissions, topic_permissions = [], [], []
     for user, (configure, write, read, topic_write, topic_read) in roles.items():

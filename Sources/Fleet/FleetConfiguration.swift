@@ -22,16 +22,19 @@ public struct QueueNames: Sendable, Equatable {
     public var segment: String
     public var classify: String
     public var report: String
+    /// Complete studies for the DICOM edge (`ingest deliver`), from the reporter.
+    public var deliver: String
 
     public init(studies: String = "studies", segment: String = "segment", classify: String = "classify",
-                report: String = "report") {
+                report: String = "report", deliver: String = "deliver") {
         self.studies = studies
         self.segment = segment
         self.classify = classify
         self.report = report
+        self.deliver = deliver
     }
 
-    public var all: [String] { [studies, segment, classify, report] }
+    public var all: [String] { [studies, segment, classify, report, deliver] }
 
     public static func deadLetter(of queue: String) -> String { queue + ".dead" }
 }
@@ -62,7 +65,7 @@ public struct FleetConfiguration: Sendable {
     public var metricsBindAddress: String
     /// MGMT_EXCHANGE: the exchange every stage queue is bound to (direct, routing key = queue name).
     public var exchange: String
-    /// MGMT_QUEUE_STUDIES / _SEGMENT / _CLASSIFY / _REPORT: queue names.
+    /// MGMT_QUEUE_STUDIES / _SEGMENT / _CLASSIFY / _REPORT / _DELIVER: queue names.
     public var queues: QueueNames
     /// MGMT_DELIVERY_LIMIT: deliveries before the broker dead-letters a message (crashes count too).
     public var deliveryLimit: Int
@@ -95,6 +98,17 @@ public struct FleetConfiguration: Sendable {
     public var dicomAllowedHosts: [String]
     /// MGMT_DICOM_INCOMING: where received instances are written, one folder per study (workers must see it).
     public var dicomIncoming: String
+
+    // `ingest deliver`, the fleet's DICOM output.
+    /// MGMT_DICOM_DESTINATION: the PACS the SEG and SR objects are sent to, `AE@host:port`; unset: only stored.
+    /// (Checked by `ingest deliver` at start.) The calling AE title is MGMT_DICOM_AE.
+    public var dicomDestination: String?
+    /// MGMT_DICOM_SEND_ATTEMPTS: C-STORE attempts per delivery while the destination is unreachable (default 5).
+    public var dicomSendAttempts: Int
+    /// MGMT_DICOM_SEND_BACKOFF: seconds before the second attempt (default 2), doubling up to
+    /// MGMT_DICOM_SEND_BACKOFF_MAX (default 60).
+    public var dicomSendBackoffSeconds: Double
+    public var dicomSendBackoffMaximumSeconds: Double
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) {
         func text(_ name: String, _ fallback: String) -> String {
@@ -134,7 +148,8 @@ public struct FleetConfiguration: Sendable {
         exchange = text("MGMT_EXCHANGE", "mgmt")
         queues = QueueNames(
             studies: text("MGMT_QUEUE_STUDIES", "studies"), segment: text("MGMT_QUEUE_SEGMENT", "segment"),
-            classify: text("MGMT_QUEUE_CLASSIFY", "classify"), report: text("MGMT_QUEUE_REPORT", "report"))
+            classify: text("MGMT_QUEUE_CLASSIFY", "classify"), report: text("MGMT_QUEUE_REPORT", "report"),
+            deliver: text("MGMT_QUEUE_DELIVER", "deliver"))
         deliveryLimit = try integer("MGMT_DELIVERY_LIMIT", 5, minimum: 1)
         heartbeatSeconds = try integer("MGMT_HEARTBEAT", 30, minimum: 0)
         transientRetries = try integer("MGMT_RETRIES", 3, minimum: 0)
@@ -163,6 +178,10 @@ public struct FleetConfiguration: Sendable {
         dicomAllowedAETitles = list("MGMT_DICOM_ALLOWED_AES")
         dicomAllowedHosts = list("MGMT_DICOM_ALLOWED_HOSTS")
         dicomIncoming = text("MGMT_DICOM_INCOMING", storeRoot + "/incoming")
+        dicomDestination = environment["MGMT_DICOM_DESTINATION"].flatMap { $0.isEmpty ? nil : $0 }
+        dicomSendAttempts = try integer("MGMT_DICOM_SEND_ATTEMPTS", 5, minimum: 1)
+        dicomSendBackoffSeconds = try seconds("MGMT_DICOM_SEND_BACKOFF", 2)
+        dicomSendBackoffMaximumSeconds = try seconds("MGMT_DICOM_SEND_BACKOFF_MAX", 60)
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
         guard levels.contains(logLevel) else {
             throw .invalid("MGMT_LOG_LEVEL", value: logLevel, expected: "one of \(levels.joined(separator: ", "))")

@@ -3,7 +3,7 @@ import Logging
 
 /// The queues a stage reads and writes, by role; `QueueNames` turns roles into configured names.
 public enum QueueRole: Sendable, CaseIterable {
-    case studies, segment, classify, report
+    case studies, segment, classify, report, deliver
 }
 
 extension QueueNames {
@@ -13,6 +13,7 @@ extension QueueNames {
         case .segment: return segment
         case .classify: return classify
         case .report: return report
+        case .deliver: return deliver
         }
     }
 }

@@ -241,9 +241,7 @@ public final class Worker<S: Stage>: @unchecked Sendable {
             log.info("job finished after the grace period: the queue has it back, its results are not published")
             return
         }
-        try broker.publish(publications.map {
-            OutgoingMessage(routingKey: options.queues.name(of: $0.destination), body: $0.body, messageID: $0.messageId)
-        }, to: options.exchange)
+        try broker.publish(publications.map { $0.message(on: options.queues) }, to: options.exchange)
         try broker.ack(delivery)
         let seconds = Date().timeIntervalSince(started)
         metrics.finished(outcome: outcome, seconds: seconds)

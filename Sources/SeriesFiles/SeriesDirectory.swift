@@ -21,6 +21,8 @@ public struct SeriesDirectory: Sendable {
         public static let segmented: [File] = [.masks, .segmentation]
         /// What the classifier reads.
         public static let classifierInputs: [File] = [.metadata, .uint8Image, .masks]
+        /// What a series' DICOM segmentation is made from (geometry, source UIDs, study attributes; masks).
+        public static let dicomOutputInputs: [File] = [.metadata, .masks]
 
         public var name: String { rawValue }
     }
@@ -47,7 +49,9 @@ public struct SeriesDirectory: Sendable {
     }
 
     public func readMetadata() throws -> SeriesMetadata {
-        try readDocument(SeriesMetadata.self, from: .metadata)
+        let metadata = try readDocument(SeriesMetadata.self, from: .metadata)
+        try SeriesDirectoryError.checkSchema(metadata.schema, path: url(of: .metadata).path)
+        return metadata
     }
 
     /// series.json and both arrays, checked against it.
@@ -111,9 +115,17 @@ public struct SeriesDirectory: Sendable {
 public enum SeriesDirectoryError: Error, Equatable, Sendable, CustomStringConvertible {
     case shapeMismatch(path: String, shape: [Int], expected: [Int])
     case wrongType(path: String, expected: String)
+    /// A document written by a newer version of the fleet.
+    case unknownSchema(path: String, schema: Int)
+
+    static func checkSchema(_ schema: Int, path: String) throws(SeriesDirectoryError) {
+        guard (1...SeriesFilesSchema.version).contains(schema) else { throw .unknownSchema(path: path, schema: schema) }
+    }
 
     public var description: String {
         switch self {
+        case .unknownSchema(let path, let schema):
+            "\(path): schema \(schema) is not one this version reads (1 to \(SeriesFilesSchema.version))"
         case .wrongType(let path, let expected): "\(path): not a \(expected) array"
         case .shapeMismatch(let path, let shape, let expected):
             "\(path): array shape \(shape) disagrees with series.json \(expected)"
@@ -141,8 +153,10 @@ public struct StudyDirectory: Sendable {
     }
 
     public func readMetadata() throws -> StudyMetadata {
-        try DocumentJSON.decoder.decode(StudyMetadata.self,
-                                        from: Data(contentsOf: url.appendingPathComponent(Self.metadataFileName)))
+        let path = url.appendingPathComponent(Self.metadataFileName)
+        let metadata = try DocumentJSON.decoder.decode(StudyMetadata.self, from: Data(contentsOf: path))
+        try SeriesDirectoryError.checkSchema(metadata.schema, path: path.path)
+        return metadata
     }
 
     public func series(_ entry: StudyMetadata.SeriesEntry) -> SeriesDirectory {

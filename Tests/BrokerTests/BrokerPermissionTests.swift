@@ -9,25 +9,26 @@ final class BrokerPermissionTests: XCTestCase {
     private struct TestAbort: Error {}
 
     private enum Role: String, CaseIterable {
-        case enqueue, ingest, segment, classify, report
+        case enqueue, ingest, segment, classify, report, deliver
     }
 
     /// The routing keys (queues) each role may publish to, and the queues it may consume.
     private static let publishes: [Role: Set<String>] = [
         .enqueue: ["studies"], .ingest: ["segment", "report"], .segment: ["classify", "report"],
-        .classify: ["report"], .report: [],
+        .classify: ["report"], .report: ["deliver"], .deliver: ["report"],
     ]
     private static let consumes: [Role: Set<String>] = [
         .enqueue: [], .ingest: ["studies"], .segment: ["segment"], .classify: ["classify"],
-        .report: ["report", "studies.dead", "segment.dead", "classify.dead", "report.dead"],
+        .report: ["report", "studies.dead", "segment.dead", "classify.dead", "report.dead", "deliver.dead"],
+        .deliver: ["deliver"],
     ]
 
     private let environment = ProcessInfo.processInfo.environment
     private lazy var queueNames: [String: String] = Dictionary(uniqueKeysWithValues:
-        ["studies", "segment", "classify", "report"].map { ($0, environment["MGMT_QUEUE_\($0.uppercased())"] ?? $0) })
+        ["studies", "segment", "classify", "report", "deliver"].map { ($0, environment["MGMT_QUEUE_\($0.uppercased())"] ?? $0) })
     private lazy var topology = Topology(
         exchange: environment["MGMT_EXCHANGE"].flatMap { $0.isEmpty ? nil : $0 } ?? "mgmt",
-        queues: ["studies", "segment", "classify", "report"].map { QueueSpec(name: queueNames[$0] ?? $0) })
+        queues: ["studies", "segment", "classify", "report", "deliver"].map { QueueSpec(name: queueNames[$0] ?? $0) })
 
     private func url(_ variable: String) throws -> AMQPURL {
         guard let text = environment[variable], !text.isEmpty else {

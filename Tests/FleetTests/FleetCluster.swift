@@ -37,6 +37,7 @@ final class FleetCluster {
             "MGMT_PG_SCHEMA": schema, "MGMT_EXCHANGE": "\(prefix).x",
             "MGMT_QUEUE_STUDIES": "\(prefix).studies", "MGMT_QUEUE_SEGMENT": "\(prefix).segment",
             "MGMT_QUEUE_CLASSIFY": "\(prefix).classify", "MGMT_QUEUE_REPORT": "\(prefix).report",
+            "MGMT_QUEUE_DELIVER": "\(prefix).deliver",
             "MGMT_STORE": root.appendingPathComponent("store").path,
             // Every test export lives under the temporary directory (fixtures and per-test folders alike).
             "MGMT_EXPORTS": FileManager.default.temporaryDirectory.path,
