@@ -1,5 +1,7 @@
 import ArrayFiles
+import Domain
 import Fleet
+import FleetDeliver
 import Foundation
 import ResultsStore
 import XCTest
@@ -110,22 +112,6 @@ extension FleetEndToEndTests {
                           "an unknown study is an error")
     }
 
-    /// Without a destination the objects are made, stored and recorded as `stored`.
-    func testWithoutDestinationObjectsAreStoredOnly() throws {
-        let export = try Self.fixtures.export("single", patients: ["00500"])
-        let cluster = try startFleet()
-        try cluster.start("ingest", name: "deliver", arguments: ["deliver"])
-        XCTAssertEqual(try cluster.runToCompletion("ingest", ["enqueue", export.path]).status, 0)
-        let study = try XCTUnwrap(try cluster.waitForRows(timeout: 240, { try $0.onlyStudy() }, until: { $0 != nil }) ?? nil)
-        let outputs = try cluster.waitForRows(timeout: 120, { try $0.dicomOutputs(studyInstanceUid: study) },
-                                              until: { $0.contains { $0.kind == .report } })
-        XCTAssertTrue(outputs.allSatisfy { $0.status == .stored && $0.destination == nil && $0.attempts == 0 }, "\(outputs)")
-        for output in outputs {
-            let path = cluster.root.appendingPathComponent("store/\(output.storeKey)").path
-            XCTAssertEqual(try dciodvfyErrors(path), [], "\(output.kind) in the store passes dciodvfy")
-        }
-    }
-
     private static func destination(port: Int, attempts: Int) -> [String: String] {
         ["MGMT_DICOM_DESTINATION": "PACS@127.0.0.1:\(port)", "MGMT_DICOM_SEND_ATTEMPTS": "\(attempts)",
          "MGMT_DICOM_SEND_BACKOFF": "0.2", "MGMT_DICOM_AE": "MGMTFLEET"]
@@ -230,4 +216,104 @@ func dicomPeer(_ arguments: [String]) throws -> [String: Any] {
           let json = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
     else { throw TestSetupError(message: "peer.py \(arguments.first ?? "") failed: \(result.output)") }
     return json
+}
+
+/// `ingest deliver`'s stage on a worker of its own, without a destination, on series directories `ingest run` made:
+/// what it writes, what it stores, and how it reports series that cannot get a SEG.
+final class DeliverStageTests: XCTestCase {
+    private var harness: WorkerHarness?
+    private var work: URL?
+
+    override func tearDown() {
+        harness?.stop()
+        if let work { try? FileManager.default.removeItem(at: work) }
+        if let root = harness?.storeRoot { try? FileManager.default.removeItem(at: root) }
+    }
+
+    func testWithoutDestinationObjectsAreStoredAndSeriesWithoutUsableFilesAreWarnings() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("mgmt-deliver-\(UUID().uuidString)")
+        self.work = work
+        try SampleStudies.make(into: work.appendingPathComponent("export"), patient: "00600", slices: 8, size: 32,
+                               series: "FLAIR,T2w")
+        let ingested = work.appendingPathComponent("ingested")
+        let run = try runCapturingOutput(FleetCluster.binDirectory.appendingPathComponent("ingest"),
+                                         ["run", work.appendingPathComponent("export/00600").path, "--out", ingested.path])
+        XCTAssertEqual(run.status, 0, run.output)
+        let harness = try WorkerHarness()
+        self.harness = harness
+        let store = try ArtifactStore(root: harness.storeRoot.path)
+
+        // FLAIR: a tumour on the middle slices. T2w: its series.json as schema 1 wrote it (no source instances).
+        func stored(_ type: String, schema1: Bool) throws -> (inputs: [String: ArtifactRef], masks: [UInt8], uid: String,
+                                                              sources: [String]) {
+            let url = ingested.appendingPathComponent("\(type)/series.json")
+            var document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+            let (slices, rows, columns) = (document["slices"] as? Int ?? 0, document["rows"] as? Int ?? 0, document["columns"] as? Int ?? 0)
+            let sources = (document["slice_sources"] as? [[String: Any]] ?? []).compactMap { $0["sop_instance_uid"] as? String }
+            if schema1 {
+                document["schema"] = 1
+                document["slice_sources"] = nil
+                document["study"] = nil
+            }
+            var masks = [UInt8](repeating: 0, count: slices * 2 * rows * columns)
+            for slice in 2..<min(5, slices) {
+                for row in 10..<16 {
+                    for column in 12..<18 {
+                        masks[((slice * 2) * rows + row) * columns + column] = 1
+                        if slice == 3 { masks[((slice * 2 + 1) * rows + row) * columns + column] = 1 }
+                    }
+                }
+            }
+            let masksFile = work.appendingPathComponent("\(type)-masks.npy")
+            try NpyArray(shape: [slices, 2, rows, columns], values: .uint8(masks)).write(to: masksFile)
+            return (["series.json": try store.put(try JSONSerialization.data(withJSONObject: document), key: "test/\(type)/series.json"),
+                     "masks.npy": try store.put(fileAt: masksFile, key: "test/\(type)/masks.npy")],
+                    masks, document["series_instance_uid"] as? String ?? "", sources)
+        }
+        let flair = try stored("FLAIR", schema1: false), t2w = try stored("T2w", schema1: true)
+        let study = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: ingested.appendingPathComponent("study.json")))
+            as? [String: Any])["study_instance_uid"] as? String ?? ""
+        func series(_ uid: String, _ type: String, _ inputs: [String: ArtifactRef], _ probability: Double?) -> DeliverableSeries {
+            DeliverableSeries(seriesInstanceUid: uid, mriType: type, inputs: inputs, segmentationWeightsSha256: "seg",
+                              classifierWeightsSha256: "cls-\(type)", probability: probability, chunkCount: probability == nil ? 0 : 2)
+        }
+        let job = DeliverJob(patientId: "00600", studyInstanceUid: study, patientProbability: 0.375, noResultReason: nil,
+                             series: [series(flair.uid, "FLAIR", flair.inputs, 0.375), series(t2w.uid, "T2w", t2w.inputs, nil),
+                                      series("1.2.3.9", "T1w", [:], nil)])
+
+        try harness.start(DeliverStage(destination: nil))
+        try harness.publish(job, to: .deliver)
+        let events = try harness.take(1, from: harness.queues.report, timeout: 60)
+        let body = try XCTUnwrap(events.first?.body)
+        XCTAssertFalse(String(decoding: body, as: UTF8.self).contains("Phantom"), "no patient name in the message")
+        let event = try MessageCodec.decode(StatusEvent.self, from: body)
+        guard case .delivered(let delivery) = event.outcome else { return XCTFail("\(event.outcome)") }
+        XCTAssertNil(delivery.destination)
+        XCTAssertEqual(delivery.attempts, 0)
+        XCTAssertEqual(delivery.objects.map(\.kind), [.segmentation, .report])
+        XCTAssertEqual(delivery.objects.first?.sourceSeriesInstanceUid, flair.uid)
+        XCTAssertEqual(delivery.warnings.count, 2, "\(delivery.warnings)")
+        XCTAssertTrue(delivery.warnings[0].contains("series.json schema 1 has no source instances"), delivery.warnings[0])
+        XCTAssertTrue(delivery.warnings[1].contains("1.2.3.9 (T1w): no SEG: the result names no series.json"), delivery.warnings[1])
+
+        for object in delivery.objects {
+            let path = try store.location(of: object.artifact.key)
+            XCTAssertEqual(object.artifact.key, DeliverStage.artifactKey(studyInstanceUid: study, sopInstanceUid: object.sopInstanceUid))
+            XCTAssertEqual(try dciodvfyErrors(path), [], "\(object.kind) passes dciodvfy")
+            let name = try runCapturingOutput(URL(fileURLWithPath: "/usr/bin/dcmdump"), ["-q", "+P", "0010,0010", path]).output
+            XCTAssertTrue(name.contains("Synthetic^Phantom"), "the object copies the source's patient name: \(name)")
+        }
+        let seg = try store.location(of: delivery.objects[0].artifact.key)
+        let masksFile = work.appendingPathComponent("flair.raw"), sourcesFile = work.appendingPathComponent("flair.json")
+        try Data(flair.masks).write(to: masksFile)
+        try JSONSerialization.data(withJSONObject: flair.sources).write(to: sourcesFile)
+        let check = try dicomPeer(["check-seg", seg, masksFile.path, sourcesFile.path])
+        let frames = try XCTUnwrap(check["frames"] as? [[String: Any]])
+        XCTAssertEqual(frames.count, 4, "WT on three slices, ET on one")
+        XCTAssertTrue(frames.allSatisfy { $0["equal"] as? Bool == true }, "\(frames)")
+        let content = try XCTUnwrap(try dicomPeer(["read-sr", try store.location(of: delivery.objects[1].artifact.key)])["content"]
+            as? [[String: Any]])
+        XCTAssertEqual(content.filter { $0["concept"] as? String == "MRI series result" }.count, 3, "every classified series")
+        XCTAssertEqual(content.first { $0["type"] as? String == "NUM" }?["value"] as? Double, 0.375)
+    }
 }

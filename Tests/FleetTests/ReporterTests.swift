@@ -19,7 +19,8 @@ final class ReporterTests: XCTestCase {
     private let flair = SeriesIdentity(patientId: "00042", studyInstanceUid: "1.2.3", seriesInstanceUid: "1.2.3.1",
                                        mriType: "FLAIR")
 
-    func testStatusEventsAndDeadLettersBecomeRows() throws {
+    /// A reporter worker on a private topology and schema (both removed at tear-down).
+    private func startReporter() throws -> (WorkerHarness, schema: String, Worker<ReporterStage>) {
         let harness = try WorkerHarness()
         self.harness = harness
         let schema = TestServers.uniqueName("fleet_reporter")
@@ -27,7 +28,11 @@ final class ReporterTests: XCTestCase {
         let reporter = ReporterStage(conninfo: try TestServers.postgresConninfo(), schema: schema,
                                      queues: harness.queues, logger: Logger(label: "test-reporter"))
         try reporter.prepare()
-        let worker = try harness.start(reporter)
+        return (harness, schema, try harness.start(reporter))
+    }
+
+    func testStatusEventsAndDeadLettersBecomeRows() throws {
+        let (harness, schema, worker) = try startReporter()
 
         try harness.publish(StatusEvent(jobId: "ingest-job", stage: "ingest", .ingested(.init(
             source: "/export/00042", patientId: "00042", studyInstanceUid: "1.2.3",
@@ -68,14 +73,7 @@ final class ReporterTests: XCTestCase {
     /// probabilities); the DICOM edge's events become `dicom_outputs` rows, and a failed delivery leaves the
     /// study done.
     func testDoneStudyPublishesItsDeliverJobAndDeliveryEventsBecomeDicomOutputRows() throws {
-        let harness = try WorkerHarness()
-        self.harness = harness
-        let schema = TestServers.uniqueName("fleet_reporter")
-        self.schema = schema
-        let reporter = ReporterStage(conninfo: try TestServers.postgresConninfo(), schema: schema,
-                                     queues: harness.queues, logger: Logger(label: "test-reporter"))
-        try reporter.prepare()
-        let worker = try harness.start(reporter)
+        let (harness, schema, worker) = try startReporter()
 
         let t2w = SeriesIdentity(patientId: "00042", studyInstanceUid: "1.2.3", seriesInstanceUid: "1.2.3.2", mriType: "T2w")
         try harness.publish(StatusEvent(jobId: "ingest-job", stage: "ingest", .ingested(.init(
