@@ -157,7 +157,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FleetTests",
-            dependencies: ["Domain", "Fleet", "FleetReport", "FleetIngest", "FleetSegment", "FleetDeliver", "Broker", "ResultsStore", "ArrayFiles",
+            dependencies: ["Domain", "Fleet", "FleetReport", "FleetIngest", "FleetSegment", "FleetDeliver", "DICOMExchange", "Broker", "ResultsStore", "ArrayFiles",
                            "Pictures", "Imaging", "Evaluation", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "ImagingTests", dependencies: ["ArrayFiles", "Imaging"], exclude: ["Fixtures"]),

@@ -77,7 +77,8 @@ public struct DeliverStage: Stage {
                 throw error
             } catch {
                 // This series' data cannot make a SEG (missing, corrupt or too old): the rest is still delivered.
-                warnings.append("series \(series.seriesInstanceUid) (\(series.mriType)): no SEG: \(error)")
+                // Bounded: a message's warning may hold 4096 bytes (a character is at most 4).
+                warnings.append(String("series \(series.seriesInstanceUid) (\(series.mriType)): no SEG: \(error)".prefix(1000)))
             }
             if let segmentation { written.append((segmentation, series.seriesInstanceUid)) }
             results.append(StructuredReportWriter.SeriesResult(
