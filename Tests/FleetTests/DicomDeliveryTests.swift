@@ -11,16 +11,10 @@ import XCTest
 /// what arrived is checked by dciodvfy (dicom3tools) and read back by highdicom/pydicom (scripts/dicom-python.sh).
 extension FleetEndToEndTests {
     func testDoneStudyReachesStorescpAsValidSegAndSr() throws {
-        let export = try Self.fixtures.export("single", patients: ["00500"])
         let port = freeLocalPort()
         let pacs = try Storescp(port: port)
         defer { pacs.stop() }
-        let cluster = try startFleet(extra: Self.destination(port: port, attempts: 5))
-        try cluster.start("ingest", name: "deliver", arguments: ["deliver"])
-        XCTAssertEqual(try cluster.runToCompletion("ingest", ["enqueue", export.path]).status, 0)
-
-        let tables = try cluster.tables()
-        let study = try XCTUnwrap(try cluster.waitForRows(timeout: 240, { try $0.onlyStudy() }, until: { $0 != nil }) ?? nil)
+        let (cluster, tables, study) = try deliverOneStudy(port: port, attempts: 5)
         let outputs = try cluster.waitForRows(timeout: 120, { try $0.dicomOutputs(studyInstanceUid: study) },
                                               until: { !$0.isEmpty && $0.allSatisfy { $0.status == .sent } })
         XCTAssertEqual(try tables.studyStatus(study), "done")
@@ -80,14 +74,8 @@ extension FleetEndToEndTests {
     }
 
     func testDestinationDownLeavesFailedRowsAndADoneStudyThenResendDelivers() throws {
-        let export = try Self.fixtures.export("single", patients: ["00500"])
         let port = freeLocalPort()  // nothing listens there yet
-        let cluster = try startFleet(extra: Self.destination(port: port, attempts: 2))
-        try cluster.start("ingest", name: "deliver", arguments: ["deliver"])
-        XCTAssertEqual(try cluster.runToCompletion("ingest", ["enqueue", export.path]).status, 0)
-
-        let tables = try cluster.tables()
-        let study = try XCTUnwrap(try cluster.waitForRows(timeout: 240, { try $0.onlyStudy() }, until: { $0 != nil }) ?? nil)
+        let (cluster, tables, study) = try deliverOneStudy(port: port, attempts: 2)
         let failed = try cluster.waitForRows(timeout: 120, { try $0.dicomOutputs(studyInstanceUid: study) },
                                              until: { !$0.isEmpty && $0.allSatisfy { $0.status == .failed } })
         for output in failed {
@@ -112,9 +100,17 @@ extension FleetEndToEndTests {
                           "an unknown study is an error")
     }
 
-    private static func destination(port: Int, attempts: Int) -> [String: String] {
-        ["MGMT_DICOM_DESTINATION": "PACS@127.0.0.1:\(port)", "MGMT_DICOM_SEND_ATTEMPTS": "\(attempts)",
-         "MGMT_DICOM_SEND_BACKOFF": "0.2", "MGMT_DICOM_AE": "MGMTFLEET"]
+    /// The fleet with `ingest deliver` sending to PACS@127.0.0.1:`port`, one study enqueued; returns once the study
+    /// is done.
+    private func deliverOneStudy(port: Int, attempts: Int) throws -> (FleetCluster, ResultsTables, study: String) {
+        let export = try Self.fixtures.export("single", patients: ["00500"])
+        let cluster = try startFleet(extra: [
+            "MGMT_DICOM_DESTINATION": "PACS@127.0.0.1:\(port)", "MGMT_DICOM_SEND_ATTEMPTS": "\(attempts)",
+            "MGMT_DICOM_SEND_BACKOFF": "0.2", "MGMT_DICOM_AE": "MGMTFLEET"])
+        try cluster.start("ingest", name: "deliver", arguments: ["deliver"])
+        XCTAssertEqual(try cluster.runToCompletion("ingest", ["enqueue", export.path]).status, 0)
+        let study = try cluster.waitForRows(timeout: 240, { try $0.onlyStudy() }, until: { $0 != nil }) ?? nil
+        return (cluster, try cluster.tables(), try XCTUnwrap(study))
     }
 
     /// Per series of the study: its masks (from the store, via series_artifacts) written for peer.py check-seg,
