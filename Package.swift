@@ -77,6 +77,8 @@ let package = Package(
             name: "Classification",
             dependencies: ["ArrayFiles", "Domain", "Inference", "Imaging", "SeriesFiles"]
         ),
+        // J. Borovec's 3D ResNet classifier of a whole series volume (MONAI's resnet18/34 on the engine).
+        .target(name: "VolumeClassification", dependencies: ["ArrayFiles", "Domain", "Inference", "SeriesFiles"]),
         // The fleet's runtime: worker loop, messages, artifact store, configuration, metrics, status server.
         .target(
             name: "Fleet",
@@ -139,6 +141,11 @@ let package = Package(
         ),
         .executableTarget(name: "ImagingBenchmark", dependencies: ["Imaging"]),
         .executableTarget(name: "BrokerBenchmark", dependencies: ["Broker"], path: "tools/bench/BrokerBenchmark"),
+        .executableTarget(
+            name: "VolumeClassificationBenchmark",
+            dependencies: ["ArrayFiles", "Inference", "SeriesFiles", "VolumeClassification"],
+            path: "tools/bench/VolumeClassificationBenchmark"
+        ),
         .executableTarget(name: "DICOMExchangeBenchmark", dependencies: ["DICOMExchange", "DICOM", "Domain"], path: "tools/bench/DICOMExchangeBenchmark"),
 
         .testTarget(name: "DomainTests", dependencies: ["Domain"]),
@@ -153,6 +160,12 @@ let package = Package(
         .testTarget(
             name: "ClassificationTests",
             dependencies: ["ArrayFiles", "Classification", "Domain", "Inference", "Imaging", "SeriesFiles", .product(name: "Crypto", package: "swift-crypto")],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "VolumeClassificationTests",
+            dependencies: ["ArrayFiles", "Domain", "Inference", "SeriesFiles", "VolumeClassification",
+                           .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Fixtures"]
         ),
         .testTarget(

@@ -117,17 +117,7 @@ public struct Conv2d: Sendable {
     }
 
     private mutating func foldWeights(_ norm: BatchNorm) throws {
-        guard norm.channels == outChannels else {
-            throw InferenceError.shapeMismatch(what: "folded batch norm", expected: [outChannels], found: [norm.channels])
-        }
-        let perOutput = weight.count / outChannels
-        var newBias = [Float](repeating: 0, count: outChannels)
-        for o in 0..<outChannels {
-            let s = norm.scale[o]
-            for i in 0..<perOutput { weight[o * perOutput + i] *= s }
-            newBias[o] = (bias?[o] ?? 0) * s + norm.shift[o]
-        }
-        bias = newBias
+        (weight, bias) = try norm.folded(intoWeight: weight, bias: bias, outChannels: outChannels)
     }
 
     public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
@@ -165,6 +155,7 @@ public struct Conv2d: Sendable {
         let inPerGroup = inChannels / groups, outPerGroup = outChannels / groups
         let k = inPerGroup * kernel.y * kernel.x
         let buffer = isPointwise ? nil : workspace.scratch(Workspace.convolutionSlot, count: k * n)
+        let patchRows = PatchRows(stride: stride, padding: padding, dilation: dilation)
         weight.withUnsafeBufferPointer { w in
             for g in 0..<groups {
                 let groupInput = UnsafePointer(input.channel(g * inPerGroup))
@@ -176,8 +167,8 @@ public struct Conv2d: Sendable {
                             for kx in 0..<kernel.x {
                                 for b in 0..<batch {
                                     let plane = groupInput + (c * batch + b) * height * width
-                                    gatherPatchRow(plane, height: height, width: width, ky: ky, kx: kx, oh: oh, ow: ow,
-                                                   into: row + b * columnsPerImage)
+                                    patchRows.gather(plane, height: height, width: width, ky: ky, kx: kx,
+                                                     outputHeight: oh, outputWidth: ow, into: row + b * columnsPerImage)
                                 }
                                 row += n
                             }
@@ -195,35 +186,6 @@ public struct Conv2d: Sendable {
     private func finish(_ output: UnsafeMutablePointer<Float>, planeSize: Int) {
         for o in 0..<outChannels {
             activation.apply(output + o * planeSize, count: planeSize, shift: bias?[o] ?? 0)
-        }
-    }
-
-    /// One im2col row for one image plane: the input values that kernel tap (ky, kx) meets at every output
-    /// position, oh·ow contiguous floats (zeros where the tap falls in the padding).
-    @inline(__always)
-    private func gatherPatchRow(
-        _ plane: UnsafePointer<Float>, height: Int, width: Int, ky: Int, kx: Int, oh: Int, ow: Int,
-        into row: UnsafeMutablePointer<Float>
-    ) {
-        let xOffset = kx * dilation.x - padding.x
-        // Output columns whose input column lies inside the image: ox in [first, last).
-        let first = min(ow, max(0, (-xOffset + stride.x - 1) / stride.x))
-        let last = max(first, min(ow, (width - xOffset + stride.x - 1) / stride.x))
-        for oy in 0..<oh {
-            let iy = oy * stride.y - padding.y + ky * dilation.y
-            let dst = row + oy * ow
-            guard iy >= 0 && iy < height else {
-                dst.update(repeating: 0, count: ow)
-                continue
-            }
-            let src = plane + iy * width
-            if first > 0 { dst.update(repeating: 0, count: first) }
-            if stride.x == 1 {
-                (dst + first).update(from: src + first + xOffset, count: last - first)
-            } else {
-                for ox in first..<last { dst[ox] = src[ox * stride.x + xOffset] }
-            }
-            if last < ow { (dst + last).update(repeating: 0, count: ow - last) }
         }
     }
 }

@@ -5,6 +5,9 @@ wrote. Runs in the onnxruntime venv (scripts/onnxruntime-python.sh: onnxruntime 
   bench_ort.py seg DIR THREADS BATCH BATCHES    UNet++ slices/s: one warm-up batch, then BATCHES timed batches
   bench_ort.py cls DIR THREADS BATCH            ECA-NFNet-L0 frames/s, best of 3 batches after one warm-up
   bench_ort.py profile DIR MODEL THREADS BATCH  per-node times of one batch (enable_profiling), summed by layer kind
+  bench_ort.py cls3d DIR SIZE THREADS VOLUMES   the 3D classifier's network (bench_cls3d.py prepare's export) on the
+                                                reference's preprocessed cube: best time of VOLUMES runs, its logit
+                                                against PyTorch's
 Each command prints one JSON line. Inputs are the Swift benchmarks' seeded ones (seeded_weights.uniform).
 """
 import collections
@@ -127,6 +130,20 @@ def profile(directory, model, threads, batch):
                       "kinds_share": {k: v / total for k, v in totals.most_common()}}))
 
 
+def cls3d(directory, size, threads, volumes):
+    s = session(directory, f"resnet3d-{size}", threads)
+    cube = np.load(os.path.join(directory, f"cube-{size}.npy")).reshape(1, 1, size, size, size)
+    expected = json.load(open(os.path.join(directory, f"reference-{size}.json")))["logit"]
+    best = float("inf")
+    for _ in range(max(1, volumes)):
+        start = time.perf_counter()
+        (logit,) = s.run(None, {"input": cube})
+        best = min(best, time.perf_counter() - start)
+    print(json.dumps({"engine": "onnxruntime", "version": ort.__version__, "size": size, "threads": threads,
+                      "volumes": volumes, "logit": float(logit[0, 0]), "logit_difference": abs(float(logit[0, 0]) - expected),
+                      "network_seconds": best, "network_volumes_per_second": 1 / best}))
+
+
 if __name__ == "__main__":
     command, args = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
     if command == "check" and len(args) == 1:
@@ -135,6 +152,8 @@ if __name__ == "__main__":
         seg(args[0], int(args[1]), int(args[2]), int(args[3]))
     elif command == "cls" and len(args) == 3:
         cls(args[0], int(args[1]), int(args[2]))
+    elif command == "cls3d" and len(args) == 4:
+        cls3d(args[0], int(args[1]), int(args[2]), int(args[3]))
     elif command == "profile" and len(args) == 4:
         profile(args[0], args[1], int(args[2]), int(args[3]))
     else:

@@ -1,0 +1,122 @@
+import Inference
+import XCTest
+
+/// Conv3d and MaxPool3d against direct loops of their definitions (PyTorch's Conv3d / MaxPool3d semantics).
+final class Conv3dTests: XCTestCase {
+    private func values(_ key: String, _ count: Int) -> [Float] {
+        SeededWeights.uniform(key: key, count: count, low: -1, high: 1, baseSeed: 3)
+    }
+
+    /// out[o][z][y][x] = bias[o] + Σ w[o][c][kz][ky][kx] · in[c][z·s − p + kz][…] over taps inside the input.
+    private func direct(_ input: [Float], channels: Int, size: (Int, Int, Int), weight: [Float], bias: [Float], kernel: Int,
+                        stride: Triple3D, padding: Triple3D) -> (values: [Float], size: (Int, Int, Int)) {
+        let (d, h, w) = size
+        let out = bias.count
+        let o3 = ((d + 2 * padding.z - kernel) / stride.z + 1, (h + 2 * padding.y - kernel) / stride.y + 1,
+                  (w + 2 * padding.x - kernel) / stride.x + 1)
+        var result = [Float](repeating: 0, count: out * o3.0 * o3.1 * o3.2)
+        for o in 0..<out {
+            for z in 0..<o3.0 { for y in 0..<o3.1 { for x in 0..<o3.2 {
+                var sum = Double(bias[o])
+                for c in 0..<channels { for kz in 0..<kernel { for ky in 0..<kernel { for kx in 0..<kernel {
+                    let (iz, iy, ix) = (z * stride.z - padding.z + kz, y * stride.y - padding.y + ky, x * stride.x - padding.x + kx)
+                    guard (0..<d).contains(iz), (0..<h).contains(iy), (0..<w).contains(ix) else { continue }
+                    sum += Double(weight[(((o * channels + c) * kernel + kz) * kernel + ky) * kernel + kx])
+                        * Double(input[((c * d + iz) * h + iy) * w + ix])
+                }}}}
+                result[((o * o3.0 + z) * o3.1 + y) * o3.2 + x] = Float(sum)
+            }}}
+        }
+        return (result, o3)
+    }
+
+    func testConvolutionMatchesItsDefinition() throws {
+        let (channels, out, size) = (3, 5, (9, 8, 7))
+        let input = values("input", channels * size.0 * size.1 * size.2)
+        for (kernel, stride, padding) in [(3, Triple3D(1), Triple3D(1)), (3, Triple3D(2), Triple3D(1)), (1, Triple3D(2), Triple3D(0)),
+                                          (7, Triple3D(1, 2, 2), Triple3D(3))] {
+            let weight = values("weight\(kernel)", out * channels * kernel * kernel * kernel)
+            let bias = values("bias", out)
+            let conv = try Conv3d(weight: Tensor(shape: [out, channels, kernel, kernel, kernel], storage: weight),
+                                  bias: Tensor(shape: [out], storage: bias), stride: stride, padding: padding)
+            let expected = direct(input, channels: channels, size: size, weight: weight, bias: bias, kernel: kernel, stride: stride, padding: padding)
+            let o3 = conv.outputSize(depth: size.0, height: size.1, width: size.2)
+            XCTAssertTrue(o3 == expected.size)
+            var inputCopy = input
+            var output = [Float](repeating: 0, count: expected.values.count)
+            inputCopy.withUnsafeMutableBufferPointer { i in
+                output.withUnsafeMutableBufferPointer { o in
+                    let x = FeatureVolume(data: i.baseAddress!, channels: channels, depth: size.0, height: size.1, width: size.2)
+                    let y = FeatureVolume(data: o.baseAddress!, channels: out, depth: o3.depth, height: o3.height, width: o3.width)
+                    conv.apply(x, into: y, workspace: Workspace())
+                }
+            }
+            // Float32 sums of up to 1029 products: within 1e-6 of the largest output.
+            let difference = zip(output, expected.values).map { abs($0 - $1) }.max() ?? 0
+            let scale = expected.values.map(abs).max() ?? 1
+            XCTAssertLessThan(difference, 1e-6 * scale, "kernel \(kernel) stride \(stride) padding \(padding)")
+        }
+    }
+
+    /// A slab of output planes into a buffer holding only them, accumulated onto what it holds, then ReLU.
+    func testSlabOfPlanesAccumulatesOntoTheOutput() throws {
+        let (channels, out, size) = (2, 4, (6, 5, 5))
+        let input = values("slab.input", channels * size.0 * size.1 * size.2)
+        let weight = values("slab.weight", out * channels * 27), bias = values("slab.bias", out)
+        let conv = try Conv3d(weight: Tensor(shape: [out, channels, 3, 3, 3], storage: weight), bias: Tensor(shape: [out], storage: bias),
+                              padding: 1, activation: .relu)
+        let full = direct(input, channels: channels, size: size, weight: weight, bias: bias, kernel: 3, stride: 1, padding: 1).values
+        let planes = 2..<5, plane = 25
+        let addend = values("slab.addend", out * planes.count * plane)
+        var slab = addend
+        var inputCopy = input
+        inputCopy.withUnsafeMutableBufferPointer { i in
+            slab.withUnsafeMutableBufferPointer { s in
+                conv.apply(FeatureVolume(data: i.baseAddress!, channels: channels, depth: 6, height: 5, width: 5),
+                           into: FeatureVolume(data: s.baseAddress!, channels: out, depth: planes.count, height: 5, width: 5),
+                           planes: planes, outputOrigin: planes.lowerBound, accumulate: true, workspace: Workspace())
+            }
+        }
+        for o in 0..<out { for (index, z) in planes.enumerated() { for p in 0..<plane {
+            let expected = max(0, full[(o * 6 + z) * plane + p] + addend[(o * planes.count + index) * plane + p])
+            XCTAssertEqual(slab[(o * planes.count + index) * plane + p], expected, accuracy: 1e-5)
+        }}}
+    }
+
+    func testMaxPoolMatchesItsDefinition() {
+        let (channels, d, h, w) = (2, 7, 6, 5)
+        let input = values("pool.input", channels * d * h * w)
+        let pool = MaxPool3d(kernel: 3, stride: 2, padding: 1)
+        let o3 = pool.outputSize(depth: d, height: h, width: w)
+        XCTAssertTrue(o3 == (4, 3, 3))
+        var output = [Float](repeating: 0, count: channels * o3.depth * o3.height * o3.width)
+        var scratch = [Float](repeating: 0, count: h * w)
+        // Output planes 1..<3 from a slab of input planes 1..<6 (the planes their windows meet).
+        let slab = 1..<6
+        var slabValues = [Float]()
+        for c in 0..<channels {
+            let first: Int = (c * d + slab.lowerBound) * h * w
+            let last: Int = (c * d + slab.upperBound) * h * w
+            slabValues.append(contentsOf: input[first..<last])
+        }
+        slabValues.withUnsafeMutableBufferPointer { sv in
+            output.withUnsafeMutableBufferPointer { o in
+                scratch.withUnsafeMutableBufferPointer { s in
+                    pool.apply(FeatureVolume(data: sv.baseAddress!, channels: channels, depth: slab.count, height: h, width: w),
+                               inputOrigin: slab.lowerBound, depth: d, planes: 1..<3,
+                               into: FeatureVolume(data: o.baseAddress!, channels: channels, depth: o3.depth, height: o3.height, width: o3.width),
+                               plane: s.baseAddress!)
+                }
+            }
+        }
+        for c in 0..<channels { for z in 1..<3 { for y in 0..<o3.height { for x in 0..<o3.width {
+            var best = -Float.infinity
+            for iz in (2 * z - 1)...(2 * z + 1) where (0..<d).contains(iz) {
+                for iy in (2 * y - 1)...(2 * y + 1) where (0..<h).contains(iy) {
+                    for ix in (2 * x - 1)...(2 * x + 1) where (0..<w).contains(ix) { best = max(best, input[((c * d + iz) * h + iy) * w + ix]) }
+                }
+            }
+            XCTAssertEqual(output[((c * o3.depth + z) * o3.height + y) * o3.width + x], best)
+        }}}}
+    }
+}
