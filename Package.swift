@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "DICOM", dependencies: ["CDicom", "Domain"]),
         .target(
             name: "DICOMExchange",
-            dependencies: ["CDicomExchange", "DICOM", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["CDicomExchange", "Domain", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "ArrayFiles", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Imaging", dependencies: ["ArrayFiles"]),
@@ -104,11 +104,16 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "FleetReport", dependencies: ["Domain", "Fleet", "ResultsStore", .product(name: "Logging", package: "swift-log")]),
+        // The DICOM edge's output stage (`ingest deliver`): SEG and SR from the store, C-STORE to the PACS.
+        .target(
+            name: "FleetDeliver",
+            dependencies: ["DICOMExchange", "Domain", "Fleet", "SeriesFiles", .product(name: "Logging", package: "swift-log")]
+        ),
 
         // Executables: argument parsing and wiring only.
         .executableTarget(
             name: "Ingest",
-            dependencies: ["DICOMExchange", "Domain", "Fleet", "FleetIngest", "Ingestion", "SeriesFiles",
+            dependencies: ["DICOMExchange", "Domain", "Fleet", "FleetDeliver", "FleetIngest", "Ingestion", "SeriesFiles",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics")]
         ),
@@ -142,14 +147,14 @@ let package = Package(
             dependencies: ["ArrayFiles", "Inference", "SeriesFiles", "VolumeClassification"],
             path: "tools/bench/VolumeClassificationBenchmark"
         ),
-        .executableTarget(name: "DICOMExchangeBenchmark", dependencies: ["DICOMExchange", "DICOM"], path: "tools/bench/DICOMExchangeBenchmark"),
+        .executableTarget(name: "DICOMExchangeBenchmark", dependencies: ["DICOMExchange", "DICOM", "Domain"], path: "tools/bench/DICOMExchangeBenchmark"),
 
         .testTarget(name: "DomainTests", dependencies: ["Domain"]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore"]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM"], exclude: ["Fixtures"]),
-        .testTarget(name: "DICOMExchangeTests", dependencies: ["DICOMExchange", "DICOM"]),
-        .testTarget(name: "IngestionTests", dependencies: ["ArrayFiles", "Domain", "Imaging", "Ingestion", "SeriesFiles"], exclude: ["Fixtures"]),
+        .testTarget(name: "DICOMExchangeTests", dependencies: ["DICOMExchange", "DICOM", "Domain"]),
+        .testTarget(name: "IngestionTests", dependencies: ["ArrayFiles", "DICOM", "Domain", "Imaging", "Ingestion", "SeriesFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "InferenceTests", dependencies: ["ArrayFiles", "Inference"], exclude: ["Fixtures"]),
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
         .testTarget(name: "SegmentationTests", dependencies: ["ArrayFiles", "Segmentation", "Inference", "Imaging", "Ingestion", "SeriesFiles"], exclude: ["Fixtures"]),
@@ -166,7 +171,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FleetTests",
-            dependencies: ["Domain", "Fleet", "FleetReport", "FleetIngest", "FleetSegment", "Broker", "ResultsStore", "ArrayFiles",
+            dependencies: ["Domain", "Fleet", "FleetReport", "FleetIngest", "FleetSegment", "FleetDeliver", "DICOMExchange", "Broker", "ResultsStore", "ArrayFiles",
                            "Pictures", "Imaging", "Evaluation", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "ImagingTests", dependencies: ["ArrayFiles", "Imaging"], exclude: ["Fixtures"]),

@@ -12,7 +12,7 @@ mkdir -p "$out"
 password() { [[ -s $out/$1.password ]] || openssl rand -hex 24 >"$out/$1.password"; cat "$out/$1.password"; }
 
 # RabbitMQ: the same users and permissions as the local broker (rabbitmq-definitions.py), loaded at boot.
-for user in mgmt-admin mgmt-enqueue mgmt-ingest mgmt-segment mgmt-classify mgmt-classify3d mgmt-report; do password "amqp-$user" >/dev/null; done
+for user in mgmt-admin mgmt-enqueue mgmt-ingest mgmt-segment mgmt-classify mgmt-classify3d mgmt-report mgmt-deliver; do password "amqp-$user" >/dev/null; done
 "$here/rabbitmq-definitions.py" "$out" >"$out/rabbitmq-definitions.json"
 printf 'load_definitions = /run/secrets/rabbitmq_definitions\nmax_message_size = %s\n' $((4 * 1024 * 1024)) >"$out/rabbitmq.conf"
 # PostgreSQL: the superuser (the image's POSTGRES_PASSWORD_FILE), the reporter's writer and the reader roles.
@@ -25,7 +25,7 @@ chmod 0644 "$out/rabbitmq-definitions.json" "$out/rabbitmq.conf" "$out"/pg-*.pas
 
 {
   echo "# Made by scripts/compose-secrets.sh: the workers' broker logins for compose.yaml. Never commit it."
-  for role in ENQUEUE INGEST SEGMENT CLASSIFY CLASSIFY3D REPORT; do
+  for role in ENQUEUE INGEST SEGMENT CLASSIFY CLASSIFY3D REPORT DELIVER; do
     echo "MGMT_AMQP_URL_$role=amqp://mgmt-${role,,}:$(password "amqp-mgmt-${role,,}")@rabbitmq:5672/%2f"
   done
 } >"$root/.env"

@@ -10,7 +10,8 @@ export MGMT_AMQP_PORT=${MGMT_AMQP_PORT:-5673}
 export MGMT_PG_PORT=${MGMT_PG_PORT:-5433}
 # Credentials of the private servers (scripts/servers.sh makes them; none exist before its first start):
 #   MGMT_AMQP_URL_<ROLE>  one broker user per role: ENQUEUE (scanner side: may only enqueue studies), INGEST,
-#                         SEGMENT, CLASSIFY, CLASSIFY3D (the 3D classifier), REPORT. A launcher gives each executable its role's URL as MGMT_AMQP_URL.
+#                         SEGMENT, CLASSIFY, CLASSIFY3D (the 3D classifier), REPORT, DELIVER (`ingest deliver`).
+#                         A launcher gives each executable its role's URL as MGMT_AMQP_URL.
 #   MGMT_AMQP_URL         the admin user (every permission): tests and operators' tools.
 #   MGMT_PG_CONNINFO      the reporter's writer role; MGMT_PG_CONNINFO_READER the read-only role for queries.
 # Passwords stay in $MGMT_DATA_DIR/secrets (0600); PostgreSQL's are read by libpq from its pgpass file.
@@ -19,7 +20,7 @@ mgmt_amqp_url() {
   [[ -r $mgmt_secrets/amqp-$1.password ]] || return 0
   printf 'amqp://%s:%s@127.0.0.1:%s/%%2f' "$1" "$(cat "$mgmt_secrets/amqp-$1.password")" "$MGMT_AMQP_PORT"
 }
-for mgmt_role in ENQUEUE INGEST SEGMENT CLASSIFY CLASSIFY3D REPORT; do
+for mgmt_role in ENQUEUE INGEST SEGMENT CLASSIFY CLASSIFY3D REPORT DELIVER; do
   mgmt_variable=MGMT_AMQP_URL_$mgmt_role
   [[ -n ${!mgmt_variable:-} ]] || export "$mgmt_variable=$(mgmt_amqp_url "mgmt-${mgmt_role,,}")"
 done

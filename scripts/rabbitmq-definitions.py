@@ -11,7 +11,8 @@ The matrix (README, "Users and permissions"):
   mgmt-segment   segment*, classify, report.segment                segment
   mgmt-classify  classify*, report.classify                        classify
   mgmt-classify3d classify3d*, report.classify3d                   classify3d (the 3D classifier: cls-worker --model resnet3d)
-  mgmt-report    nothing                                           report and every <queue>.dead
+  mgmt-report    deliver (done studies)                            report and every <queue>.dead
+  mgmt-deliver   deliver*, report.deliver                          deliver (the DICOM edge's `ingest deliver`)
   mgmt-admin     everything (tests and operators' tools)
 Status events go to the report queue under the publishing stage's own key (report.<stage>, bound to the report
 queue), so the broker refuses a forged `classified` from any user but mgmt-classify, and the reporter believes a
@@ -45,15 +46,15 @@ def main():
     secrets = sys.argv[1]
     env = os.environ
     exchange = env.get("MGMT_EXCHANGE") or "mgmt"
-    studies, segment, classify, report, classify3d = (env.get(f"MGMT_QUEUE_{n}") or n.lower()
-                                                      for n in ("STUDIES", "SEGMENT", "CLASSIFY", "REPORT", "CLASSIFY3D"))
-    queues = [studies, segment, classify, report, classify3d]
+    studies, segment, classify, report, classify3d, deliver = (
+        env.get(f"MGMT_QUEUE_{n}") or n.lower() for n in ("STUDIES", "SEGMENT", "CLASSIFY", "REPORT", "CLASSIFY3D", "DELIVER"))
+    queues = [studies, segment, classify, report, classify3d, deliver]
     dead = [q + ".dead" for q in queues]
     none = "^$"
     topology = alternatives(exchange, exchange + ".dead", *queues, *dead)
     bindable = alternatives(exchange, *queues, *dead)
-    reports = {stage: f"{report}.{stage}" for stage in ("ingest", "segment", "classify", "classify3d")}
-    keys = alternatives(studies, segment, classify, classify3d, *reports.values())
+    reports = {stage: f"{report}.{stage}" for stage in ("ingest", "segment", "classify", "classify3d", "deliver")}
+    keys = alternatives(studies, segment, classify, classify3d, deliver, *reports.values())
 
     def consumes(*names):
         return alternatives(exchange, exchange + ".dead", *names)
@@ -69,7 +70,8 @@ def main():
         "mgmt-classify": (topology, bindable, consumes(classify), alternatives(classify, reports["classify"]), keys),
         "mgmt-classify3d": (topology, bindable, consumes(classify3d),
                             alternatives(classify3d, reports["classify3d"]), keys),
-        "mgmt-report": (topology, bindable, consumes(report, *dead), none, keys),
+        "mgmt-report": (topology, bindable, consumes(report, *dead), alternatives(deliver), keys),
+        "mgmt-deliver": (topology, bindable, consumes(deliver), alternatives(deliver, reports["deliver"]), keys),
     }
     users, permissions, topic_permissions = [], [], []
     for user, (configure, write, read, topic_write, topic_read) in roles.items():

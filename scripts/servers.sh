@@ -72,7 +72,7 @@ CONF
 # rabbitmq-definitions.py); imported in one call, since every rabbitmqctl call starts an Erlang VM.
 rabbit_users() {
   local definitions=$secrets/rabbitmq-definitions.json user
-  for user in mgmt-admin mgmt-enqueue mgmt-ingest mgmt-segment mgmt-classify mgmt-classify3d mgmt-report; do
+  for user in mgmt-admin mgmt-enqueue mgmt-ingest mgmt-segment mgmt-classify mgmt-classify3d mgmt-report mgmt-deliver; do
     password "amqp-$user" >/dev/null
   done
   (umask 077; "$here/rabbitmq-definitions.py" "$secrets" >"$definitions")

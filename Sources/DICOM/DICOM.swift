@@ -103,9 +103,9 @@ public struct DicomHeader: Sendable, Equatable {
     public let seriesDescription: String
     public let modality: String
     public let transferSyntax: TransferSyntax
-    public let sopClassUID: String
+    public let sopClassUid: String
     /// Empty when the source has none.
-    public let frameOfReferenceUID: String
+    public let frameOfReferenceUid: String
     /// The patient and study attributes a derived object copies. They identify the patient: never log them.
     public let study: StudyAttributes
 
@@ -133,43 +133,13 @@ public struct DicomHeader: Sendable, Equatable {
         seriesDescription = cString(h.series_description)
         modality = cString(h.modality)
         transferSyntax = TransferSyntax(uid: cString(h.transfer_syntax_uid), name: cString(h.transfer_syntax_name))
-        sopClassUID = cString(h.sop_class_uid)
-        frameOfReferenceUID = cString(h.frame_of_reference_uid)
+        sopClassUid = cString(h.sop_class_uid)
+        frameOfReferenceUid = cString(h.frame_of_reference_uid)
         study = StudyAttributes(
             patientName: cString(h.patient_name), patientId: patientId, patientBirthDate: cString(h.patient_birth_date),
             patientSex: cString(h.patient_sex), studyInstanceUid: studyInstanceUid, studyDate: cString(h.study_date),
-            studyTime: cString(h.study_time), studyID: cString(h.study_id), accessionNumber: cString(h.accession_number),
+            studyTime: cString(h.study_time), studyId: cString(h.study_id), accessionNumber: cString(h.accession_number),
             referringPhysicianName: cString(h.referring_physician_name))
-    }
-}
-
-/// Patient and study attributes as the source wrote them (empty when absent): what a derived object copies.
-/// They identify the patient: never put them in logs or logged messages.
-public struct StudyAttributes: Sendable, Equatable, Codable {
-    public var patientName: String
-    public var patientId: String
-    public var patientBirthDate: String
-    public var patientSex: String
-    public var studyInstanceUid: String
-    public var studyDate: String
-    public var studyTime: String
-    public var studyID: String
-    public var accessionNumber: String
-    public var referringPhysicianName: String
-
-    public init(patientName: String = "", patientId: String = "", patientBirthDate: String = "", patientSex: String = "",
-                studyInstanceUid: String, studyDate: String = "", studyTime: String = "", studyID: String = "",
-                accessionNumber: String = "", referringPhysicianName: String = "") {
-        self.patientName = patientName
-        self.patientId = patientId
-        self.patientBirthDate = patientBirthDate
-        self.patientSex = patientSex
-        self.studyInstanceUid = studyInstanceUid
-        self.studyDate = studyDate
-        self.studyTime = studyTime
-        self.studyID = studyID
-        self.accessionNumber = accessionNumber
-        self.referringPhysicianName = referringPhysicianName
     }
 }
 

@@ -2,7 +2,7 @@
 // Comprehensive SR per study, with UIDs derived from (source, weights) so that a re-run replaces them.
 import CDicomExchange
 import Crypto
-import DICOM
+import Domain
 import Foundation
 
 /// Deterministic UIDs in the 2.25 (UUID-derived) root: the same inputs always give the same UID.
@@ -28,12 +28,12 @@ public struct DerivingAlgorithm: Sendable, Equatable {
 
 /// One slice of the source series, in the series' order.
 public struct SourceSlice: Sendable, Equatable, Codable {
-    public let sopClassUID: String
+    public let sopClassUid: String
     public let sopInstanceUid: String
     public let imagePositionPatient: [Double]
 
-    public init(sopClassUID: String, sopInstanceUid: String, imagePositionPatient: [Double]) {
-        self.sopClassUID = sopClassUID
+    public init(sopClassUid: String, sopInstanceUid: String, imagePositionPatient: [Double]) {
+        self.sopClassUid = sopClassUid
         self.sopInstanceUid = sopInstanceUid
         self.imagePositionPatient = imagePositionPatient
     }
@@ -44,7 +44,7 @@ public struct SegmentationSource: Sendable, Equatable {
     public let study: StudyAttributes
     public let seriesInstanceUid: String
     /// Empty when the source has none; the segmentation then gets one derived from the series.
-    public let frameOfReferenceUID: String
+    public let frameOfReferenceUid: String
     public let imageOrientationPatient: [Double]
     /// Row spacing then column spacing, mm.
     public let pixelSpacing: [Double]
@@ -53,12 +53,12 @@ public struct SegmentationSource: Sendable, Equatable {
     public let columns: Int
     public let slices: [SourceSlice]
 
-    public init(study: StudyAttributes, seriesInstanceUid: String, frameOfReferenceUID: String,
+    public init(study: StudyAttributes, seriesInstanceUid: String, frameOfReferenceUid: String,
                 imageOrientationPatient: [Double], pixelSpacing: [Double], sliceThickness: Double?, rows: Int,
                 columns: Int, slices: [SourceSlice]) {
         self.study = study
         self.seriesInstanceUid = seriesInstanceUid
-        self.frameOfReferenceUID = frameOfReferenceUID
+        self.frameOfReferenceUid = frameOfReferenceUid
         self.imageOrientationPatient = imageOrientationPatient
         self.pixelSpacing = pixelSpacing
         self.sliceThickness = sliceThickness
@@ -70,8 +70,7 @@ public struct SegmentationSource: Sendable, Equatable {
 
 /// A derived object written to a file.
 public struct DerivedObject: Sendable, Equatable {
-    public enum Kind: String, Sendable { case segmentation = "SEG", report = "SR" }
-    public let kind: Kind
+    public let kind: DicomObjectKind
     public let seriesInstanceUid: String
     public let sopInstanceUid: String
     public let path: String
@@ -104,9 +103,9 @@ public enum SegmentationWriter {
             throw .invalidArgument("segmentation: masks or geometry do not match the source series' size")
         }
         let (series, instance) = uids(sourceSeries: source.seriesInstanceUid, algorithm: algorithm)
-        let frameOfReference = source.frameOfReferenceUID.isEmpty
-            ? DerivedUID.make("frame of reference", source.seriesInstanceUid) : source.frameOfReferenceUID
-        let sliceStrings = source.slices.flatMap { [$0.sopClassUID, $0.sopInstanceUid] }
+        let frameOfReference = source.frameOfReferenceUid.isEmpty
+            ? DerivedUID.make("frame of reference", source.seriesInstanceUid) : source.frameOfReferenceUid
+        let sliceStrings = source.slices.flatMap { [$0.sopClassUid, $0.sopInstanceUid] }
         var error = mgmt_exchange_error()
         var frames = 0
         let status = withStudy(source.study) { study in
@@ -206,7 +205,7 @@ public enum StructuredReportWriter {
     public static func write(study: StudyAttributes, patientProbability: Double?, noResultReason: String?,
                              series: [SeriesResult], segmentationModel: DerivingAlgorithm,
                              to path: String) throws(DicomExchangeError) -> DerivedObject {
-        let (seriesUID, instanceUID) = uids(study: study.studyInstanceUid,
+        let (seriesUid, instanceUid) = uids(study: study.studyInstanceUid,
                                             weights: [segmentationModel.weightsSha256] + series.map(\.classifier.weightsSha256))
         let strings = series.flatMap {
             [$0.mriType, $0.seriesInstanceUid, $0.classifier.name, $0.classifier.weightsSha256,
@@ -222,7 +221,7 @@ public enum StructuredReportWriter {
                         model_name: s[6 * i + 2], weights_sha256: s[6 * i + 3],
                         segmentation_sop_instance_uid: s[6 * i + 4], segmentation_series_instance_uid: s[6 * i + 5])
                 }
-                return withCStrings([seriesUID, instanceUID, noResultReason ?? "", segmentationModel.name,
+                return withCStrings([seriesUid, instanceUid, noResultReason ?? "", segmentationModel.name,
                                      segmentationModel.weightsSha256, SegmentationWriter.manufacturer,
                                      SegmentationWriter.softwareVersion]) { t in
                     results.withUnsafeBufferPointer { results in
@@ -246,14 +245,14 @@ public enum StructuredReportWriter {
             }
         }
         guard status == MGMT_EXCHANGE_OK else { throw DicomExchangeError(error) }
-        return DerivedObject(kind: .report, seriesInstanceUid: seriesUID, sopInstanceUid: instanceUID, path: path, frames: 0)
+        return DerivedObject(kind: .report, seriesInstanceUid: seriesUid, sopInstanceUid: instanceUid, path: path, frames: 0)
     }
 }
 
 /// Calls `body` with the study attributes as C strings valid for the call.
 private func withStudy<R>(_ study: StudyAttributes, _ body: (mgmt_study_attributes) -> R) -> R {
     withCStrings([study.patientName, study.patientId, study.patientBirthDate, study.patientSex, study.studyInstanceUid,
-                  study.studyDate, study.studyTime, study.studyID, study.accessionNumber, study.referringPhysicianName]) { s in
+                  study.studyDate, study.studyTime, study.studyId, study.accessionNumber, study.referringPhysicianName]) { s in
         body(mgmt_study_attributes(
             patient_name: s[0], patient_id: s[1], patient_birth_date: s[2], patient_sex: s[3], study_instance_uid: s[4],
             study_date: s[5], study_time: s[6], study_id: s[7], accession_number: s[8], referring_physician_name: s[9]))

@@ -68,15 +68,20 @@ public struct SeriesResult: Codable, Equatable, Sendable {
     public var noChunksReason: String?
     /// The series' preview PNG in the artifact store (absent in messages from before previews existed).
     public var preview: ArtifactRef?
+    /// The series-directory files the series' DICOM objects are made from (`series.json`, `masks.npy`), by file
+    /// name (absent in messages from before DICOM output).
+    public var sources: [String: ArtifactRef]?
 
     public init(weightsSha256: String, segmentationWeightsSha256: String, slicesSelected: Int,
-                chunks: [ChunkResult], noChunksReason: String?, preview: ArtifactRef? = nil) {
+                chunks: [ChunkResult], noChunksReason: String?, preview: ArtifactRef? = nil,
+                sources: [String: ArtifactRef]? = nil) {
         self.weightsSha256 = weightsSha256
         self.segmentationWeightsSha256 = segmentationWeightsSha256
         self.slicesSelected = slicesSelected
         self.chunks = chunks
         self.noChunksReason = noChunksReason
         self.preview = preview
+        self.sources = sources
     }
 
     /// The series probability (`Aggregation.seriesProbability`).
@@ -105,5 +110,31 @@ public struct ArtifactRef: Codable, Equatable, Sendable {
     public init(key: String, sha256: String) {
         self.key = key
         self.sha256 = sha256
+    }
+}
+
+/// A classified series as its DICOM objects need it: its files in the artifact store (`series.json`,
+/// `masks.npy`), the weights behind its masks and probability, and its result.
+public struct DeliverableSeries: Codable, Equatable, Sendable {
+    public var seriesInstanceUid: String
+    public var mriType: String
+    /// By series-directory file name; empty when the series' messages predate DICOM output.
+    public var inputs: [String: ArtifactRef]
+    public var segmentationWeightsSha256: String
+    public var classifierWeightsSha256: String
+    /// nil when the series produced no chunks.
+    public var probability: Double?
+    public var chunkCount: Int
+
+    public init(seriesInstanceUid: String, mriType: String, inputs: [String: ArtifactRef],
+                segmentationWeightsSha256: String, classifierWeightsSha256: String, probability: Double?,
+                chunkCount: Int) {
+        self.seriesInstanceUid = seriesInstanceUid
+        self.mriType = mriType
+        self.inputs = inputs
+        self.segmentationWeightsSha256 = segmentationWeightsSha256
+        self.classifierWeightsSha256 = classifierWeightsSha256
+        self.probability = probability
+        self.chunkCount = chunkCount
     }
 }

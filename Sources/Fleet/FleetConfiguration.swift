@@ -24,24 +24,27 @@ public struct QueueNames: Sendable, Equatable {
     public var report: String
     /// The 3D classifier's jobs (ingest → cls-worker --model resnet3d), apart so that its replicas scale alone.
     public var classify3d: String
+    /// Complete studies for the DICOM edge (`ingest deliver`), from the reporter.
+    public var deliver: String
 
     public init(studies: String = "studies", segment: String = "segment", classify: String = "classify",
-                report: String = "report", classify3d: String = "classify3d") {
+                report: String = "report", classify3d: String = "classify3d", deliver: String = "deliver") {
         self.studies = studies
         self.segment = segment
         self.classify = classify
         self.report = report
         self.classify3d = classify3d
+        self.deliver = deliver
     }
 
-    public var all: [String] { [studies, segment, classify, report, classify3d] }
+    public var all: [String] { [studies, segment, classify, report, classify3d, deliver] }
 
     public static func deadLetter(of queue: String) -> String { queue + ".dead" }
 
     /// The stages that publish status events. Each publishes them under its own routing key, `<report>.<stage>`,
     /// which the broker's topic permissions let only that stage's user write: the reporter believes a status only
     /// from the stage that reaches it (`classified` only from the classifier), however the body names itself.
-    public static let reportingStages = ["ingest", "segment", "classify", VolumeClassifyJob.messageKind]
+    public static let reportingStages = ["ingest", "segment", "classify", VolumeClassifyJob.messageKind, "deliver"]
 
     /// The routing key `stage` publishes its status events with.
     public func reportKey(of stage: String) -> String { "\(report).\(stage)" }
@@ -83,7 +86,7 @@ public struct FleetConfiguration: Sendable {
     public var metricsBindAddress: String
     /// MGMT_EXCHANGE: the exchange every stage queue is bound to (direct, routing key = queue name).
     public var exchange: String
-    /// MGMT_QUEUE_STUDIES / _SEGMENT / _CLASSIFY / _REPORT: queue names.
+    /// MGMT_QUEUE_STUDIES / _SEGMENT / _CLASSIFY / _REPORT / _DELIVER: queue names.
     public var queues: QueueNames
     /// MGMT_DELIVERY_LIMIT: deliveries before the broker dead-letters a message (crashes count too).
     public var deliveryLimit: Int
@@ -116,6 +119,17 @@ public struct FleetConfiguration: Sendable {
     public var dicomAllowedHosts: [String]
     /// MGMT_DICOM_INCOMING: where received instances are written, one folder per study (workers must see it).
     public var dicomIncoming: String
+
+    // `ingest deliver`, the fleet's DICOM output.
+    /// MGMT_DICOM_DESTINATION: the PACS the SEG and SR objects are sent to, `AE@host:port`; unset: only stored.
+    /// (Checked by `ingest deliver` at start.) The calling AE title is MGMT_DICOM_AE.
+    public var dicomDestination: String?
+    /// MGMT_DICOM_SEND_ATTEMPTS: C-STORE attempts per delivery while the destination is unreachable (default 5).
+    public var dicomSendAttempts: Int
+    /// MGMT_DICOM_SEND_BACKOFF: seconds before the second attempt (default 2), doubling up to
+    /// MGMT_DICOM_SEND_BACKOFF_MAX (default 60).
+    public var dicomSendBackoffSeconds: Double
+    public var dicomSendBackoffMaximumSeconds: Double
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) {
         func text(_ name: String, _ fallback: String) -> String {
@@ -156,7 +170,7 @@ public struct FleetConfiguration: Sendable {
         queues = QueueNames(
             studies: text("MGMT_QUEUE_STUDIES", "studies"), segment: text("MGMT_QUEUE_SEGMENT", "segment"),
             classify: text("MGMT_QUEUE_CLASSIFY", "classify"), report: text("MGMT_QUEUE_REPORT", "report"),
-            classify3d: text("MGMT_QUEUE_CLASSIFY3D", "classify3d"))
+            classify3d: text("MGMT_QUEUE_CLASSIFY3D", "classify3d"), deliver: text("MGMT_QUEUE_DELIVER", "deliver"))
         deliveryLimit = try integer("MGMT_DELIVERY_LIMIT", 5, minimum: 1)
         heartbeatSeconds = try integer("MGMT_HEARTBEAT", 30, minimum: 0)
         transientRetries = try integer("MGMT_RETRIES", 3, minimum: 0)
@@ -185,6 +199,10 @@ public struct FleetConfiguration: Sendable {
         dicomAllowedAETitles = list("MGMT_DICOM_ALLOWED_AES")
         dicomAllowedHosts = list("MGMT_DICOM_ALLOWED_HOSTS")
         dicomIncoming = text("MGMT_DICOM_INCOMING", storeRoot + "/incoming")
+        dicomDestination = environment["MGMT_DICOM_DESTINATION"].flatMap { $0.isEmpty ? nil : $0 }
+        dicomSendAttempts = try integer("MGMT_DICOM_SEND_ATTEMPTS", 5, minimum: 1)
+        dicomSendBackoffSeconds = try seconds("MGMT_DICOM_SEND_BACKOFF", 2)
+        dicomSendBackoffMaximumSeconds = try seconds("MGMT_DICOM_SEND_BACKOFF_MAX", 60)
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
         guard levels.contains(logLevel) else {
             throw .invalid("MGMT_LOG_LEVEL", value: logLevel, expected: "one of \(levels.joined(separator: ", "))")

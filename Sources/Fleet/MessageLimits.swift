@@ -8,6 +8,7 @@ enum MessageLimits {
         "study_path": 4096, "source": 4096,  // PATH_MAX
         "job_id": 128, "stage": 64, "kind": 64, "status": 64, "mri_type": 64,
         "patient_id": 64, "study_instance_uid": 64, "series_instance_uid": 64,  // DICOM LO and UI
+        "sop_instance_uid": 64, "source_series_instance_uid": 64, "classifier_weights_sha256": 64,
         "sha256": 64, "weights_sha256": 64, "segmentation_weights_sha256": 64,
         "key": 1024, "enqueued_at": 64, "occurred_at": 64,
         // A failed job's reason may list many per-file issues; the failures table bounds what it stores.

@@ -217,10 +217,97 @@ public struct VolumeClassifyJob: FleetMessage, Equatable {
     }
 }
 
-/// `report` queue: a stage's status event for a study (ingest) or a series (segment, classify). Each status
-/// carries exactly what it has (`Outcome`); on the wire the fields stay flat beside `status`, as in schema 1:
-/// `source`, `patient_id`, `study_instance_uid`, `series`, `study_series`, `warnings`, `error`,
-/// `weights_sha256`, `classification`; the 3D classifier's `classified` adds `model` and `volume_classification`.
+/// `deliver` queue: a study whose result is complete, published by the reporter for the DICOM edge
+/// (`ingest deliver`), which writes one SEG per segmented series and one SR for the study, stores them and sends
+/// them to the PACS. It carries what the reporter already knows: artifact refs, weights and probabilities.
+public struct DeliverJob: FleetMessage, Equatable {
+    public static let messageKind = "deliver"
+    public var schema = MessageSchema.version
+    public var kind: String = DeliverJob.messageKind
+    public var jobId: String
+    public var patientId: String
+    public var studyInstanceUid: String
+    /// The patient's probability; nil when no MRI type produced chunks (`noResultReason` says why).
+    public var patientProbability: Double?
+    public var noResultReason: String?
+    /// The study's classified series.
+    public var series: [DeliverableSeries]
+
+    /// The job id follows the study and every weight that shaped its objects: the same result gives the same id.
+    public init(patientId: String, studyInstanceUid: String, patientProbability: Double?, noResultReason: String?,
+                series: [DeliverableSeries]) {
+        self.jobId = JobID.derive(stage: "deliver", subject: studyInstanceUid,
+                                  weights: series.flatMap { [$0.segmentationWeightsSha256, $0.classifierWeightsSha256] }.sorted())
+        self.patientId = patientId
+        self.studyInstanceUid = studyInstanceUid
+        self.patientProbability = patientProbability
+        self.noResultReason = noResultReason
+        self.series = series
+    }
+
+    public func validate() throws(MessageError) {
+        if patientId.isEmpty { throw .invalidField("patient_id", "empty") }
+        if studyInstanceUid.isEmpty { throw .invalidField("study_instance_uid", "empty") }
+        if let patientProbability, !(0...1).contains(patientProbability) {
+            throw .invalidField("patient_probability", "\(patientProbability) outside [0, 1]")
+        }
+        for (index, series) in self.series.enumerated() {
+            if series.seriesInstanceUid.isEmpty { throw .invalidField("series[\(index)].series_instance_uid", "empty") }
+            if let probability = series.probability, !(0...1).contains(probability) {
+                throw .invalidField("series[\(index)].probability", "\(probability) outside [0, 1]")
+            }
+            try validateInputNames(series.inputs)
+        }
+    }
+}
+
+/// The DICOM objects the DICOM edge wrote for a study, and what became of their delivery.
+public struct DicomDelivery: Codable, Equatable, Sendable {
+    /// One written object, stored in the artifact store.
+    public struct Object: Codable, Equatable, Sendable {
+        public var kind: DicomObjectKind
+        public var seriesInstanceUid: String
+        public var sopInstanceUid: String
+        /// The segmented series, for a SEG.
+        public var sourceSeriesInstanceUid: String?
+        public var artifact: ArtifactRef
+
+        public init(kind: DicomObjectKind, seriesInstanceUid: String, sopInstanceUid: String, sourceSeriesInstanceUid: String?,
+                    artifact: ArtifactRef) {
+            self.kind = kind
+            self.seriesInstanceUid = seriesInstanceUid
+            self.sopInstanceUid = sopInstanceUid
+            self.sourceSeriesInstanceUid = sourceSeriesInstanceUid
+            self.artifact = artifact
+        }
+    }
+
+    public var patientId: String
+    public var studyInstanceUid: String
+    public var objects: [Object]
+    /// `AE@host:port` the objects were sent to; nil when no destination is configured (objects only stored).
+    public var destination: String?
+    /// C-STORE attempts made (0 without a destination).
+    public var attempts: Int
+    /// Series left without a SEG and why (e.g. a multi-frame source); the other objects were still delivered.
+    public var warnings: [String]
+
+    public init(patientId: String, studyInstanceUid: String, objects: [Object], destination: String?, attempts: Int,
+                warnings: [String]) {
+        self.patientId = patientId
+        self.studyInstanceUid = studyInstanceUid
+        self.objects = objects
+        self.destination = destination
+        self.attempts = attempts
+        self.warnings = warnings
+    }
+}
+
+/// `report` queue: a stage's status event for a study (ingest, deliver) or a series (segment, classify,
+/// classify3d). Each status carries exactly what it has (`Outcome`); on the wire the fields stay flat beside
+/// `status`, as in schema 1: `source`, `patient_id`, `study_instance_uid`, `series`, `study_series`, `warnings`,
+/// `error`, `weights_sha256`, `classification`, `delivery`; the 3D classifier's `classified` adds `model` and
+/// `volume_classification`.
 public struct StatusEvent: FleetMessage, Equatable {
     public static let messageKind = "status"
     public var schema = MessageSchema.version
@@ -240,6 +327,11 @@ public struct StatusEvent: FleetMessage, Equatable {
         /// The 3D classifier's probability for a series' whole volume.
         case volumeClassified(SeriesIdentity, VolumeResult)
         case failed(Subject, error: String)
+        /// A study's DICOM objects were written and stored, and sent when a destination is configured.
+        case delivered(DicomDelivery)
+        /// Delivering a study's DICOM objects gave up; what was written stays stored (`reporter resend`). The
+        /// study's prediction is unaffected: delivery has its own status.
+        case deliveryFailed(DicomDelivery, error: String)
 
         public var status: String {
             switch self {
@@ -247,6 +339,8 @@ public struct StatusEvent: FleetMessage, Equatable {
             case .segmented: "segmented"
             case .classified, .volumeClassified: "classified"
             case .failed: "failed"
+            case .delivered: "delivered"
+            case .deliveryFailed: "delivery_failed"
             }
         }
     }
@@ -293,7 +387,7 @@ public struct StatusEvent: FleetMessage, Equatable {
         switch outcome {
         case .segmented(let series, _), .classified(let series, _), .volumeClassified(let series, _),
             .failed(.series(let series), _): series
-        case .ingested, .failed: nil
+        case .ingested, .failed, .delivered, .deliveryFailed: nil
         }
     }
 
@@ -303,6 +397,7 @@ public struct StatusEvent: FleetMessage, Equatable {
         case .failed(.study(let patientId, _, _), _): patientId
         case .failed(.studyFolder, _): nil
         case .segmented, .classified, .volumeClassified, .failed(.series, _): series?.patientId
+        case .delivered(let delivery), .deliveryFailed(let delivery, _): delivery.patientId
         }
     }
 
@@ -312,6 +407,7 @@ public struct StatusEvent: FleetMessage, Equatable {
         case .failed(.study(_, let studyInstanceUid, _), _): studyInstanceUid
         case .failed(.studyFolder, _): nil
         case .segmented, .classified, .volumeClassified, .failed(.series, _): series?.studyInstanceUid
+        case .delivered(let delivery), .deliveryFailed(let delivery, _): delivery.studyInstanceUid
         }
     }
 
@@ -320,14 +416,14 @@ public struct StatusEvent: FleetMessage, Equatable {
         case .ingested(let study): study.source
         case .failed(.studyFolder(let source), _): source
         case .failed(.study(_, _, let source), _): source
-        case .segmented, .classified, .volumeClassified, .failed(.series, _): nil
+        case .segmented, .classified, .volumeClassified, .failed(.series, _), .delivered, .deliveryFailed: nil
         }
     }
 
     public func validate() throws(MessageError) {
         if let series { try validateIdentity(series) }
         switch outcome {
-        case .failed(_, let error):
+        case .failed(_, let error), .deliveryFailed(_, let error):
             if error.isEmpty { throw .missingField("error") }
         case .classified(_, let result):
             if result.chunks.isEmpty, result.noChunksReason == nil {
@@ -340,14 +436,14 @@ public struct StatusEvent: FleetMessage, Equatable {
             if !(0...1).contains(result.probability) {
                 throw .invalidField("volume_classification.probability", "\(result.probability) outside [0, 1]")
             }
-        case .ingested, .segmented:
+        case .ingested, .segmented, .delivered:
             break
         }
     }
 
     private enum CodingKeys: String, CodingKey {
         case schema, kind, jobId, stage, status, occurredAt, source, patientId, studyInstanceUid, series, studySeries
-        case warnings, error, weightsSha256, classification, model, volumeClassification
+        case warnings, error, weightsSha256, classification, model, volumeClassification, delivery
     }
 
     public init(from decoder: any Decoder) throws {
@@ -390,6 +486,11 @@ public struct StatusEvent: FleetMessage, Equatable {
                 subject = .studyFolder(try c.decode(String.self, forKey: .source))
             }
             outcome = .failed(subject, error: try c.decodeIfPresent(String.self, forKey: .error) ?? "")
+        case "delivered":
+            outcome = .delivered(try c.decode(DicomDelivery.self, forKey: .delivery))
+        case "delivery_failed":
+            outcome = .deliveryFailed(try c.decode(DicomDelivery.self, forKey: .delivery),
+                                      error: try c.decodeIfPresent(String.self, forKey: .error) ?? "")
         default:
             throw DecodingError.dataCorruptedError(
                 forKey: .status, in: c, debugDescription: "unknown status '\(status)'")
@@ -423,6 +524,11 @@ public struct StatusEvent: FleetMessage, Equatable {
             try c.encode(result.weightsSha256, forKey: .weightsSha256)
             try c.encode(result, forKey: .volumeClassification)
         case .failed(_, let error):
+            try c.encode(error, forKey: .error)
+        case .delivered(let delivery):
+            try c.encode(delivery, forKey: .delivery)
+        case .deliveryFailed(let delivery, let error):
+            try c.encode(delivery, forKey: .delivery)
             try c.encode(error, forKey: .error)
         }
     }

@@ -4,7 +4,7 @@ import Logging
 
 /// The queues a stage reads and writes, by role; `QueueNames` turns roles into configured names.
 public enum QueueRole: Sendable, CaseIterable {
-    case studies, segment, classify, report, classify3d
+    case studies, segment, classify, report, classify3d, deliver
 }
 
 extension QueueNames {
@@ -15,6 +15,7 @@ extension QueueNames {
         case .classify: return classify
         case .report: return report
         case .classify3d: return classify3d
+        case .deliver: return deliver
         }
     }
 }

@@ -2,8 +2,9 @@ import Broker
 import Foundation
 import Logging
 
-/// `ingest enqueue`: one `studies` job per study folder of a scanner export.
-public struct StudyEnqueuer {
+/// Publishes messages outside a worker loop (commands: `ingest enqueue`, `ingest listen`, `reporter resend`):
+/// declares the topology, publishes with confirms.
+public struct MessagePublisher {
     private let broker: BrokerConnection
     private let options: WorkerOptions
 
@@ -11,6 +12,31 @@ public struct StudyEnqueuer {
         self.options = options
         broker = try BrokerConnection(url: options.amqpURL, logger: logger)
         try broker.declare(options.topology)
+    }
+
+    /// Publishes and waits for the broker's confirms.
+    public func publish(_ publications: [Publication]) throws {
+        try broker.publish(publications.map { $0.message(on: options.queues) }, to: options.exchange)
+    }
+
+    public func close() {
+        broker.close()
+    }
+}
+
+extension Publication {
+    /// The broker message: routed to its destination queue, the job id as message id.
+    func message(on queues: QueueNames) -> OutgoingMessage {
+        OutgoingMessage(routingKey: queues.name(of: destination), body: body, messageID: messageId)
+    }
+}
+
+/// `ingest enqueue`: one `studies` job per study folder of a scanner export.
+public struct StudyEnqueuer {
+    private let publisher: MessagePublisher
+
+    public init(options: WorkerOptions, logger: Logger) throws {
+        publisher = try MessagePublisher(options: options, logger: logger)
     }
 
     /// The study folders of an export: its visible sub-directories, by name.
@@ -26,14 +52,12 @@ public struct StudyEnqueuer {
     @discardableResult
     public func enqueue(_ folders: [URL]) throws -> [StudyJob] {
         let jobs = folders.map { StudyJob(studyPath: $0.path) }
-        try broker.publish(jobs.map {
-            OutgoingMessage(routingKey: options.queues.studies, body: MessageCodec.encode($0), messageID: $0.jobId)
-        }, to: options.exchange)
+        try publisher.publish(jobs.map { Publication(.studies, $0) })
         return jobs
     }
 
     public func close() {
-        broker.close()
+        publisher.close()
     }
 }
 

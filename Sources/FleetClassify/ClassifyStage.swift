@@ -44,7 +44,8 @@ public final class ClassifyStage: Stage, @unchecked Sendable {
                                              weights: [job.segmentationWeightsSha256, weights])
         try context.store.put(try DocumentJSON.encoder.encode(result), key: "\(key)/\(SeriesDirectory.File.classification.name)")
         let preview = try context.store.put(Data(try Self.preview(input, result)), key: "\(key)/preview.png")
-        let summary = result.result(segmentationWeightsSha256: job.segmentationWeightsSha256, preview: preview)
+        var summary = result.result(segmentationWeightsSha256: job.segmentationWeightsSha256, preview: preview)
+        summary.sources = job.inputs.filter { SeriesDirectory.File.dicomOutputInputs.map(\.name).contains($0.key) }
         context.logger.info("series classified", metadata: [
             "mri_type": "\(job.series.mriType)", "chunks": "\(summary.chunks.count)",
             "selected": "\(summary.slicesSelected)"])

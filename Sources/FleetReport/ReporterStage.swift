@@ -91,6 +91,7 @@ public final class ReporterStage: Stage, @unchecked Sendable {
         case .segmented: "segment"
         case .classified: "classify"
         case .volumeClassified: VolumeClassifyJob.messageKind
+        case .delivered, .deliveryFailed: "deliver"
         case .failed: event.stage
         }
     }
@@ -106,15 +107,22 @@ public final class ReporterStage: Stage, @unchecked Sendable {
 
     public func failurePublications(for job: ReportInput, reason: String) -> [Publication] { [] }
 
+    /// Records the message; when it finished a series of a study that is now `done`, publishes the study's
+    /// `deliver` job (after the commit, so the DICOM edge reads what was recorded). A replayed series event of a
+    /// done study publishes it again: delivery is idempotent (same job id, same object UIDs).
     public func run(_ job: ReportInput, context: StageContext) throws -> [Publication] {
         let connection = try database()
         let tables = ResultsTables(connection)
+        var publications: [Publication] = []
         do {
             try connection.withTransaction(role: "record message") { _ in
                 switch job {
                 case .status(let event): try record(event, in: tables)
                 case .refused(let event, let reason): try record(event, refusedBecause: reason, in: tables)
                 case .deadLetter(let letter): try record(letter, in: tables)
+                }
+                if let study = finishedSeriesStudy(job), let deliver = try Self.deliverJob(study, in: tables) {
+                    publications.append(Publication(.deliver, deliver))
                 }
             }
         } catch let error as PostgresError where error.isTransient {
@@ -125,7 +133,30 @@ public final class ReporterStage: Stage, @unchecked Sendable {
             context.logger.error("results rejected by the database", metadata: ["error": "\(error)"])
             try recordRejection(job, reason: "\(error)", in: tables)
         }
-        return []
+        return publications
+    }
+
+    /// The study of a series the message classified (by either model) or failed: the events that can complete a study.
+    private func finishedSeriesStudy(_ job: ReportInput) -> String? {
+        switch job {
+        case .status(let event):
+            switch event.outcome {
+            case .classified(let series, _), .volumeClassified(let series, _), .failed(.series(let series), _):
+                series.studyInstanceUid
+            default: nil
+            }
+        case .deadLetter(let letter): letter.series?.studyInstanceUid
+        case .refused: nil
+        }
+    }
+
+    /// The `deliver` job of a done study from what the results database holds (nil unless the study is done).
+    /// Also what `reporter resend` publishes.
+    public static func deliverJob(_ studyInstanceUid: String, in tables: ResultsTables) throws -> DeliverJob? {
+        guard let study = try tables.deliverableStudy(studyInstanceUid) else { return nil }
+        return DeliverJob(patientId: study.patientId, studyInstanceUid: studyInstanceUid,
+                          patientProbability: study.patientProbability, noResultReason: study.noResultReason,
+                          series: study.series)
     }
 
     private func database() throws -> PostgresConnection {
@@ -157,8 +188,23 @@ public final class ReporterStage: Stage, @unchecked Sendable {
                 try tables.recordSeriesPreview(seriesInstanceUid: series.seriesInstanceUid, key: preview.key,
                                                sha256: preview.sha256)
             }
+            if let sources = result.sources {
+                try tables.recordSeriesSources(seriesInstanceUid: series.seriesInstanceUid, sources: sources)
+            }
         case .volumeClassified(let series, let result):
             try tables.recordVolumeClassified(series, result: result, computedAt: event.occurredAt)
+        case .delivered(let delivery):
+            try record(delivery, error: nil, in: tables)
+            if !delivery.warnings.isEmpty {
+                try tables.recordFailure(kind: .failed, stage: event.stage, jobId: event.jobId, patientId: delivery.patientId,
+                                         studyInstanceUid: delivery.studyInstanceUid,
+                                         reason: "delivered with warnings: " + delivery.warnings.joined(separator: "; "))
+            }
+        case .deliveryFailed(let delivery, let reason):
+            try record(delivery, error: reason, in: tables)
+            try tables.recordFailure(kind: .failed, stage: event.stage, jobId: event.jobId, patientId: delivery.patientId,
+                                     studyInstanceUid: delivery.studyInstanceUid,
+                                     reason: (delivery.warnings + [reason]).joined(separator: "; "))
         case .failed(let subject, let reason):
             switch subject {
             case .series(let series) where event.stage == VolumeClassifyJob.messageKind:
@@ -176,6 +222,22 @@ public final class ReporterStage: Stage, @unchecked Sendable {
                 kind: .failed, stage: event.stage, jobId: event.jobId, patientId: event.patientId,
                 studyInstanceUid: event.studyInstanceUid, seriesInstanceUid: event.series?.seriesInstanceUid,
                 source: event.source, reason: reason)
+        }
+    }
+
+    /// One `dicom_outputs` row per object: `stored` without a destination, else `sent` or (with the reason)
+    /// `failed`. The study's own status is not touched: its prediction stands whatever happens to delivery.
+    private func record(_ delivery: DicomDelivery, error: String?, in tables: ResultsTables) throws {
+        for object in delivery.objects {
+            try tables.recordDicomOutput(ResultsTables.DicomOutput(
+                sopInstanceUid: object.sopInstanceUid, studyInstanceUid: delivery.studyInstanceUid,
+                seriesInstanceUid: object.seriesInstanceUid, sourceSeriesInstanceUid: object.sourceSeriesInstanceUid,
+                kind: object.kind, storeKey: object.artifact.key,
+                error: delivery.destination == nil ? error : nil))
+            if let destination = delivery.destination {
+                try tables.recordDicomDelivery(sopInstanceUid: object.sopInstanceUid, destination: destination,
+                                               sent: error == nil, attempts: delivery.attempts, error: error)
+            }
         }
     }
 
@@ -234,6 +296,9 @@ public final class ReporterStage: Stage, @unchecked Sendable {
         case queues.classify3d:
             stage = VolumeClassifyJob.messageKind
             decodeProblem = problem { () throws(MessageError) in _ = try MessageCodec.decode(VolumeClassifyJob.self, from: message.body) }
+        case queues.deliver:
+            stage = "deliver"
+            decodeProblem = problem { () throws(MessageError) in _ = try MessageCodec.decode(DeliverJob.self, from: message.body) }
         default:
             stage = "report"
             decodeProblem = problem { () throws(MessageError) in _ = try MessageCodec.decode(StatusEvent.self, from: message.body) }

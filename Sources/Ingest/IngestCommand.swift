@@ -9,7 +9,8 @@ struct IngestCommand: ParsableCommand {
         commandName: "ingest",
         abstract: "The ingest stage: scanner export folders in, ordered and normalised series directories out.",
         // Every subcommand of the `ingest` executable, in one place.
-        subcommands: [InspectCommand.self, RunCommand.self, WorkCommand.self, EnqueueCommand.self, ListenCommand.self]
+        subcommands: [InspectCommand.self, RunCommand.self, WorkCommand.self, EnqueueCommand.self, ListenCommand.self,
+                      DeliverCommand.self]
     )
 }
 

@@ -104,7 +104,8 @@ public struct StudyIngestor: Sendable {
                     + "(0020,000E) left out", path: key.folder))
         }
         let assignments = assignTypes(groups, warnings: &warnings)
-        let identity = studyIdentity(groups.values.flatMap { $0.map(\.header) }, study: study, warnings: &warnings)
+        let identity = studyIdentity(groups.values.flatMap { $0 }.sorted { $0.path < $1.path }.map(\.header), study: study,
+                                     warnings: &warnings)
 
         var entries = [StudyMetadata.SeriesEntry]()
         var usedNames = Set<String>()
@@ -150,7 +151,7 @@ public struct StudyIngestor: Sendable {
             errors.append(IngestIssue(kind: "no_series", message: "no recognisable series in the study"))
         }
         return StudyMetadata(patientId: identity.patientId, studyInstanceUid: identity.studyUID,
-                             series: entries, errors: errors, warnings: warnings)
+                             attributes: identity.attributes, series: entries, errors: errors, warnings: warnings)
     }
 
     private func seriesIssue(_ key: GroupKey, kind: String, _ message: String) -> IngestIssue {
@@ -381,8 +382,14 @@ public struct StudyIngestor: Sendable {
             orderCheck: check, intensity: range, crop: crop,
             geometry: SeriesGeometry(imageOrientationPatient: first.imageOrientationPatient,
                                      pixelSpacing: first.pixelSpacing, sliceThickness: first.sliceThickness,
-                                     imagePositionPatient: stored.map { placements[$0].position }),
-            errors: stack.fileErrors + stack.volumeErrors, volume: volume?.record)
+                                     imagePositionPatient: stored.map { placements[$0].position },
+                                     frameOfReferenceUid: first.frameOfReferenceUid),
+            sliceSources: stored.map { index in
+                let slice = stack.slices[index], header = files[slice.file].header
+                return SliceSource(sopInstanceUid: header.sopInstanceUid, sopClassUid: header.sopClassUid,
+                                   frameNumber: header.numberOfFrames > 1 ? slice.frame + 1 : nil)
+            },
+            study: identity.attributes, errors: stack.fileErrors + stack.volumeErrors, volume: volume?.record)
         return (.success(IngestedSeries(metadata: metadata, image: image, imageUInt8: truncatedToUInt8(image),
                                         volume: volume?.values)),
                 stack.fileErrors + stack.volumeErrors)
@@ -412,10 +419,13 @@ public struct StudyIngestor: Sendable {
     private struct StudyIdentity {
         var patientId: String
         var studyUID: String
+        /// As the first file (by path) of the chosen patient and study wrote them.
+        var attributes: StudyAttributes
     }
 
     /// The most common PatientID and StudyInstanceUID among the files (the folder name when PatientID is empty);
-    /// a study folder mixing patients or studies gets a warning.
+    /// a study folder mixing patients or studies gets a warning. The attributes a derived object copies come from
+    /// one file of that patient and study, so that they describe one and the same study.
     private func studyIdentity(_ headers: [DicomHeader], study: URL, warnings: inout [IngestIssue]) -> StudyIdentity {
         func mostCommon(_ values: [String], field: String) -> String {
             let counts = Dictionary(grouping: values.filter { !$0.isEmpty }, by: { $0 }).mapValues(\.count)
@@ -426,7 +436,10 @@ public struct StudyIngestor: Sendable {
         }
         let patient = mostCommon(headers.map(\.patientId), field: "patient_id")
         let studyUID = mostCommon(headers.map(\.studyInstanceUid), field: "study_instance_uid")
-        return StudyIdentity(patientId: patient.isEmpty ? study.lastPathComponent : patient, studyUID: studyUID)
+        let source = headers.first { $0.patientId == patient && $0.studyInstanceUid == studyUID }
+            ?? headers.first { $0.studyInstanceUid == studyUID }
+        return StudyIdentity(patientId: patient.isEmpty ? study.lastPathComponent : patient, studyUID: studyUID,
+                             attributes: source?.study ?? StudyAttributes(studyInstanceUid: studyUID))
     }
 }
 

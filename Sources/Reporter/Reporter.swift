@@ -11,7 +11,7 @@ struct Reporter: AsyncParsableCommand {
         abstract: "The only writer of the results database: records status events and dead letters in PostgreSQL; "
             + "evaluates against labels and serves the results page.",
         discussion: "Configuration comes from the MGMT_* environment variables (see the README).",
-        subcommands: [Work.self, Export.self, Evaluate.self, LabelsCommand.self, Preview.self, Serve.self],
+        subcommands: [Work.self, Export.self, Evaluate.self, LabelsCommand.self, Preview.self, Serve.self, Resend.self],
         defaultSubcommand: Work.self)
 
     struct Work: ParsableCommand {
@@ -52,5 +52,25 @@ struct Reporter: AsyncParsableCommand {
                     "reporter export: \(missing.count) patient(s) without a probability left empty (see patient_predictions.reason)\n".utf8))
             }
         }
+    }
+}
+
+/// `reporter resend STUDY_INSTANCE_UID`: the study's DICOM objects again, to the DICOM edge's destination.
+struct Resend: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Publish a done study's deliver job again (after the PACS was down): its SEG and SR are written "
+            + "and sent once more; dicom_outputs records the outcome.")
+
+    @Argument(help: "StudyInstanceUID.")
+    var study: String
+
+    func run() throws {
+        let configuration = try FleetConfiguration()
+        WorkerProcess.bootstrapLogging(level: configuration.logLevel)
+        let job = try DeliveryResend.publish(
+            studyInstanceUid: study, conninfo: try configuration.requirePostgresConninfo(),
+            schema: configuration.postgresSchema, options: try WorkerOptions(configuration: configuration),
+            logger: Logger(label: "reporter.resend"))
+        print("deliver job \(job.jobId) published for study \(study) (\(job.series.count) series)")
     }
 }

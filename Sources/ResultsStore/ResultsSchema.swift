@@ -137,6 +137,19 @@ public enum ResultsSchema {
         ]),
         labelsMigration,
         modelsMigration,
+        Migration(version: 5, name: "series artifacts for DICOM output", statements: [
+            // Where each classified series' directory files are in the artifact store: the reporter hands them to
+            // the DICOM edge when the study is complete (and again on `reporter resend`).
+            """
+            CREATE TABLE series_artifacts (
+                series_instance_uid text NOT NULL REFERENCES series,
+                file text NOT NULL,
+                key text NOT NULL,
+                sha256 text NOT NULL,
+                PRIMARY KEY (series_instance_uid, file)
+            )
+            """,
+        ]),
     ]
 
     /// Applies the migrations not yet recorded, each in its own transaction under an advisory lock, so that two

@@ -25,6 +25,8 @@ public struct SeriesDirectory: Sendable {
         public static let classifierInputs: [File] = [.metadata, .uint8Image, .masks]
         /// What the 3D classifier reads.
         public static let volumeClassifierInputs: [File] = [.metadata, .volume]
+        /// What a series' DICOM segmentation is made from (geometry, source UIDs, study attributes; masks).
+        public static let dicomOutputInputs: [File] = [.metadata, .masks]
 
         public var name: String { rawValue }
     }
@@ -54,7 +56,9 @@ public struct SeriesDirectory: Sendable {
     }
 
     public func readMetadata() throws -> SeriesMetadata {
-        try readDocument(SeriesMetadata.self, from: .metadata)
+        let metadata = try readDocument(SeriesMetadata.self, from: .metadata)
+        try SeriesDirectoryError.checkSchema(metadata.schema, path: url(of: .metadata).path)
+        return metadata
     }
 
     /// series.json and both arrays, checked against it.
@@ -132,10 +136,18 @@ public enum SeriesDirectoryError: Error, Equatable, Sendable, CustomStringConver
     case wrongType(path: String, expected: String)
     /// series.json records no raw volume: ingest kept none (the 3D classifier was not enabled for the series).
     case noRawVolume(path: String)
+    /// A document written by a newer version of the fleet.
+    case unknownSchema(path: String, schema: Int)
+
+    static func checkSchema(_ schema: Int, path: String) throws(SeriesDirectoryError) {
+        guard (1...SeriesFilesSchema.version).contains(schema) else { throw .unknownSchema(path: path, schema: schema) }
+    }
 
     public var description: String {
         switch self {
         case .noRawVolume(let path): "\(path): no volume.npy (ingest keeps it only where the 3D classifier is enabled)"
+        case .unknownSchema(let path, let schema):
+            "\(path): schema \(schema) is not one this version reads (1 to \(SeriesFilesSchema.version))"
         case .wrongType(let path, let expected): "\(path): not a \(expected) array"
         case .shapeMismatch(let path, let shape, let expected):
             "\(path): array shape \(shape) disagrees with series.json \(expected)"
@@ -163,8 +175,10 @@ public struct StudyDirectory: Sendable {
     }
 
     public func readMetadata() throws -> StudyMetadata {
-        try DocumentJSON.decoder.decode(StudyMetadata.self,
-                                        from: Data(contentsOf: url.appendingPathComponent(Self.metadataFileName)))
+        let path = url.appendingPathComponent(Self.metadataFileName)
+        let metadata = try DocumentJSON.decoder.decode(StudyMetadata.self, from: Data(contentsOf: path))
+        try SeriesDirectoryError.checkSchema(metadata.schema, path: path.path)
+        return metadata
     }
 
     public func series(_ entry: StudyMetadata.SeriesEntry) -> SeriesDirectory {

@@ -26,20 +26,44 @@ public struct SeriesGeometry: Codable, Sendable, Equatable {
     public var sliceThickness: Double?
     /// ImagePositionPatient of each stored slice (nil entries for slices without one).
     public var imagePositionPatient: [[Double]?]
+    /// FrameOfReferenceUID of the series ("" when the source has none; nil in schema 1 documents).
+    public var frameOfReferenceUid: String?
 
     public init(imageOrientationPatient: [Double]?, pixelSpacing: [Double]?, sliceThickness: Double?,
-                imagePositionPatient: [[Double]?]) {
+                imagePositionPatient: [[Double]?], frameOfReferenceUid: String?) {
         self.imageOrientationPatient = imageOrientationPatient
         self.pixelSpacing = pixelSpacing
         self.sliceThickness = sliceThickness
         self.imagePositionPatient = imagePositionPatient
+        self.frameOfReferenceUid = frameOfReferenceUid
     }
 
 }
 
+/// The DICOM instance a stored slice was decoded from: what a derived object (a SEG frame) references.
+public struct SliceSource: Codable, Sendable, Equatable {
+    public var sopInstanceUid: String
+    public var sopClassUid: String
+    /// The 1-based frame of a multi-frame instance; nil for a single-frame one.
+    public var frameNumber: Int?
+
+    public init(sopInstanceUid: String, sopClassUid: String, frameNumber: Int?) {
+        self.sopInstanceUid = sopInstanceUid
+        self.sopClassUid = sopClassUid
+        self.frameNumber = frameNumber
+    }
+}
+
+/// The `schema` of series.json and study.json this code writes. Schema 2 added the slices' source instances
+/// (`sliceSources`), the frame of reference and the study's attributes; schema 1 documents still read, with
+/// those fields nil. A newer schema is refused with `SeriesDirectoryError.unknownSchema`.
+public enum SeriesFilesSchema {
+    public static let version = 2
+}
+
 /// `series.json`: what ingest knows about one series. Shapes refer to the stored arrays.
 public struct SeriesMetadata: Codable, Sendable, Equatable {
-    public var schema = 1
+    public var schema = SeriesFilesSchema.version
     public var patientId: String
     public var studyInstanceUid: String
     public var seriesInstanceUid: String
@@ -64,6 +88,11 @@ public struct SeriesMetadata: Codable, Sendable, Equatable {
     public var intensity: IntensityRange
     public var crop: ProjectionCrop
     public var geometry: SeriesGeometry
+    /// The source instance of each stored slice, in order (nil in schema 1 documents).
+    public var sliceSources: [SliceSource]?
+    /// The patient and study attributes a derived object of this series copies (nil in schema 1 documents).
+    /// They identify the patient: they stay in this file and never reach logs or messages.
+    public var study: StudyAttributes?
     /// File-level problems in this series (files skipped).
     public var errors: [IngestIssue]
     /// `volume.npy`, the raw volume of the 3D classifier, when ingest kept it (nil otherwise).
@@ -73,7 +102,7 @@ public struct SeriesMetadata: Codable, Sendable, Equatable {
                 mriType: MRIType, mriTypeSource: String, sourceFolder: String, slices: Int, rows: Int, columns: Int,
                 slicesTotal: Int, slicesNonempty: Int, instanceNumbers: [Int?], transferSyntaxes: [TransferSyntax],
                 orderCheck: OrderCheck, intensity: IntensityRange, crop: ProjectionCrop, geometry: SeriesGeometry,
-                errors: [IngestIssue], volume: RawVolumeRecord? = nil) {
+                sliceSources: [SliceSource]?, study: StudyAttributes?, errors: [IngestIssue], volume: RawVolumeRecord? = nil) {
         self.volume = volume
         self.patientId = patientId
         self.studyInstanceUid = studyInstanceUid
@@ -93,6 +122,8 @@ public struct SeriesMetadata: Codable, Sendable, Equatable {
         self.intensity = intensity
         self.crop = crop
         self.geometry = geometry
+        self.sliceSources = sliceSources
+        self.study = study
         self.errors = errors
     }
 }
@@ -134,19 +165,23 @@ public struct StudyMetadata: Codable, Sendable, Equatable {
 
     }
 
-    public var schema = 1
+    public var schema = SeriesFilesSchema.version
     public var patientId: String
     public var studyInstanceUid: String
+    /// The attributes a derived object copies (nil in schema 1 documents). They identify the patient: they stay
+    /// in this file and never reach logs or messages.
+    public var attributes: StudyAttributes?
     public var series: [SeriesEntry]
     /// Files and series that could not be used.
     public var errors: [IngestIssue]
     /// Things that were handled but deserve a look (a second series in a folder, an order disagreement).
     public var warnings: [IngestIssue]
 
-    public init(patientId: String, studyInstanceUid: String, series: [SeriesEntry], errors: [IngestIssue],
-                warnings: [IngestIssue]) {
+    public init(patientId: String, studyInstanceUid: String, attributes: StudyAttributes?, series: [SeriesEntry],
+                errors: [IngestIssue], warnings: [IngestIssue]) {
         self.patientId = patientId
         self.studyInstanceUid = studyInstanceUid
+        self.attributes = attributes
         self.series = series
         self.errors = errors
         self.warnings = warnings

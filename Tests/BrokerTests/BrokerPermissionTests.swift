@@ -9,7 +9,7 @@ final class BrokerPermissionTests: XCTestCase {
     private struct TestAbort: Error {}
 
     private enum Role: String, CaseIterable {
-        case enqueue, ingest, segment, classify, classify3d, report
+        case enqueue, ingest, segment, classify, classify3d, report, deliver
     }
 
     /// The routing keys each role may publish with (a worker's own queue: the graceful-stop hand-back; status
@@ -17,27 +17,28 @@ final class BrokerPermissionTests: XCTestCase {
     private static let publishes: [Role: Set<String>] = [
         .enqueue: ["studies"], .ingest: ["studies", "segment", "classify3d", "report.ingest"],
         .segment: ["segment", "classify", "report.segment"], .classify: ["classify", "report.classify"],
-        .classify3d: ["classify3d", "report.classify3d"], .report: [],
+        .classify3d: ["classify3d", "report.classify3d"], .report: ["deliver"], .deliver: ["deliver", "report.deliver"],
     ]
     private static let consumes: [Role: Set<String>] = [
         .enqueue: [], .ingest: ["studies"], .segment: ["segment"], .classify: ["classify"], .classify3d: ["classify3d"],
-        .report: ["report", "studies.dead", "segment.dead", "classify.dead", "report.dead", "classify3d.dead"],
+        .report: ["report", "studies.dead", "segment.dead", "classify.dead", "report.dead", "classify3d.dead", "deliver.dead"],
+        .deliver: ["deliver"],
     ]
 
     private let environment = ProcessInfo.processInfo.environment
     private lazy var queueNames: [String: String] = Dictionary(uniqueKeysWithValues:
-        ["studies", "segment", "classify", "report", "classify3d"].map { ($0, environment["MGMT_QUEUE_\($0.uppercased())"] ?? $0) })
+        ["studies", "segment", "classify", "report", "classify3d", "deliver"].map { ($0, environment["MGMT_QUEUE_\($0.uppercased())"] ?? $0) })
     /// Routing key (as named in `publishes`) → (the configured key, the queue it reaches).
     private lazy var routes: [String: (key: String, queue: String)] = {
         var routes: [String: (key: String, queue: String)] = [:]
-        for name in ["studies", "segment", "classify", "classify3d"] { routes[name] = (queueNames[name] ?? name, queueNames[name] ?? name) }
+        for name in ["studies", "segment", "classify", "classify3d", "deliver"] { routes[name] = (queueNames[name] ?? name, queueNames[name] ?? name) }
         let report = queueNames["report"] ?? "report"
-        for stage in ["ingest", "segment", "classify", "classify3d"] { routes["report.\(stage)"] = ("\(report).\(stage)", report) }
+        for stage in ["ingest", "segment", "classify", "classify3d", "deliver"] { routes["report.\(stage)"] = ("\(report).\(stage)", report) }
         return routes
     }()
     private lazy var topology = Topology(
         exchange: environment["MGMT_EXCHANGE"].flatMap { $0.isEmpty ? nil : $0 } ?? "mgmt",
-        queues: ["studies", "segment", "classify", "report", "classify3d"].map { name in
+        queues: ["studies", "segment", "classify", "report", "classify3d", "deliver"].map { name in
             let queue = queueNames[name] ?? name
             return QueueSpec(name: queue, routingKeys: routes.values.filter { $0.queue == queue }.map(\.key).sorted())
         })

@@ -1,6 +1,7 @@
 // SEG and SR written from a generated study, checked by dciodvfy (dicom3tools) and read back by highdicom/pydicom.
 import DICOM
 import DICOMExchange
+import Domain
 import Foundation
 import XCTest
 
@@ -25,12 +26,12 @@ final class DerivedObjectsTests: XCTestCase {
             .sorted { ($0.header.instanceNumber ?? 0) < ($1.header.instanceNumber ?? 0) }
         let first = try XCTUnwrap(files.first).header
         let source = SegmentationSource(
-            study: first.study, seriesInstanceUid: first.seriesInstanceUid, frameOfReferenceUID: first.frameOfReferenceUID,
+            study: first.study, seriesInstanceUid: first.seriesInstanceUid, frameOfReferenceUid: first.frameOfReferenceUid,
             imageOrientationPatient: try XCTUnwrap(first.imageOrientationPatient),
             pixelSpacing: try XCTUnwrap(first.pixelSpacing), sliceThickness: first.sliceThickness,
             rows: first.rows, columns: first.columns,
             slices: try files.map {
-                SourceSlice(sopClassUID: $0.header.sopClassUID, sopInstanceUid: $0.header.sopInstanceUid,
+                SourceSlice(sopClassUid: $0.header.sopClassUid, sopInstanceUid: $0.header.sopInstanceUid,
                             imagePositionPatient: try XCTUnwrap($0.header.imagePositionPatient))
             })
         var masks: [UInt8] = []

@@ -51,8 +51,8 @@ extension FleetEndToEndTests {
     }
 }
 
-/// A port on 127.0.0.1 in 11300-11399 (the range given to the listener's tests) that binds now.
-private func freeLocalPort() -> Int {
+/// A port on 127.0.0.1 in 11300-11399 (the range given to the DICOM network tests) that binds now.
+func freeLocalPort() -> Int {
     for _ in 0..<200 {
         let port = UInt16.random(in: 11300...11399)
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -38,6 +38,7 @@ final class FleetCluster {
             "MGMT_QUEUE_STUDIES": "\(prefix).studies", "MGMT_QUEUE_SEGMENT": "\(prefix).segment",
             "MGMT_QUEUE_CLASSIFY": "\(prefix).classify", "MGMT_QUEUE_REPORT": "\(prefix).report",
             "MGMT_QUEUE_CLASSIFY3D": "\(prefix).classify3d",
+            "MGMT_QUEUE_DELIVER": "\(prefix).deliver",
             "MGMT_STORE": root.appendingPathComponent("store").path,
             // Every test export lives under the temporary directory (fixtures and per-test folders alike).
             "MGMT_EXPORTS": FileManager.default.temporaryDirectory.path,

@@ -61,6 +61,43 @@ final class MessagesTests: XCTestCase {
                        "1ccaa11a1e8be87da856528bcdc442d57998f31095af78f6154c3c0bb9100b71")
     }
 
+    func testDeliverJobAndDeliveryEventsRoundTripAndAreValidated() throws {
+        let series = DeliverableSeries(
+            seriesInstanceUid: "1.2.3.4", mriType: "FLAIR",
+            inputs: ["series.json": ArtifactRef(key: "ingest/a/series.json", sha256: "aa")],
+            segmentationWeightsSha256: "seg", classifierWeightsSha256: "cls", probability: 0.25, chunkCount: 2)
+        let job = DeliverJob(patientId: "00042", studyInstanceUid: "1.2.3", patientProbability: 0.25, noResultReason: nil,
+                             series: [series])
+        XCTAssertEqual(try MessageCodec.decode(DeliverJob.self, from: MessageCodec.encode(job)), job)
+        XCTAssertEqual(job.jobId, JobID.derive(stage: "deliver", subject: "1.2.3", weights: ["cls", "seg"]),
+                       "the same result gives the same job id")
+        var outside = job
+        outside.series[0].probability = 1.5
+        XCTAssertThrowsError(try MessageCodec.decode(DeliverJob.self, from: MessageCodec.encode(outside))) {
+            XCTAssertEqual($0 as? MessageError, .invalidField("series[0].probability", "1.5 outside [0, 1]"))
+        }
+
+        let delivery = DicomDelivery(
+            patientId: "00042", studyInstanceUid: "1.2.3",
+            objects: [DicomDelivery.Object(kind: .segmentation, seriesInstanceUid: "2.25.1", sopInstanceUid: "2.25.2",
+                                           sourceSeriesInstanceUid: "1.2.3.4", artifact: ArtifactRef(key: "dicom/x.dcm", sha256: "cc"))],
+            destination: "PACS@127.0.0.1:104", attempts: 2, warnings: ["series 1.2.3.5 (T2w): no SEG: multi-frame"])
+        for outcome: StatusEvent.Outcome in [.delivered(delivery), .deliveryFailed(delivery, error: "C-STORE: refused")] {
+            let event = StatusEvent(jobId: job.jobId, stage: "deliver", outcome)
+            let decoded = try MessageCodec.decode(StatusEvent.self, from: MessageCodec.encode(event))
+            XCTAssertEqual(decoded, event)
+            XCTAssertEqual(decoded.studyInstanceUid, "1.2.3")
+            XCTAssertEqual(decoded.patientId, "00042")
+        }
+        let unknownKind = String(decoding: MessageCodec.encode(StatusEvent(jobId: "j", stage: "deliver", .delivered(delivery))),
+                                 as: UTF8.self).replacingOccurrences(of: #""kind":"SEG""#, with: #""kind":"CT""#)
+        XCTAssertThrowsError(try MessageCodec.decode(StatusEvent.self, from: Data(unknownKind.utf8)), "an unknown object kind")
+        let noReason = StatusEvent(jobId: "j", stage: "deliver", .deliveryFailed(delivery, error: ""))
+        XCTAssertThrowsError(try MessageCodec.decode(StatusEvent.self, from: MessageCodec.encode(noReason))) {
+            XCTAssertEqual($0 as? MessageError, .missingField("error"))
+        }
+    }
+
     func testUnknownSchemaIsRejected() {
         let body = Data(#"{"schema":2,"kind":"study","job_id":"x","study_path":"/a","enqueued_at":"t"}"#.utf8)
         XCTAssertThrowsError(try MessageCodec.decode(StudyJob.self, from: body)) { error in

@@ -97,6 +97,73 @@ final class ReporterTests: XCTestCase {
         XCTAssertEqual(try harness.broker.messageCount(queue: QueueNames.deadLetter(of: harness.queues.report)), 0)
     }
 
+    /// A study turning `done` publishes its `deliver` job with what the reporter knows (artifact refs, weights,
+    /// probabilities); the DICOM edge's events become `dicom_outputs` rows, and a failed delivery leaves the
+    /// study done.
+    func testDoneStudyPublishesItsDeliverJobAndDeliveryEventsBecomeDicomOutputRows() throws {
+        let (harness, worker, tables) = try startReporter()
+
+        let t2w = SeriesIdentity(patientId: "00042", studyInstanceUid: "1.2.3", seriesInstanceUid: "1.2.3.2", mriType: "T2w")
+        try harness.publish(StatusEvent(jobId: "ingest-job", stage: "ingest", .ingested(.init(
+            source: "/export/00042", patientId: "00042", studyInstanceUid: "1.2.3",
+            series: [SeriesSummary(seriesInstanceUid: "1.2.3.1", mriType: "FLAIR", slicesTotal: 20, slicesKept: 18),
+                     SeriesSummary(seriesInstanceUid: "1.2.3.2", mriType: "T2w", slicesTotal: 20, slicesKept: 18)],
+            warnings: []))))
+        let sources = ["series.json": ArtifactRef(key: "ingest/a/series.json", sha256: "aa"),
+                       "masks.npy": ArtifactRef(key: "segment/b/masks.npy", sha256: "bb")]
+        try harness.publish(StatusEvent(jobId: "classify-flair", stage: "classify", .classified(flair, SeriesResult(
+            weightsSha256: "cls", segmentationWeightsSha256: "seg", slicesSelected: 12,
+            chunks: [ChunkResult(index: 0, firstInstance: 0, probability: 0.625)], noChunksReason: nil,
+            sources: sources))))
+        try waitUntil { worker.deliveriesSettled == 2 }
+        XCTAssertNil(try harness.broker.get(queue: harness.queues.deliver), "not before the study is done")
+        try harness.publish(StatusEvent(jobId: "segment-t2w", stage: "segment", .failed(.series(t2w), error: "model error")))
+
+        let delivery = try XCTUnwrap(try waitForGet(harness.broker, queue: harness.queues.deliver))
+        try harness.broker.ack(delivery)
+        let job = try MessageCodec.decode(DeliverJob.self, from: delivery.body)
+        XCTAssertEqual(job.studyInstanceUid, "1.2.3")
+        XCTAssertEqual(job.patientId, "00042")
+        XCTAssertEqual(job.patientProbability, 0.625)
+        XCTAssertNil(job.noResultReason)
+        XCTAssertEqual(job.series, [DeliverableSeries(
+            seriesInstanceUid: "1.2.3.1", mriType: "FLAIR", inputs: sources, segmentationWeightsSha256: "seg",
+            classifierWeightsSha256: "cls", probability: 0.625, chunkCount: 1)], "the failed series has no result to deliver")
+
+        let objects = [
+            DicomDelivery.Object(kind: .segmentation, seriesInstanceUid: "2.25.1", sopInstanceUid: "2.25.11",
+                                 sourceSeriesInstanceUid: "1.2.3.1", artifact: ArtifactRef(key: "dicom/1.2.3/2.25.11.dcm", sha256: "cc")),
+            DicomDelivery.Object(kind: .report, seriesInstanceUid: "2.25.2", sopInstanceUid: "2.25.22",
+                                 sourceSeriesInstanceUid: nil, artifact: ArtifactRef(key: "dicom/1.2.3/2.25.22.dcm", sha256: "dd")),
+        ]
+        var report = DicomDelivery(patientId: "00042", studyInstanceUid: "1.2.3", objects: objects,
+                                   destination: "PACS@127.0.0.1:11112", attempts: 3, warnings: [])
+        try harness.publish(StatusEvent(jobId: job.jobId, stage: "deliver",
+                                        .deliveryFailed(report, error: "C-STORE to PACS@127.0.0.1:11112: refused")))
+        try waitUntil { worker.deliveriesSettled == 4 }
+        var rows = try tables.dicomOutputs(studyInstanceUid: "1.2.3")
+        XCTAssertEqual(rows.map(\.sopInstanceUid), ["2.25.11", "2.25.22"])
+        XCTAssertEqual(rows.map(\.kind), [.segmentation, .report])
+        XCTAssertEqual(rows.map(\.status), [.failed, .failed])
+        XCTAssertEqual(rows.map(\.attempts), [3, 3])
+        XCTAssertEqual(rows.first?.error, "C-STORE to PACS@127.0.0.1:11112: refused")
+        XCTAssertEqual(rows.first?.storeKey, "dicom/1.2.3/2.25.11.dcm")
+        XCTAssertEqual(rows.first?.sourceSeriesInstanceUid, "1.2.3.1")
+        XCTAssertEqual(try tables.studyStatus("1.2.3"), "done", "delivery has its own status")
+        XCTAssertEqual(try tables.failures().filter { $0.stage == "deliver" }.map(\.reason),
+                       ["C-STORE to PACS@127.0.0.1:11112: refused"])
+
+        // The resend's delivery succeeds: the same rows, sent.
+        report.attempts = 1
+        try harness.publish(StatusEvent(jobId: job.jobId, stage: "deliver", .delivered(report)))
+        try waitUntil { worker.deliveriesSettled == 5 }
+        rows = try tables.dicomOutputs(studyInstanceUid: "1.2.3")
+        XCTAssertEqual(rows.map(\.status), [.sent, .sent])
+        XCTAssertEqual(rows.map(\.error), [nil, nil])
+        XCTAssertEqual(try tables.connection.execute("SELECT count(*) AS n FROM dicom_outputs WHERE sent_at IS NOT NULL").rows[0].int("n"), 2)
+        XCTAssertEqual(try ReporterStage.deliverJob("1.2.3", in: tables), job, "what `reporter resend` publishes")
+        XCTAssertNil(try ReporterStage.deliverJob("9.9.9", in: tables))
+    }
     private static func refusedCount() -> Int {
         let line = FleetMetrics.prometheusText().split(separator: "\n")
             .first { $0.hasPrefix("mgmt_status_events_refused_total ") }
@@ -129,7 +196,9 @@ final class StatusEventOriginTests: XCTestCase {
              weightsSha256: "cls", segmentationWeightsSha256: "seg", slicesSelected: 1,
              chunks: [ChunkResult(index: 0, firstInstance: 0, probability: 0.999)], noChunksReason: nil))),
          StatusEvent(jobId: "v", stage: "classify3d", .volumeClassified(series, VolumeResult(
-             weightsSha256: "cls3d", probability: 0.999, slices: 20)))]
+             weightsSha256: "cls3d", probability: 0.999, slices: 20))),
+         StatusEvent(jobId: "d", stage: "deliver", .delivered(DicomDelivery(
+             patientId: "00042", studyInstanceUid: "1.2.3", objects: [], destination: nil, attempts: 0, warnings: [])))]
     }
 
     private func decode(_ event: StatusEvent, key: String) throws -> ReportInput {
@@ -179,7 +248,7 @@ final class StatusEventOriginTests: XCTestCase {
     }
 
     func testReportQueueIsBoundWithEveryReportingStagesKey() {
-        XCTAssertEqual(queues.routingKeys(of: "rpt"), ["rpt.ingest", "rpt.segment", "rpt.classify", "rpt.classify3d"])
+        XCTAssertEqual(queues.routingKeys(of: "rpt"), ["rpt.ingest", "rpt.segment", "rpt.classify", "rpt.classify3d", "rpt.deliver"])
         XCTAssertEqual(queues.routingKeys(of: "studies"), ["studies"])
         XCTAssertEqual(queues.reportingStage(ofKey: "rpt.segment"), "segment")
         XCTAssertNil(queues.reportingStage(ofKey: "rpt"))

@@ -56,6 +56,7 @@ final class WorkerHarness: @unchecked Sendable {
             "MGMT_QUEUE_STUDIES": "\(prefix).studies", "MGMT_QUEUE_SEGMENT": "\(prefix).segment",
             "MGMT_QUEUE_CLASSIFY": "\(prefix).classify", "MGMT_QUEUE_REPORT": "\(prefix).report",
             "MGMT_QUEUE_CLASSIFY3D": "\(prefix).classify3d",
+            "MGMT_QUEUE_DELIVER": "\(prefix).deliver",
             "MGMT_STORE": storeRoot.path, "MGMT_RETRY_BACKOFF": "0.05", "MGMT_METRICS_PORT": "off",
         ]
         environment.merge(extra) { _, new in new }

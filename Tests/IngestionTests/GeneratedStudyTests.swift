@@ -86,7 +86,7 @@ final class GeneratedStudyTests: XCTestCase {
             """, flair])
         let meta = try XCTUnwrap(study.series.first?.metadata)
         XCTAssertEqual(numpy.trimmingCharacters(in: .whitespacesAndNewlines),
-                       "float32 (\(meta.slices), 40, 40) uint8 (\(meta.slices), 40, 40) 255.0 FLAIR \(meta.slices) 1 "
+                       "float32 (\(meta.slices), 40, 40) uint8 (\(meta.slices), 40, 40) 255.0 FLAIR \(meta.slices) 2 "
                        + "['FLAIR', 'T1w', 'T1wCE', 'T2w']")
     }
 }

@@ -5,6 +5,7 @@
 //                                                   it on a quiet machine)
 import DICOM
 import DICOMExchange
+import Domain
 import Foundation
 
 func fail(_ message: String) -> Never {
@@ -55,10 +56,10 @@ case "derive":
             masks += values.map { $0 > threshold * 3 / 2 ? 1 : 0 }
         }
         let source = SegmentationSource(
-            study: first.study, seriesInstanceUid: first.seriesInstanceUid, frameOfReferenceUID: first.frameOfReferenceUID,
+            study: first.study, seriesInstanceUid: first.seriesInstanceUid, frameOfReferenceUid: first.frameOfReferenceUid,
             imageOrientationPatient: orientation, pixelSpacing: spacing, sliceThickness: first.sliceThickness,
             rows: first.rows, columns: first.columns,
-            slices: files.map { SourceSlice(sopClassUID: $0.header.sopClassUID, sopInstanceUid: $0.header.sopInstanceUid,
+            slices: files.map { SourceSlice(sopClassUid: $0.header.sopClassUid, sopInstanceUid: $0.header.sopInstanceUid,
                                             imagePositionPatient: $0.header.imagePositionPatient ?? [0, 0, 0]) })
         let algorithm = DerivingAlgorithm(name: "benchmark", weightsSha256: String(repeating: "0", count: 64))
         var start = ContinuousClock.now
