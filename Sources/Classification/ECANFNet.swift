@@ -119,7 +119,9 @@ public struct ECANFNet: Sendable {
         let stemSpecs = ECANFNetArchitecture.stem
         stem = try stemSpecs.enumerated().map { i, spec in
             // SiLU follows every stem conv but the last.
-            try Self.standardizedConvolution(spec, prefix: prefix, activation: i < stemSpecs.count - 1 ? .silu : .identity, from: source)
+            // The stem runs frame by frame at 112²: Winograd where the convolution allows it.
+            try Self.standardizedConvolution(spec, prefix: prefix, activation: i < stemSpecs.count - 1 ? .silu : .identity,
+                                             preferWinograd: true, from: source)
         }
         blocks = try ECANFNetArchitecture.blocks.map { spec in
             Block(
@@ -137,7 +139,8 @@ public struct ECANFNet: Sendable {
     /// ScaledStdConv2d: w' = gain · γ/√fan_in · (w − mean) / √(var + eps), mean and biased variance per output
     /// channel over its fan-in (timm computes it with F.batch_norm in training mode).
     static func standardizedConvolution(
-        _ spec: ECANFNetArchitecture.Convolution, prefix: String, activation: Activation, from source: WeightSource
+        _ spec: ECANFNetArchitecture.Convolution, prefix: String, activation: Activation, preferWinograd: Bool = false,
+        from source: WeightSource
     ) throws -> Conv2d {
         let key = prefix + spec.key
         let raw = try source.tensor(key + ".weight", shape: spec.weightShape)
@@ -157,7 +160,7 @@ public struct ECANFNet: Sendable {
         return try Conv2d(
             weight: Tensor(shape: spec.weightShape, storage: standardized), bias: bias,
             stride: Pair2D(spec.stride, spec.stride), padding: spec.kernel == 3 ? 1 : 0, groups: spec.groups,
-            activation: activation)
+            activation: activation, preferWinograd: preferWinograd)
     }
 
     /// Frames per batch at most: the stages at 14×14 and 7×7 run as one GEMM per layer over the batch.
