@@ -174,12 +174,12 @@ public struct Conv2d: Sendable {
             let plane = input.planeSize, channelStride = input.batch * plane
             for b in 0..<input.batch {
                 winograd.apply(input: input.data + b * plane, height: input.height, width: input.width, channelStride: channelStride,
-                               output: output + b * plane, workspace: workspace)
+                               output: output + b * plane, bias: bias, activation: activation, workspace: workspace)
             }
         case .direct(let weight):
             convolveByGEMM(input, weight: weight, into: result, workspace: workspace)
+            finish(output, planeSize: input.batch * oh * ow)
         }
-        finish(output, planeSize: input.batch * oh * ow)
         return result
     }
 
@@ -218,7 +218,8 @@ public struct Conv2d: Sendable {
         }
     }
 
-    /// Bias and activation over the output planes, fused in one pass per channel.
+    /// Bias and activation over the output planes, fused in one pass per channel (the Winograd form does it
+    /// itself, on each output row before it is stored).
     private func finish(_ output: UnsafeMutablePointer<Float>, planeSize: Int) {
         for o in 0..<outChannels {
             activation.apply(output + o * planeSize, count: planeSize, shift: bias?[o] ?? 0)

@@ -66,11 +66,12 @@ struct Winograd3x3: Sendable {
         ((height + tile - 1) / tile, (width + tile - 1) / tile)
     }
 
-    /// One image [in, H, W] → [out, H, W] before bias and activation; its channel planes lie `channelStride`
-    /// floats apart in both (H·W for a lone image, more inside a channel-major batch).
+    /// One image [in, H, W] → activation([out, H, W] + bias), the bias and activation applied to each output row
+    /// before it is stored (no second pass over the output); its channel planes lie `channelStride` floats apart in
+    /// both (H·W for a lone image, more inside a channel-major batch).
     func apply(
         input: UnsafePointer<Float>, height: Int, width: Int, channelStride: Int, output: UnsafeMutablePointer<Float>,
-        workspace: Workspace
+        bias: [Float]?, activation: Activation, workspace: Workspace
     ) {
         let (tileRows, tileColumns) = Self.tiles(height: height, width: width)
         // The transforms run 8 tiles at a time; the last group of a row may read (never write) past its end.
@@ -81,7 +82,7 @@ struct Winograd3x3: Sendable {
         for firstRow in stride(from: 0, to: tileRows, by: bandRows) {
             applyBand(tileRows: firstRow..<min(firstRow + bandRows, tileRows), tileColumns: tileColumns,
                       groupedColumns: groupedColumns, input: input, height: height, width: width,
-                      channelStride: channelStride, output: output, scratch: v)
+                      channelStride: channelStride, output: output, bias: bias, activation: activation, scratch: v)
         }
     }
 
@@ -93,7 +94,8 @@ struct Winograd3x3: Sendable {
     /// Input transform, 36 GEMMs and output transform for the tiles of rows `tileRows`.
     private func applyBand(
         tileRows: Range<Int>, tileColumns: Int, groupedColumns: Int, input: UnsafePointer<Float>, height: Int, width: Int,
-        channelStride: Int, output: UnsafeMutablePointer<Float>, scratch v: UnsafeMutablePointer<Float>
+        channelStride: Int, output: UnsafeMutablePointer<Float>, bias: [Float]?, activation: Activation,
+        scratch v: UnsafeMutablePointer<Float>
     ) {
         let tileCount = tileRows.count * tileColumns
         let m = v + Self.elements * inChannels * tileCount
@@ -159,7 +161,7 @@ struct Winograd3x3: Sendable {
         let a = (0..<24).map { outBuffer + $0 * groupedColumns }
         let line = outBuffer + 24 * groupedColumns
         for o in 0..<outChannels {
-            let plane = output + o * channelStride
+            let plane = output + o * channelStride, shift = bias?[o] ?? 0
             for ty in tileRows {
                 let t0 = o * tileCount + (ty - tileRows.lowerBound) * tileColumns
                 for j in 0..<6 {
@@ -185,6 +187,7 @@ struct Winograd3x3: Sendable {
                             target[4 * lane + 2] = out.2[lane]; target[4 * lane + 3] = out.3[lane]
                         }
                     }
+                    activation.apply(line, count: width, shift: shift)
                     (plane + y * width).update(from: line, count: width)
                 }
             }
