@@ -5,13 +5,17 @@ MGMT_QUEUE_* like the workers do. Used by scripts/servers.sh (rabbitmqctl import
 scripts/compose-secrets.sh (loaded by the broker container at boot).   usage: rabbitmq-definitions.py SECRETS_DIR
 
 The matrix (README, "Users and permissions"):
-  user           publishes to (topic write, work exchange)   consumes
-  mgmt-enqueue   studies                                     nothing; declares nothing (the scanner side)
-  mgmt-ingest    segment, report                             studies
-  mgmt-segment   classify, report                            segment
-  mgmt-classify  report                                      classify
-  mgmt-report    nothing                                     report and every <queue>.dead
+  user           publishes with key (topic write, work exchange)   consumes
+  mgmt-enqueue   studies                                           nothing; declares nothing (the scanner side)
+  mgmt-ingest    studies*, segment, report.ingest                  studies
+  mgmt-segment   segment*, classify, report.segment                segment
+  mgmt-classify  classify*, report.classify                        classify
+  mgmt-report    nothing                                           report and every <queue>.dead
   mgmt-admin     everything (tests and operators' tools)
+Status events go to the report queue under the publishing stage's own key (report.<stage>, bound to the report
+queue), so the broker refuses a forged `classified` from any user but mgmt-classify, and the reporter believes a
+status only under its stage's key. * A worker may write the key of the queue it consumes: a graceful stop hands
+its unfinished job back as a copy with the key it came with.
 Publishing needs write on the exchange, narrowed per routing key by the topic permission (the work exchange is a
 topic exchange for this reason); write on a queue only allows binding it, and binding needs read on the exchange.
 Nobody may write to the dead-letter exchange: only the broker dead-letters."""
@@ -47,7 +51,8 @@ def main():
     none = "^$"
     topology = alternatives(exchange, exchange + ".dead", *queues, *dead)
     bindable = alternatives(exchange, *queues, *dead)
-    keys = alternatives(*queues)
+    reports = {stage: f"{report}.{stage}" for stage in ("ingest", "segment", "classify")}
+    keys = alternatives(studies, segment, classify, *reports.values())
 
     def consumes(*names):
         return alternatives(exchange, exchange + ".dead", *names)
@@ -56,9 +61,10 @@ def main():
     roles = {
         "mgmt-admin": (".*", ".*", ".*", ".*", ".*"),
         "mgmt-enqueue": (none, alternatives(exchange), none, alternatives(studies), none),
-        "mgmt-ingest": (topology, bindable, consumes(studies), alternatives(segment, report), keys),
-        "mgmt-segment": (topology, bindable, consumes(segment), alternatives(classify, report), keys),
-        "mgmt-classify": (topology, bindable, consumes(classify), alternatives(report), keys),
+        "mgmt-ingest": (topology, bindable, consumes(studies), alternatives(studies, segment, reports["ingest"]), keys),
+        "mgmt-segment": (topology, bindable, consumes(segment), alternatives(segment, classify, reports["segment"]),
+                         keys),
+        "mgmt-classify": (topology, bindable, consumes(classify), alternatives(classify, reports["classify"]), keys),
         "mgmt-report": (topology, bindable, consumes(report, *dead), none, keys),
     }
     users, permissions, topic_permissions = [], [], []

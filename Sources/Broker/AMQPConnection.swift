@@ -479,12 +479,14 @@ final class AMQPConnection {
         defer { amqp_destroy_message(&message) }
         let properties = message.properties
         let flags = properties._flags
+        let hasHeaders = flags & MGMT_AMQP_BASIC_HEADERS_FLAG != 0
         return Delivery(
             body: message.body.len == 0 ? Data() : Data(bytes: message.body.bytes, count: message.body.len),
             messageID: flags & MGMT_AMQP_BASIC_MESSAGE_ID_FLAG != 0 ? string(properties.message_id) : nil,
             contentType: flags & MGMT_AMQP_BASIC_CONTENT_TYPE_FLAG != 0 ? string(properties.content_type) : nil,
-            headers: flags & MGMT_AMQP_BASIC_HEADERS_FLAG != 0 ? headerStrings(properties.headers) : [:],
+            headers: hasHeaders ? headerStrings(properties.headers) : [:],
             queue: envelope.queue, exchange: envelope.exchange, routingKey: envelope.routingKey,
+            firstDeathRoutingKey: hasHeaders ? firstDeathRoutingKey(properties.headers) : nil,
             redelivered: envelope.redelivered, deliveryTag: envelope.deliveryTag,
             origin: DeliveryOrigin(connectionSerial: serial, channel: channel, channelGeneration: generation))
     }
@@ -600,6 +602,27 @@ private func headerStrings(_ table: amqp_table_t) -> [String: String] {
         if let text { headers[string(entry.key)] = text }
     }
     return headers
+}
+
+/// The first routing key of the oldest `x-death` entry (RabbitMQ puts the latest death first): an array of tables,
+/// each with a `routing-keys` array.
+private func firstDeathRoutingKey(_ headers: amqp_table_t) -> String? {
+    func entries(_ table: amqp_table_t) -> UnsafeBufferPointer<amqp_table_entry_t> {
+        UnsafeBufferPointer(start: table.entries, count: table.entries == nil ? 0 : Int(table.num_entries))
+    }
+    func elements(_ array: amqp_array_t) -> UnsafeBufferPointer<amqp_field_value_t> {
+        UnsafeBufferPointer(start: array.entries, count: array.entries == nil ? 0 : Int(array.num_entries))
+    }
+    func field(_ name: String, in table: amqp_table_t, kind: UInt32) -> amqp_field_value_t? {
+        entries(table).first { string($0.key) == name && UInt32($0.value.kind) == kind }?.value
+    }
+    guard let deaths = field("x-death", in: headers, kind: AMQP_FIELD_KIND_ARRAY.rawValue),
+          let oldest = elements(deaths.value.array).last, UInt32(oldest.kind) == AMQP_FIELD_KIND_TABLE.rawValue,
+          let keys = field("routing-keys", in: oldest.value.table, kind: AMQP_FIELD_KIND_ARRAY.rawValue),
+          let key = elements(keys.value.array).first,
+          [AMQP_FIELD_KIND_UTF8.rawValue, AMQP_FIELD_KIND_BYTES.rawValue].contains(UInt32(key.kind))
+    else { return nil }
+    return string(key.value.bytes)
 }
 
 extension timeval {

@@ -29,6 +29,10 @@ public struct Delivery: Sendable {
     public let queue: String
     public let exchange: String
     public let routingKey: String
+    /// For a dead-lettered message, the routing key it was published with before it first died (RabbitMQ's
+    /// `x-death`): the dead-letter exchange re-keys it with its queue's name. Only the broker writes to dead-letter
+    /// queues, so there it is the broker's word; nil for a message that never died.
+    public let firstDeathRoutingKey: String?
     /// The broker delivered this message before (to this or another consumer) without an ack.
     public let redelivered: Bool
     public let deliveryTag: UInt64

@@ -34,6 +34,24 @@ public struct QueueNames: Sendable, Equatable {
     public var all: [String] { [studies, segment, classify, report] }
 
     public static func deadLetter(of queue: String) -> String { queue + ".dead" }
+
+    /// The stages that publish status events. Each publishes them under its own routing key, `<report>.<stage>`,
+    /// which the broker's topic permissions let only that stage's user write: the reporter believes a status only
+    /// from the stage that reaches it (`classified` only from the classifier), however the body names itself.
+    public static let reportingStages = ["ingest", "segment", "classify"]
+
+    /// The routing key `stage` publishes its status events with.
+    public func reportKey(of stage: String) -> String { "\(report).\(stage)" }
+
+    /// The stage whose key `routingKey` is, if it is a reporting stage's report key.
+    public func reportingStage(ofKey routingKey: String) -> String? {
+        Self.reportingStages.first { reportKey(of: $0) == routingKey }
+    }
+
+    /// The keys bound to `queue` on the work exchange: the queue's name, or every reporting stage's report key.
+    public func routingKeys(of queue: String) -> [String] {
+        queue == report ? Self.reportingStages.map(reportKey(of:)) : [queue]
+    }
 }
 
 /// The one configuration every executable reads from its environment (12-factor). README "Configuration" lists it.

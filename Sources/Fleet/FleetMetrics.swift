@@ -51,6 +51,19 @@ public struct FleetMetrics: Sendable {
     }
 }
 
+/// mgmt_status_events_refused_total: status events the reporter refused because they came under another stage's
+/// report key (a compromised or misconfigured publisher). Made when the reporter starts, so it shows 0 until then.
+public struct RefusedStatusEvents: Sendable {
+    private let counter: Metrics.Counter
+
+    public init() {
+        _ = FleetMetrics.registry
+        counter = Metrics.Counter(label: "mgmt_status_events_refused_total")
+    }
+
+    public func increment() { counter.increment() }
+}
+
 /// How a job ended, for metrics and logs.
 public enum JobOutcome: String, Sendable {
     /// Output stored, next message confirmed, delivery acked.

@@ -35,12 +35,17 @@ public struct Publication: Sendable {
 public struct IncomingMessage: Sendable {
     public var body: Data
     public var queue: String
+    /// The routing key the message was published with (for a dead letter, its key before the dead-lettering):
+    /// the broker's topic permissions decide who may publish with which key, so it says which role sent it.
+    public var routingKey: String
     public var headers: [String: String]
     public var redelivered: Bool
 
-    public init(body: Data, queue: String, headers: [String: String] = [:], redelivered: Bool = false) {
+    public init(body: Data, queue: String, routingKey: String? = nil, headers: [String: String] = [:],
+                redelivered: Bool = false) {
         self.body = body
         self.queue = queue
+        self.routingKey = routingKey ?? queue
         self.headers = headers
         self.redelivered = redelivered
     }

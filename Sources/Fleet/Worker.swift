@@ -28,7 +28,9 @@ public struct WorkerOptions: Sendable {
 
     /// Every worker declares the whole topology at start (idempotent), so any start order works.
     public var topology: Topology {
-        Topology(exchange: exchange, queues: queues.all.map { QueueSpec(name: $0, deliveryLimit: deliveryLimit) })
+        Topology(exchange: exchange, queues: queues.all.map {
+            QueueSpec(name: $0, routingKeys: queues.routingKeys(of: $0), deliveryLimit: deliveryLimit)
+        })
     }
 }
 
@@ -106,11 +108,13 @@ public final class Worker<S: Stage>: @unchecked Sendable {
 
     /// A stop is not the job's fault: a copy goes to the back of its queue (confirmed) and the delivery is acked,
     /// so the broker's delivery count, which dead-letters at MGMT_DELIVERY_LIMIT, grows only with crashes and
-    /// failures. The broker's own `x-` headers stay behind; a crash between publish and ack leaves a duplicate,
-    /// which deterministic job ids and idempotent stages absorb.
+    /// failures. The copy keeps the routing key it came with (each role may write the key of the queue it
+    /// consumes; the reporter may write none, so its rare overrun goes back through the broker instead). The
+    /// broker's own `x-` headers stay behind; a crash between publish and ack leaves a duplicate, which
+    /// deterministic job ids and idempotent stages absorb.
     private func requeueForStop(_ delivery: Delivery, on broker: BrokerConnection) throws {
         try broker.publish([OutgoingMessage(
-            routingKey: delivery.queue, body: delivery.body, messageID: delivery.messageID,
+            routingKey: delivery.routingKey, body: delivery.body, messageID: delivery.messageID,
             contentType: delivery.contentType ?? "application/json",
             headers: delivery.headers.filter { !$0.key.hasPrefix("x-") })], to: options.exchange)
         try broker.ack(delivery)
@@ -176,8 +180,9 @@ public final class Worker<S: Stage>: @unchecked Sendable {
     }
 
     private func handle(_ delivery: Delivery, on broker: BrokerConnection) throws {
-        let incoming = IncomingMessage(body: delivery.body, queue: delivery.queue, headers: delivery.headers,
-                                       redelivered: delivery.redelivered)
+        let incoming = IncomingMessage(body: delivery.body, queue: delivery.queue,
+                                       routingKey: delivery.firstDeathRoutingKey ?? delivery.routingKey,
+                                       headers: delivery.headers, redelivered: delivery.redelivered)
         var log = logger
         log[metadataKey: "queue"] = "\(delivery.queue)"
         if let count = delivery.deliveryCount { log[metadataKey: "delivery_count"] = "\(count)" }
@@ -242,7 +247,7 @@ public final class Worker<S: Stage>: @unchecked Sendable {
             return
         }
         try broker.publish(publications.map {
-            OutgoingMessage(routingKey: options.queues.name(of: $0.destination), body: $0.body, messageID: $0.messageId)
+            OutgoingMessage(routingKey: routingKey(of: $0.destination), body: $0.body, messageID: $0.messageId)
         }, to: options.exchange)
         try broker.ack(delivery)
         let seconds = Date().timeIntervalSince(started)
@@ -251,6 +256,11 @@ public final class Worker<S: Stage>: @unchecked Sendable {
         log.info("job finished", metadata: [
             "outcome": "\(outcome.rawValue)", "seconds": "\(String(format: "%.3f", seconds))",
             "published": "\(publications.count)"])
+    }
+
+    /// Status events go out under this stage's own report key; jobs under their queue's name.
+    private func routingKey(of destination: QueueRole) -> String {
+        destination == .report ? options.queues.reportKey(of: stage.name) : options.queues.name(of: destination)
     }
 
     /// Whether the delivery is still this thread's to settle (false once `abandon()` handed it back).

@@ -7,6 +7,9 @@ import ResultsStore
 /// What the reporter consumes: status events from `report`, and whatever the broker dead-lettered.
 public enum ReportInput: Sendable {
     case status(StatusEvent)
+    /// A status event that came under another stage's report key (`ReporterStage.refusal`): recorded as a
+    /// failure, never applied.
+    case refused(StatusEvent, reason: String)
     case deadLetter(DeadLetter)
 }
 
@@ -21,6 +24,8 @@ public struct DeadLetter: Sendable, Equatable {
     public var jobId: String
     public var reason: String
     public var bodyExcerpt: String
+    /// The routing key the message was published with (before the dead-lettering).
+    public var routingKey: String
     public var patientId: String?
     public var studyInstanceUid: String?
     public var seriesInstanceUid: String?
@@ -48,6 +53,7 @@ public final class ReporterStage: Stage, @unchecked Sendable {
     private let logger: Logger
     /// Touched only by the worker thread (the loop runs one job at a time).
     private var connection: PostgresConnection?
+    private let refusedEvents = RefusedStatusEvents()
 
     public init(conninfo: String, schema: String = "public", queues: QueueNames, logger: Logger) {
         self.conninfo = conninfo
@@ -71,7 +77,29 @@ public final class ReporterStage: Stage, @unchecked Sendable {
         if let source = queues.all.first(where: { QueueNames.deadLetter(of: $0) == message.queue }) {
             return .deadLetter(deadLetter(message, from: source))
         }
-        return .status(try MessageCodec.decode(StatusEvent.self, from: message.body))
+        let event = try MessageCodec.decode(StatusEvent.self, from: message.body)
+        if let reason = refusal(of: event, routingKey: message.routingKey) { return .refused(event, reason: reason) }
+        return .status(event)
+    }
+
+    /// The stage whose report key alone may carry `event`: `ingested` from ingest, `segmented` from segment,
+    /// `classified` from classify, and `failed` from the stage it names (each stage reports its own failures).
+    public static func sendingStage(of event: StatusEvent) -> String {
+        switch event.outcome {
+        case .ingested: "ingest"
+        case .segmented: "segment"
+        case .classified: "classify"
+        case .failed: event.stage
+        }
+    }
+
+    /// Why `event`, published with `routingKey`, is not believed; nil when the key is its sending stage's. The broker
+    /// lets each stage's user write only its own report key, so the key says who sent it, whatever the body claims.
+    public func refusal(of event: StatusEvent, routingKey: String) -> String? {
+        let sender = queues.reportingStage(ofKey: routingKey)
+        guard sender != Self.sendingStage(of: event) else { return nil }
+        let origin = sender.map { "the \($0) role's key" } ?? "key '\(routingKey)', no reporting role's"
+        return "status event '\(event.outcome.status)' arrived from \(origin); refused"
     }
 
     public func failurePublications(for job: ReportInput, reason: String) -> [Publication] { [] }
@@ -83,6 +111,7 @@ public final class ReporterStage: Stage, @unchecked Sendable {
             try connection.withTransaction(role: "record message") { _ in
                 switch job {
                 case .status(let event): try record(event, in: tables)
+                case .refused(let event, let reason): try record(event, refusedBecause: reason, in: tables)
                 case .deadLetter(let letter): try record(letter, in: tables)
                 }
             }
@@ -144,6 +173,18 @@ public final class ReporterStage: Stage, @unchecked Sendable {
         }
     }
 
+    /// The refusal is the reporter's own finding, so its row names stage "report"; the study, if the event names
+    /// one, is named so that a person can find it (identifiers only: events never carry patient names).
+    private func record(_ event: StatusEvent, refusedBecause reason: String, in tables: ResultsTables) throws {
+        try tables.recordFailure(kind: .failed, stage: name, jobId: event.jobId, patientId: event.patientId,
+                                 studyInstanceUid: event.studyInstanceUid,
+                                 seriesInstanceUid: event.series?.seriesInstanceUid, source: event.source,
+                                 queue: queues.report, reason: reason)
+        logger.warning("status event refused: not applied", metadata: [
+            "reason": "\(reason)", "job_id": "\(event.jobId)", "study_instance_uid": "\(event.studyInstanceUid ?? "")"])
+        refusedEvents.increment()
+    }
+
     private func record(_ letter: DeadLetter, in tables: ResultsTables) throws {
         if let series = letter.series {
             try tables.recordSeriesStatus(series, status: .failed, error: letter.reason)
@@ -157,7 +198,7 @@ public final class ReporterStage: Stage, @unchecked Sendable {
     private func recordRejection(_ job: ReportInput, reason: String, in tables: ResultsTables) throws {
         try tables.connection.withTransaction(role: "record rejected message") { _ in
             switch job {
-            case .status(let event):
+            case .status(let event), .refused(let event, _):
                 try tables.recordFailure(kind: .failed, stage: "report", jobId: event.jobId,
                                          patientId: event.patientId, studyInstanceUid: event.studyInstanceUid,
                                          seriesInstanceUid: event.series?.seriesInstanceUid, source: event.source,
@@ -187,7 +228,7 @@ public final class ReporterStage: Stage, @unchecked Sendable {
             decodeProblem = problem { () throws(MessageError) in _ = try MessageCodec.decode(StatusEvent.self, from: message.body) }
         }
         let brokerReason = message.headers["x-first-death-reason"] ?? "dead-lettered"
-        let reason: String
+        var reason: String
         if let decodeProblem {
             reason = "undecodable (\(brokerReason)): \(decodeProblem)"
         } else if brokerReason == "delivery_limit" {
@@ -195,13 +236,14 @@ public final class ReporterStage: Stage, @unchecked Sendable {
         } else {
             reason = "dead-lettered (\(brokerReason))"
         }
+        if message.routingKey != queue { reason += " [published with key '\(message.routingKey)']" }
         let fields = (try? JSONSerialization.jsonObject(with: message.body)) as? [String: Any]
         let series = fields?["series"] as? [String: Any]
         let jobId = (fields?["job_id"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? "body:\(sha256Hex(message.body))"
         // The excerpt helps find the producer; identifiers only, bodies never hold patient names or pixels.
         let excerpt = String(decoding: message.body.prefix(512), as: UTF8.self)
         return DeadLetter(
-            queue: queue, stage: stage, jobId: jobId, reason: reason, bodyExcerpt: excerpt,
+            queue: queue, stage: stage, jobId: jobId, reason: reason, bodyExcerpt: excerpt, routingKey: message.routingKey,
             patientId: (series?["patient_id"] ?? fields?["patient_id"]) as? String,
             studyInstanceUid: (series?["study_instance_uid"] ?? fields?["study_instance_uid"]) as? String,
             seriesInstanceUid: series?["series_instance_uid"] as? String, mriType: series?["mri_type"] as? String)

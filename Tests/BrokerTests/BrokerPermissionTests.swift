@@ -12,10 +12,11 @@ final class BrokerPermissionTests: XCTestCase {
         case enqueue, ingest, segment, classify, report
     }
 
-    /// The routing keys (queues) each role may publish to, and the queues it may consume.
+    /// The routing keys each role may publish with (a worker's own queue: the graceful-stop hand-back; status
+    /// events under the stage's own report key), and the queues it may consume.
     private static let publishes: [Role: Set<String>] = [
-        .enqueue: ["studies"], .ingest: ["segment", "report"], .segment: ["classify", "report"],
-        .classify: ["report"], .report: [],
+        .enqueue: ["studies"], .ingest: ["studies", "segment", "report.ingest"],
+        .segment: ["segment", "classify", "report.segment"], .classify: ["classify", "report.classify"], .report: [],
     ]
     private static let consumes: [Role: Set<String>] = [
         .enqueue: [], .ingest: ["studies"], .segment: ["segment"], .classify: ["classify"],
@@ -25,9 +26,20 @@ final class BrokerPermissionTests: XCTestCase {
     private let environment = ProcessInfo.processInfo.environment
     private lazy var queueNames: [String: String] = Dictionary(uniqueKeysWithValues:
         ["studies", "segment", "classify", "report"].map { ($0, environment["MGMT_QUEUE_\($0.uppercased())"] ?? $0) })
+    /// Routing key (as named in `publishes`) → (the configured key, the queue it reaches).
+    private lazy var routes: [String: (key: String, queue: String)] = {
+        var routes: [String: (key: String, queue: String)] = [:]
+        for name in ["studies", "segment", "classify"] { routes[name] = (queueNames[name] ?? name, queueNames[name] ?? name) }
+        let report = queueNames["report"] ?? "report"
+        for stage in ["ingest", "segment", "classify"] { routes["report.\(stage)"] = ("\(report).\(stage)", report) }
+        return routes
+    }()
     private lazy var topology = Topology(
         exchange: environment["MGMT_EXCHANGE"].flatMap { $0.isEmpty ? nil : $0 } ?? "mgmt",
-        queues: ["studies", "segment", "classify", "report"].map { QueueSpec(name: queueNames[$0] ?? $0) })
+        queues: ["studies", "segment", "classify", "report"].map { name in
+            let queue = queueNames[name] ?? name
+            return QueueSpec(name: queue, routingKeys: routes.values.filter { $0.queue == queue }.map(\.key).sorted())
+        })
 
     private func url(_ variable: String) throws -> AMQPURL {
         guard let text = environment[variable], !text.isEmpty else {
@@ -65,6 +77,23 @@ final class BrokerPermissionTests: XCTestCase {
         return false
     }
 
+    /// The unsettled delivery of message `id` from `queue`, waiting up to 10 s (dead-lettering is asynchronous);
+    /// other messages go back to the queue.
+    private func take(_ id: String, from queue: String, on admin: BrokerConnection) throws -> Delivery? {
+        var others: [Delivery] = []
+        defer { others.forEach { try? admin.reject($0, requeue: true) } }
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            guard let delivery = try admin.get(queue: queue) else {
+                Thread.sleep(forTimeInterval: 0.05)
+                continue
+            }
+            if delivery.messageID == id { return delivery }
+            others.append(delivery)
+        }
+        return nil
+    }
+
     private func assertRefused(_ error: any Error, _ context: String, file: StaticString = #filePath,
                                line: UInt = #line) {
         switch error {
@@ -87,9 +116,10 @@ final class BrokerPermissionTests: XCTestCase {
     func testEachRolePublishesOnlyWhereItsStageSends() throws {
         let admin = try admin()
         for role in Role.allCases {
-            for (key, queue) in queueNames.sorted(by: { $0.key < $1.key }) {
+            for (key, route) in routes.sorted(by: { $0.key < $1.key }) {
+                let queue = route.queue
                 let id = "permission-test-\(role)-\(key)-\(UUID().uuidString.prefix(8))"
-                let message = OutgoingMessage(routingKey: queue, body: Data("{\"forged\":true}".utf8), messageID: id)
+                let message = OutgoingMessage(routingKey: route.key, body: Data("{\"forged\":true}".utf8), messageID: id)
                 let broker = try connect(role)
                 try broker.declare(topology)  // a role without configure permission finds the topology existing
                 let allowed = Self.publishes[role]?.contains(key) ?? false
@@ -105,6 +135,50 @@ final class BrokerPermissionTests: XCTestCase {
                                "\(role) → \(key): the message is in the queue exactly when the role may send it")
             }
         }
+    }
+
+    /// Issue 14: a forged `classified` event from a compromised ingest worker. Its user may send status events
+    /// only under its own report key; the broker refuses the classifier's key (403, the channel closes).
+    func testOnlyTheClassifierRoleMayPublishUnderTheClassifierReportKey() throws {
+        let admin = try admin()
+        let classifierKey = try XCTUnwrap(routes["report.classify"]), ingestKey = try XCTUnwrap(routes["report.ingest"])
+        let forged = "forged-classified-\(UUID().uuidString.prefix(8))"
+        let ingest = try connect(.ingest)
+        XCTAssertThrowsError(try ingest.publish(OutgoingMessage(
+            routingKey: classifierKey.key, body: Data("{\"status\":\"classified\"}".utf8), messageID: forged),
+                                                to: topology.exchange)) { assertRefused($0, "ingest → report.classify") }
+        ingest.close()
+        XCTAssertFalse(try remove(forged, from: classifierKey.queue, on: admin), "the forged event never reached report")
+
+        let own = "own-key-\(UUID().uuidString.prefix(8))"
+        let again = try connect(.ingest)
+        try again.publish(OutgoingMessage(routingKey: ingestKey.key, body: Data("{\"status\":\"ingested\"}".utf8),
+                                          messageID: own), to: topology.exchange)
+        XCTAssertTrue(try remove(own, from: ingestKey.queue, on: admin), "ingest's own report key reaches report")
+        let classify = try connect(.classify)
+        try classify.publish(OutgoingMessage(routingKey: classifierKey.key, body: Data("{}".utf8), messageID: forged),
+                             to: topology.exchange)
+        XCTAssertTrue(try remove(forged, from: classifierKey.queue, on: admin))
+    }
+
+    /// The dead-letter exchange re-keys a dead letter with its queue's name; the key it was published with comes
+    /// back from RabbitMQ's x-death, so the reporter can still say which role sent it.
+    func testDeadLetterKeepsTheKeyItWasPublishedWith() throws {
+        let admin = try admin()
+        let route = try XCTUnwrap(routes["report.segment"])
+        let id = "dead-letter-key-\(UUID().uuidString.prefix(8))"
+        let segment = try connect(.segment)
+        try segment.publish(OutgoingMessage(routingKey: route.key, body: Data("{}".utf8), messageID: id),
+                            to: topology.exchange)
+        let live = try XCTUnwrap(try take(id, from: route.queue, on: admin), "the message reached \(route.queue)")
+        XCTAssertEqual(live.routingKey, route.key)
+        XCTAssertNil(live.firstDeathRoutingKey)
+        try admin.reject(live, requeue: false)
+        let deadQueue = route.queue + ".dead"
+        let letter = try XCTUnwrap(try take(id, from: deadQueue, on: admin), "the message was dead-lettered to \(deadQueue)")
+        try admin.ack(letter)
+        XCTAssertEqual(letter.routingKey, route.queue, "the dead-letter exchange re-keys with the queue's name")
+        XCTAssertEqual(letter.firstDeathRoutingKey, route.key)
     }
 
     func testEachRoleConsumesOnlyItsStagesQueues() throws {

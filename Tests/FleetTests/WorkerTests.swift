@@ -25,6 +25,22 @@ struct ScriptedSegmentStage: Stage {
     }
 }
 
+/// A stage on the report queue (as the reporter) that runs `behaviour` for each status event.
+struct ScriptedReportStage: Stage {
+    typealias Job = StatusEvent
+    let name = "report"
+    let behaviour: @Sendable () -> Void
+
+    func consumedQueues(_ names: QueueNames) -> [String] { [names.report] }
+
+    func run(_ job: StatusEvent, context: StageContext) throws -> [Publication] {
+        behaviour()
+        return []
+    }
+
+    func failurePublications(for job: StatusEvent, reason: String) -> [Publication] { [] }
+}
+
 /// A private topology (unique names) on the shared RabbitMQ, a store directory, and a running worker.
 final class WorkerHarness: @unchecked Sendable {
     let configuration: FleetConfiguration
@@ -194,6 +210,28 @@ final class WorkerTests: XCTestCase {
         XCTAssertEqual(attempts.value, 4)
         XCTAssertEqual(try harness.broker.messageCount(queue: QueueNames.deadLetter(of: harness.queues.segment)), 0)
         XCTAssertEqual(try harness.broker.messageCount(queue: harness.queues.segment), 0)
+    }
+
+    /// The stop hand-back re-publishes the message with the key it came with: a status event handed back under
+    /// its queue's name would lose the sending stage (and be refused by the reporter, or by the broker).
+    func testStopHandBackKeepsTheRoutingKey() throws {
+        let harness = try WorkerHarness()
+        self.harness = harness
+        let started = Counter()
+        let worker = try harness.start(ScriptedReportStage {
+            started.increment()
+            Thread.sleep(forTimeInterval: 2)
+        })
+        let key = harness.queues.reportKey(of: "segment")
+        let event = StatusEvent(jobId: "handed-back", stage: "segment", .segmented(series, weightsSha256: "w"))
+        try harness.broker.publish(OutgoingMessage(routingKey: key, body: MessageCodec.encode(event), messageID: "handed-back"),
+                                   to: harness.configuration.exchange)
+        try waitUntil(timeout: 20) { started.value == 1 }
+        worker.abandon()
+        let back = try XCTUnwrap(try waitForGet(harness.broker, queue: harness.queues.report))
+        try harness.broker.ack(back)
+        XCTAssertEqual(back.messageID, "handed-back")
+        XCTAssertEqual(back.routingKey, key)
     }
 
     /// A worker starts by removing the workspaces of workers that are gone (their lock is free: the kernel drops
