@@ -119,17 +119,21 @@ public struct ECANFNet: Sendable {
         let stemSpecs = ECANFNetArchitecture.stem
         stem = try stemSpecs.enumerated().map { i, spec in
             // SiLU follows every stem conv but the last.
-            // The stem runs frame by frame at 112²: Winograd where the convolution allows it.
+            // The stem runs frame by frame: Winograd where the convolution allows it.
             try Self.standardizedConvolution(spec, prefix: prefix, activation: i < stemSpecs.count - 1 ? .silu : .identity,
                                              preferWinograd: true, from: source)
         }
-        blocks = try ECANFNetArchitecture.blocks.map { spec in
-            Block(
+        blocks = try ECANFNetArchitecture.blocks.enumerated().map { index, spec in
+            // Blocks that run frame by frame take Winograd where they can (stage 0's 3×3s are ungrouped: 64 wide).
+            let frameByFrame = index < Self.firstBatchedBlock
+            return Block(
                 spec: spec,
                 downsample: try spec.downsample.map { try Self.standardizedConvolution($0, prefix: prefix, activation: .identity, from: source) },
                 conv1: try Self.standardizedConvolution(spec.conv1, prefix: prefix, activation: .silu, from: source),
-                conv2: try Self.standardizedConvolution(spec.conv2, prefix: prefix, activation: .silu, from: source),
-                conv2b: try Self.standardizedConvolution(spec.conv2b, prefix: prefix, activation: .silu, from: source),
+                conv2: try Self.standardizedConvolution(spec.conv2, prefix: prefix, activation: .silu,
+                                                        preferWinograd: frameByFrame, from: source),
+                conv2b: try Self.standardizedConvolution(spec.conv2b, prefix: prefix, activation: .silu,
+                                                         preferWinograd: frameByFrame, from: source),
                 conv3: try Self.standardizedConvolution(spec.conv3, prefix: prefix, activation: .identity, from: source),
                 eca: try source.tensor(prefix + spec.ecaKey, shape: [1, 1, ECANFNetArchitecture.ecaKernel]).storage)
         }
