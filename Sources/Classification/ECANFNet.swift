@@ -102,6 +102,8 @@ public struct ECANFNet: Sendable {
     let finalConv: Conv2d
     /// Time per layer kind (`LayerKind`) when set; nil (no timing) by default.
     public var profile: LayerProfile?
+    /// Workspaces kept from one `embed` to the next: their memory is mapped and faulted in once, not per chunk.
+    private let idleWorkspaces = IdleWorkspaces()
 
     /// The rows of the per-layer profile, named as tools/reference/bench_ort.py names ONNX Runtime's nodes.
     public enum LayerKind {
@@ -186,7 +188,8 @@ public struct ECANFNet: Sendable {
         let batchSize = (count + batchCount - 1) / batchCount
         let batches = stride(from: 0, to: count, by: batchSize).map { $0..<min($0 + batchSize, count) }
         let model = self
-        let workspaces = (0..<workers).map { _ in Workspace() }
+        let workspaces = idleWorkspaces.take(workers)
+        defer { idleWorkspaces.giveBack(workspaces) }
         frames.withUnsafeBufferPointer { input in
             output.withUnsafeMutableBufferPointer { out in
                 let inputBase = SendablePointer(UnsafeMutablePointer(mutating: input.baseAddress!))
@@ -315,5 +318,25 @@ public struct ECANFNet: Sendable {
             }
             return VectorMath.sigmoid(y)
         }
+    }
+}
+
+/// Workspaces between the calls of one model; calls running at the same time each take their own.
+private final class IdleWorkspaces: @unchecked Sendable {
+    private let lock = NSLock()
+    private var idle: [Workspace] = []
+
+    func take(_ count: Int) -> [Workspace] {
+        lock.lock()
+        defer { lock.unlock() }
+        let reused = Array(idle.suffix(count))
+        idle.removeLast(reused.count)
+        return reused + (reused.count..<count).map { _ in Workspace() }
+    }
+
+    func giveBack(_ workspaces: [Workspace]) {
+        lock.lock()
+        idle += workspaces
+        lock.unlock()
     }
 }
