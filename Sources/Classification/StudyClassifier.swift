@@ -13,6 +13,7 @@ public struct ClassifierWeights: Sendable {
     public static func fileName(mriType: MRIType) -> String { "classifier-\(mriType.rawValue).safetensors" }
 
     public init(contentsOf url: URL) throws {
+        LargeBlocks.returnToTheSystemWhenFreed()
         let file = try SafeTensorsFile(contentsOf: url)
         sha256 = file.sha256
         model = try SequenceClassifier(file: file)
