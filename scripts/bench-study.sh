@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Study-level benchmark: a generated study (four series of SLICES slices of SIZE², tools/testdata/make_study.py)
 # through the offline stages (`ingest run`, `seg-worker run`, `cls-worker run`, 2 threads), next to the PyTorch
-# reference pipeline on the same study and the same seeded weights (tools/reference/study_reference.py: pydicom,
+# reference pipeline on the same study and the same weights (tools/reference/study_reference.py: pydicom,
 # albumentations, torch UNet++, T4E's classifier with the backbone per chunk), rounds alternating the two.
 # Prints seconds per study and studies/hour for both, their ratio, each Swift stage's seconds and peak RSS
 # (/usr/bin/time -v: memory is load-independent), and the load average (the machine may be shared).
-# Seeded weights find no tumour, so the classifier has nothing to classify: give trained weights (a model
-# directory as MGMT_MODELS holds, used by both sides) with --models for a study whose classifier stage works.
+# Both sides load one model directory: by default the DEMO weights (`cls-worker demo-weights`: seeded, with the
+# whole-tumour output biased so that every slice reaches the classifier, as tumour slices do with trained
+# weights; plain seeded weights find no tumour and leave the classifier stage idle), or --models DIR (a model
+# directory as MGMT_MODELS holds, e.g. trained weights).
 #   usage: scripts/bench-study.sh [--slices N (150)] [--size N (240)] [--rounds N (1)] [--threads N (2)] [--models DIR]
 #   quick try: scripts/bench-study.sh --slices 12 --size 64
 #   env: REFENV (see scripts/reference-python.sh)
@@ -22,7 +24,7 @@ while (($#)); do
     --rounds) rounds=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --models) models=$(cd "$2" && pwd); shift 2 ;;
-    *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,14p' "$0" >&2; exit 2 ;;
   esac
 done
 reference=$(scripts/reference-python.sh)
@@ -36,11 +38,7 @@ trap 'rm -rf "$work"' EXIT
 study=$work/export/00150
 if [[ -z $models ]]; then
   models=$work/models
-  "$bin/seg-worker" seeded-weights "$models" >/dev/null
-  "$reference" tools/reference/study_reference.py weights "$models" >/dev/null
-  reference_models=()
-else
-  reference_models=("$models")
+  "$bin/cls-worker" demo-weights "$models" >/dev/null
 fi
 results=$work/results.jsonl
 
@@ -61,7 +59,7 @@ for ((round = 1; round <= rounds; round++)); do
   timed segment "$bin/seg-worker" run "$work/offline" --models "$models" --threads "$threads"
   timed classify "$bin/cls-worker" run "$work/offline" --models "$models" --threads "$threads" --json
   cp "$work/classify.out" "$work/swift-result.json"
-  "$reference" tools/reference/study_reference.py run "$study" "$threads" "${reference_models[@]}" >>"$results"
+  "$reference" tools/reference/study_reference.py run "$study" "$threads" "$models" >>"$results"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$results" "$rounds" "$work/swift-result.json" <<'PY'
@@ -87,5 +85,5 @@ print("kept slices per series, swift / reference: " + ", ".join(
     f"{k} {kept.get(k, '-')}/{v['kept']}" for k, v in reference[-1]["series"].items()))
 print(f"patient probability, swift / reference: {swift_result.get('probability')} / {reference[-1]['probability']}")
 if not any(kept.values()):
-    print("note: no slice passed the selection, so neither classifier ran (seeded weights find no tumour; use --models)")
+    print("note: no slice passed the selection, so neither classifier ran")
 PY

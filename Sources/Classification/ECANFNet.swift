@@ -102,6 +102,8 @@ public struct ECANFNet: Sendable {
     let finalConv: Conv2d
     /// Time per layer kind (`LayerKind`) when set; nil (no timing) by default.
     public var profile: LayerProfile?
+    /// Workspaces kept from one `embed` to the next: their memory is mapped and faulted in once, not per chunk.
+    private let idleWorkspaces = IdleWorkspaces()
 
     /// The rows of the per-layer profile, named as tools/reference/bench_ort.py names ONNX Runtime's nodes.
     public enum LayerKind {
@@ -119,15 +121,21 @@ public struct ECANFNet: Sendable {
         let stemSpecs = ECANFNetArchitecture.stem
         stem = try stemSpecs.enumerated().map { i, spec in
             // SiLU follows every stem conv but the last.
-            try Self.standardizedConvolution(spec, prefix: prefix, activation: i < stemSpecs.count - 1 ? .silu : .identity, from: source)
+            // The stem runs frame by frame: Winograd where the convolution allows it.
+            try Self.standardizedConvolution(spec, prefix: prefix, activation: i < stemSpecs.count - 1 ? .silu : .identity,
+                                             preferWinograd: true, from: source)
         }
-        blocks = try ECANFNetArchitecture.blocks.map { spec in
-            Block(
+        blocks = try ECANFNetArchitecture.blocks.enumerated().map { index, spec in
+            // Blocks that run frame by frame take Winograd where they can (stage 0's 3×3s are ungrouped: 64 wide).
+            let frameByFrame = index < Self.firstBatchedBlock
+            return Block(
                 spec: spec,
                 downsample: try spec.downsample.map { try Self.standardizedConvolution($0, prefix: prefix, activation: .identity, from: source) },
                 conv1: try Self.standardizedConvolution(spec.conv1, prefix: prefix, activation: .silu, from: source),
-                conv2: try Self.standardizedConvolution(spec.conv2, prefix: prefix, activation: .silu, from: source),
-                conv2b: try Self.standardizedConvolution(spec.conv2b, prefix: prefix, activation: .silu, from: source),
+                conv2: try Self.standardizedConvolution(spec.conv2, prefix: prefix, activation: .silu,
+                                                        preferWinograd: frameByFrame, from: source),
+                conv2b: try Self.standardizedConvolution(spec.conv2b, prefix: prefix, activation: .silu,
+                                                         preferWinograd: frameByFrame, from: source),
                 conv3: try Self.standardizedConvolution(spec.conv3, prefix: prefix, activation: .identity, from: source),
                 eca: try source.tensor(prefix + spec.ecaKey, shape: [1, 1, ECANFNetArchitecture.ecaKernel]).storage)
         }
@@ -137,7 +145,8 @@ public struct ECANFNet: Sendable {
     /// ScaledStdConv2d: w' = gain · γ/√fan_in · (w − mean) / √(var + eps), mean and biased variance per output
     /// channel over its fan-in (timm computes it with F.batch_norm in training mode).
     static func standardizedConvolution(
-        _ spec: ECANFNetArchitecture.Convolution, prefix: String, activation: Activation, from source: WeightSource
+        _ spec: ECANFNetArchitecture.Convolution, prefix: String, activation: Activation, preferWinograd: Bool = false,
+        from source: WeightSource
     ) throws -> Conv2d {
         let key = prefix + spec.key
         let raw = try source.tensor(key + ".weight", shape: spec.weightShape)
@@ -157,7 +166,7 @@ public struct ECANFNet: Sendable {
         return try Conv2d(
             weight: Tensor(shape: spec.weightShape, storage: standardized), bias: bias,
             stride: Pair2D(spec.stride, spec.stride), padding: spec.kernel == 3 ? 1 : 0, groups: spec.groups,
-            activation: activation)
+            activation: activation, preferWinograd: preferWinograd)
     }
 
     /// Frames per batch at most: the stages at 14×14 and 7×7 run as one GEMM per layer over the batch.
@@ -179,7 +188,8 @@ public struct ECANFNet: Sendable {
         let batchSize = (count + batchCount - 1) / batchCount
         let batches = stride(from: 0, to: count, by: batchSize).map { $0..<min($0 + batchSize, count) }
         let model = self
-        let workspaces = (0..<workers).map { _ in Workspace() }
+        let workspaces = idleWorkspaces.take(workers)
+        defer { idleWorkspaces.giveBack(workspaces) }
         frames.withUnsafeBufferPointer { input in
             output.withUnsafeMutableBufferPointer { out in
                 let inputBase = SendablePointer(UnsafeMutablePointer(mutating: input.baseAddress!))
@@ -308,5 +318,25 @@ public struct ECANFNet: Sendable {
             }
             return VectorMath.sigmoid(y)
         }
+    }
+}
+
+/// Workspaces between the calls of one model; calls running at the same time each take their own.
+private final class IdleWorkspaces: @unchecked Sendable {
+    private let lock = NSLock()
+    private var idle: [Workspace] = []
+
+    func take(_ count: Int) -> [Workspace] {
+        lock.lock()
+        defer { lock.unlock() }
+        let reused = Array(idle.suffix(count))
+        idle.removeLast(reused.count)
+        return reused + (reused.count..<count).map { _ in Workspace() }
+    }
+
+    func giveBack(_ workspaces: [Workspace]) {
+        lock.lock()
+        idle += workspaces
+        lock.unlock()
     }
 }

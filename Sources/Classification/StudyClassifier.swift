@@ -13,6 +13,7 @@ public struct ClassifierWeights: Sendable {
     public static func fileName(mriType: MRIType) -> String { ClassifierModel.nfnetLSTM.weightsFileName(mriType) }
 
     public init(contentsOf url: URL) throws {
+        LargeBlocks.returnToTheSystemWhenFreed()
         let file = try SafeTensorsFile(contentsOf: url)
         sha256 = file.sha256
         model = try SequenceClassifier(file: file)
@@ -46,7 +47,9 @@ public struct StudyClassifier: Sendable {
                 path: studyDirectory.appendingPathComponent(StudyDirectory.metadataFileName).path,
                 reason: String(describing: error))
         }
-        var loaded: [MRIType: ClassifierWeights] = [:]
+        // One model in memory at a time (each is ~100 MB): a study has one series per MRI type as a rule, so
+        // keeping every type's model would only hold them until the study ends.
+        var loaded: (type: MRIType, weights: ClassifierWeights)?
         var results: [SeriesClassification] = []
         for entry in study.series {
             let directory = studyFiles.series(entry)
@@ -55,8 +58,11 @@ public struct StudyClassifier: Sendable {
             if !FileManager.default.fileExists(atPath: weightsURL.path) {
                 result = try SeriesClassification.skipped(directory.url, missingWeights: weightsURL)
             } else {
-                let weights = try loaded[entry.mriType] ?? ClassifierWeights(contentsOf: weightsURL)
-                loaded[entry.mriType] = weights
+                if loaded?.type != entry.mriType {
+                    loaded = nil  // released before the next one loads
+                    loaded = (entry.mriType, try ClassifierWeights(contentsOf: weightsURL))
+                }
+                let weights = loaded!.weights
                 let classifier = SeriesClassifier(model: weights.model, weightsSha256: weights.sha256,
                                                   augmentation: augmentation, threads: threads, reuseEmbeddings: reuseEmbeddings)
                 result = try classifier.classify(SeriesInput(directory: directory.url))

@@ -50,10 +50,10 @@ public struct BatchNorm: Sendable {
 
 /// 2-D convolution (PyTorch's Conv2d semantics) with an optional fused per-channel epilogue.
 /// Weights are [out, in/groups, kh, kw]. One entry point, `apply`, over a feature map of one image or a
-/// channel-major batch: a single image through a 3×3 stride-1 pad-1 ungrouped convolution uses Winograd
-/// F(4×4, 3×3) (`Winograd3x3`); everything else is im2col + sgemm per group over the whole batch, where a 1×1
-/// stride-1 unpadded convolution is the GEMM on the input itself. Temporary memory comes from the caller's
-/// `Workspace`.
+/// channel-major batch: im2col + sgemm per group over the whole batch, where a 1×1 stride-1 unpadded convolution
+/// is the GEMM on the input itself; or, where the model asks for it (`preferWinograd`) and the convolution
+/// allows it (3×3, stride 1, pad 1, ungrouped), Winograd F(4×4, 3×3) (`Winograd3x3`) image by image, keeping
+/// only the transformed weights. Temporary memory comes from the caller's `Workspace`.
 public struct Conv2d: Sendable {
     public let inChannels: Int
     public let outChannels: Int
@@ -62,17 +62,23 @@ public struct Conv2d: Sendable {
     public let padding: Pair2D
     public let dilation: Pair2D
     public let groups: Int
-    public private(set) var weight: [Float]
     public private(set) var bias: [Float]?
     /// Applied after the bias, fused into the output pass.
     public let activation: Activation
-    /// Winograd form of a 3×3 stride-1 pad-1 ungrouped convolution (nil for every other kind).
-    private var winograd: Winograd3x3?
+    private var weights: Weights
+
+    /// The weights in the one form `apply` uses. The Winograd transform is 4× the raw weights' size, so the raw
+    /// form is not kept beside it (in a UNet++ the pair took 500 MB).
+    private enum Weights: Sendable {
+        /// As loaded, [out, in/groups, kh, kw], for im2col + GEMM.
+        case direct([Float])
+        case winograd(Winograd3x3)
+    }
 
     public init(
         weight: Tensor, bias: Tensor? = nil,
         stride: Pair2D = 1, padding: Pair2D = 0, dilation: Pair2D = 1, groups: Int = 1,
-        activation: Activation = .identity, folding norm: BatchNorm? = nil
+        activation: Activation = .identity, folding norm: BatchNorm? = nil, preferWinograd: Bool = false
     ) throws {
         guard weight.shape.count == 4 else {
             throw InferenceError.shapeMismatch(what: "conv weight", expected: [-1, -1, -1, -1], found: weight.shape)
@@ -94,30 +100,37 @@ public struct Conv2d: Sendable {
         self.padding = padding
         self.dilation = dilation
         self.groups = groups
-        self.weight = weight.storage
-        self.bias = bias?.storage
         self.activation = activation
-        if let norm { try foldWeights(norm) }
-        prepareFastPath()
-    }
-
-    private var isWinogradEligible: Bool {
-        kernel == 3 && stride == 1 && padding == 1 && dilation == 1 && groups == 1
-    }
-
-    private mutating func prepareFastPath() {
-        winograd = isWinogradEligible ? Winograd3x3(weight: weight, inChannels: inChannels, outChannels: outChannels) : nil
+        var raw = weight.storage
+        self.bias = bias?.storage
+        if let norm {
+            // Folded before the transform, so the transform rounds once.
+            try norm.checkFolds(into: out)
+            norm.scaleRows(of: &raw)
+            self.bias = norm.folded(bias: self.bias)
+        }
+        // Winograd rounds a little more than a direct sum and pays off on large planes image by image (at 14×14
+        // in a batch, one GEMM over the batch's im2col columns is wider), so the model chooses it.
+        let isWinogradEligible = kernel == 3 && stride == 1 && padding == 1 && dilation == 1 && groups == 1
+        weights = preferWinograd && isWinogradEligible
+            ? .winograd(Winograd3x3(weight: raw, inChannels: inChannels, outChannels: outChannels)) : .direct(raw)
     }
 
     /// Folds a batch norm that follows this convolution into its weights and bias (done once, at load; the
-    /// `folding:` initialiser argument does the same without preparing the weights twice).
+    /// `folding:` initialiser argument does it before the Winograd transform, which rounds once less).
     public mutating func fold(_ norm: BatchNorm) throws {
-        try foldWeights(norm)
-        prepareFastPath()
-    }
-
-    private mutating func foldWeights(_ norm: BatchNorm) throws {
-        (weight, bias) = try norm.folded(intoWeight: weight, bias: bias, outChannels: outChannels)
+        try norm.checkFolds(into: outChannels)
+        switch weights {
+        case .direct(var raw):
+            weights = .direct([])  // the only reference, so scaling does not copy
+            norm.scaleRows(of: &raw)
+            weights = .direct(raw)
+        case .winograd(var winograd):
+            weights = .direct([])
+            winograd.scaleOutputs(by: norm.scale)
+            weights = .winograd(winograd)
+        }
+        bias = norm.folded(bias: bias)
     }
 
     public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
@@ -137,18 +150,24 @@ public struct Conv2d: Sendable {
         precondition(input.channels == inChannels, "convolution of \(inChannels) channels on \(input.channels)")
         let (oh, ow) = outputSize(height: input.height, width: input.width)
         let result = FeatureMap(data: output, channels: outChannels, batch: input.batch, height: oh, width: ow)
-        if let winograd, input.batch == 1 {
-            winograd.apply(input: input.data, height: input.height, width: input.width, output: output, workspace: workspace)
-        } else {
-            convolveByGEMM(input, into: result, workspace: workspace)
+        switch weights {
+        case .winograd(let winograd):
+            // Image b's channel planes lie batch planes apart in the channel-major layout.
+            let plane = input.planeSize, channelStride = input.batch * plane
+            for b in 0..<input.batch {
+                winograd.apply(input: input.data + b * plane, height: input.height, width: input.width, channelStride: channelStride,
+                               output: output + b * plane, bias: bias, activation: activation, workspace: workspace)
+            }
+        case .direct(let weight):
+            convolveByGEMM(input, weight: weight, into: result, workspace: workspace)
+            finish(output, planeSize: input.batch * oh * ow)
         }
-        finish(output, planeSize: input.batch * oh * ow)
         return result
     }
 
     /// Per group, one GEMM [outPerGroup × k] · [k × batch·oh·ow], the columns built by im2col (rows (c, ky, kx),
     /// each the batch's planes side by side) or, for a pointwise convolution, the input itself.
-    private func convolveByGEMM(_ input: FeatureMap, into output: FeatureMap, workspace: Workspace) {
+    private func convolveByGEMM(_ input: FeatureMap, weight: [Float], into output: FeatureMap, workspace: Workspace) {
         let (height, width, batch) = (input.height, input.width, input.batch)
         let (oh, ow) = (output.height, output.width)
         let columnsPerImage = oh * ow, n = batch * columnsPerImage
@@ -182,7 +201,8 @@ public struct Conv2d: Sendable {
         }
     }
 
-    /// Bias and activation over the output planes, fused in one pass per channel.
+    /// Bias and activation over the output planes, fused in one pass per channel (the Winograd form does it
+    /// itself, on each output row before it is stored).
     private func finish(_ output: UnsafeMutablePointer<Float>, planeSize: Int) {
         for o in 0..<outChannels {
             activation.apply(output + o * planeSize, count: planeSize, shift: bias?[o] ?? 0)
@@ -196,12 +216,12 @@ extension Conv2d {
     public static func load(
         _ prefix: String, from source: WeightSource, inChannels: Int, outChannels: Int, kernel: Int,
         stride: Pair2D = 1, padding: Pair2D = 0, groups: Int = 1, bias: Bool, activation: Activation = .identity,
-        foldedNorm: String? = nil
+        foldedNorm: String? = nil, preferWinograd: Bool = false
     ) throws -> Conv2d {
         let weight = try source.tensor("\(prefix).weight", shape: [outChannels, inChannels / groups, kernel, kernel])
         let biasTensor = bias ? try source.tensor("\(prefix).bias", shape: [outChannels]) : nil
         let norm = try foldedNorm.map { try source.batchNorm($0, channels: outChannels) }
         return try Conv2d(weight: weight, bias: biasTensor, stride: stride, padding: padding, groups: groups,
-                          activation: activation, folding: norm)
+                          activation: activation, folding: norm, preferWinograd: preferWinograd)
     }
 }

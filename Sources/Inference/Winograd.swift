@@ -9,7 +9,7 @@ struct Winograd3x3: Sendable {
     let inChannels: Int
     let outChannels: Int
     /// U as 36 matrices [outChannels, inChannels].
-    let transformedWeights: [Float]
+    private(set) var transformedWeights: [Float]
 
     /// G (6×3), row-major.
     private static let g: [Double] = [
@@ -49,17 +49,55 @@ struct Winograd3x3: Sendable {
         }
     }
 
+    /// Output channel o's weights times scale[o] (a batch norm folded after the transform: U is linear in them).
+    mutating func scaleOutputs(by scale: [Float]) {
+        let plane = outChannels * inChannels
+        transformedWeights.withUnsafeMutableBufferPointer { u in
+            for e in 0..<Self.elements {
+                for o in 0..<outChannels {
+                    let row = u.baseAddress! + e * plane + o * inChannels
+                    for c in 0..<inChannels { row[c] *= scale[o] }
+                }
+            }
+        }
+    }
+
     static func tiles(height: Int, width: Int) -> (rows: Int, columns: Int) {
         ((height + tile - 1) / tile, (width + tile - 1) / tile)
     }
 
-    /// One image [in, H, W] → [out, H, W] before bias and activation.
-    func apply(input: UnsafePointer<Float>, height: Int, width: Int, output: UnsafeMutablePointer<Float>, workspace: Workspace) {
+    /// One image [in, H, W] → activation([out, H, W] + bias), the bias and activation applied to each output row
+    /// before it is stored (no second pass over the output); its channel planes lie `channelStride` floats apart in
+    /// both (H·W for a lone image, more inside a channel-major batch).
+    func apply(
+        input: UnsafePointer<Float>, height: Int, width: Int, channelStride: Int, output: UnsafeMutablePointer<Float>,
+        bias: [Float]?, activation: Activation, workspace: Workspace
+    ) {
         let (tileRows, tileColumns) = Self.tiles(height: height, width: width)
-        let tileCount = tileRows * tileColumns
         // The transforms run 8 tiles at a time; the last group of a row may read (never write) past its end.
         let groupedColumns = (tileColumns + 7) / 8 * 8
-        let v = workspace.scratch(Workspace.convolutionSlot, count: Self.elements * (inChannels + outChannels) * tileCount + 8)
+        let bandRows = max(1, min(tileRows, Self.bandFloats / (Self.elements * (inChannels + outChannels) * tileColumns)))
+        let v = workspace.scratch(Workspace.convolutionSlot,
+                                  count: Self.elements * (inChannels + outChannels) * bandRows * tileColumns + 8)
+        for firstRow in stride(from: 0, to: tileRows, by: bandRows) {
+            applyBand(tileRows: firstRow..<min(firstRow + bandRows, tileRows), tileColumns: tileColumns,
+                      groupedColumns: groupedColumns, input: input, height: height, width: width,
+                      channelStride: channelStride, output: output, bias: bias, activation: activation, scratch: v)
+        }
+    }
+
+    /// Floats of V and M (the transformed input and the products) at most per band of tile rows, 16 MB: the
+    /// transforms and GEMMs run band by band, so a large image's tiles are never all in memory (a UNet++ decoder
+    /// layer at 112² took 58 MB per thread), and a band stays closer to the cache. U is read once per band.
+    static let bandFloats = 4 << 20
+
+    /// Input transform, 36 GEMMs and output transform for the tiles of rows `tileRows`.
+    private func applyBand(
+        tileRows: Range<Int>, tileColumns: Int, groupedColumns: Int, input: UnsafePointer<Float>, height: Int, width: Int,
+        channelStride: Int, output: UnsafeMutablePointer<Float>, bias: [Float]?, activation: Activation,
+        scratch v: UnsafeMutablePointer<Float>
+    ) {
+        let tileCount = tileRows.count * tileColumns
         let m = v + Self.elements * inChannels * tileCount
         let vPlane = inChannels * tileCount, mPlane = outChannels * tileCount
 
@@ -74,8 +112,8 @@ struct Winograd3x3: Sendable {
         let r = (0..<6).map { buffer + (6 + $0) * rowLength }
         let paddedWidth = 4 * tileColumns + 2
         for c in 0..<inChannels {
-            let plane = input + c * height * width
-            for ty in 0..<tileRows {
+            let plane = input + c * channelStride
+            for ty in tileRows {
                 for i in 0..<6 {
                     let y = 4 * ty - 1 + i
                     p[i].update(repeating: 0, count: paddedWidth)
@@ -87,7 +125,7 @@ struct Winograd3x3: Sendable {
                     store8(t.0, r[0] + k); store8(t.1, r[1] + k); store8(t.2, r[2] + k)
                     store8(t.3, r[3] + k); store8(t.4, r[4] + k); store8(t.5, r[5] + k)
                 }
-                let base = c * tileCount + ty * tileColumns
+                let base = c * tileCount + (ty - tileRows.lowerBound) * tileColumns
                 for i in 0..<6 {
                     let row = r[i]
                     let first = v + (6 * i) * vPlane + base
@@ -123,9 +161,9 @@ struct Winograd3x3: Sendable {
         let a = (0..<24).map { outBuffer + $0 * groupedColumns }
         let line = outBuffer + 24 * groupedColumns
         for o in 0..<outChannels {
-            let plane = output + o * height * width
-            for ty in 0..<tileRows {
-                let t0 = o * tileCount + ty * tileColumns
+            let plane = output + o * channelStride, shift = bias?[o] ?? 0
+            for ty in tileRows {
+                let t0 = o * tileCount + (ty - tileRows.lowerBound) * tileColumns
                 for j in 0..<6 {
                     let m0 = m + j * mPlane + t0
                     for group in stride(from: 0, to: tileColumns, by: 8) {
@@ -149,6 +187,7 @@ struct Winograd3x3: Sendable {
                             target[4 * lane + 2] = out.2[lane]; target[4 * lane + 3] = out.3[lane]
                         }
                     }
+                    activation.apply(line, count: width, shift: shift)
                     (plane + y * width).update(from: line, count: width)
                 }
             }

@@ -43,7 +43,7 @@ struct DenseNetEncoder: Sendable {
                                              outChannels: Self.bottleneck, kernel: 1, bias: false, activation: .relu,
                                              foldedNorm: "\(layerPrefix).norm2")
                 let grow = try Conv2d.load("\(layerPrefix).conv2", from: source, inChannels: Self.bottleneck,
-                                           outChannels: Self.growth, kernel: 3, padding: 1, bias: false)
+                                           outChannels: Self.growth, kernel: 3, padding: 1, bias: false, preferWinograd: true)
                 layers.append(DenseLayer(norm: norm, reduce: reduce, grow: grow))
                 channels += Self.growth
             }

@@ -68,6 +68,7 @@ public final class SegmentationStage {
                             logger: Logger = Logger(label: "segmentation")) throws {
         let url = modelDirectory.appendingPathComponent(Self.weightsFileName)
         guard FileManager.default.fileExists(atPath: url.path) else { throw SegmentationStageError.missingWeights(path: url.path) }
+        LargeBlocks.returnToTheSystemWhenFreed()
         let file = try SafeTensorsFile(contentsOf: url)
         let reader = StateDictReader(file)
         let model = try UNetPlusPlus(weights: reader)

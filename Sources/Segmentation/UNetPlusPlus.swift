@@ -15,7 +15,8 @@ public enum SegmentationModelError: Error, CustomStringConvertible, Equatable {
 /// smp 0.3.3 `UnetPlusPlus(encoder_name="densenet121", encoder_depth=5, encoder_weights=None, classes=2,
 /// activation="sigmoid")` with its default decoder (channels 256, 128, 64, 32, 16, batch norm, no attention):
 /// [N, 3, H, W] ImageNet-normalised images (H, W multiples of 32) → [N, 2, H, W] sigmoid probabilities.
-/// Built from a state_dict with smp's key names; batch norms are folded into the convolutions at load.
+/// Built from a state_dict with smp's key names; batch norms are folded into the convolutions at load. Images
+/// run one at a time (one per thread), so the 3×3 convolutions take the Winograd form.
 public struct UNetPlusPlus: Sendable {
     public static let classes = 2
     public static let decoderChannels = [256, 128, 64, 32, 16]
@@ -28,10 +29,10 @@ public struct UNetPlusPlus: Sendable {
         init(_ source: WeightSource, prefix: String, inChannels: Int, skipChannels: Int, outChannels: Int) throws {
             conv1 = try Conv2d.load("\(prefix).conv1.0", from: source, inChannels: inChannels + skipChannels,
                                     outChannels: outChannels, kernel: 3, padding: 1, bias: false, activation: .relu,
-                                    foldedNorm: "\(prefix).conv1.1")
+                                    foldedNorm: "\(prefix).conv1.1", preferWinograd: true)
             conv2 = try Conv2d.load("\(prefix).conv2.0", from: source, inChannels: outChannels,
                                     outChannels: outChannels, kernel: 3, padding: 1, bias: false, activation: .relu,
-                                    foldedNorm: "\(prefix).conv2.1")
+                                    foldedNorm: "\(prefix).conv2.1", preferWinograd: true)
         }
 
         func callAsFunction(_ x: FeatureMap, skips: [FeatureMap], workspace: Workspace) -> FeatureMap {
@@ -73,7 +74,8 @@ public struct UNetPlusPlus: Sendable {
         last = try DecoderBlock(source, prefix: "decoder.blocks.x_0_4", inChannels: inChannels[4], skipChannels: 0,
                                 outChannels: Self.decoderChannels[4])
         head = try Conv2d.load("segmentation_head.0", from: source, inChannels: Self.decoderChannels[4],
-                               outChannels: Self.classes, kernel: 3, padding: 1, bias: true, activation: .sigmoid)
+                               outChannels: Self.classes, kernel: 3, padding: 1, bias: true, activation: .sigmoid,
+                               preferWinograd: true)
     }
 
     /// Loads a safetensors state_dict, insisting on exactly the model's keys and shapes.

@@ -37,6 +37,98 @@ final class OpTests: XCTestCase {
         }
     }
 
+    /// The Winograd form (which the models ask for where they run image by image) on PyTorch's 3×3 cases, and
+    /// with a batch norm folded into its transformed weights.
+    func testWinogradFormAgainstPyTorch() throws {
+        for name in ["conv_3x3_s1_p1", "conv_3x3_winograd_wide", "conv_3x3_winograd_7x7"] {
+            let bias = fixtures.entries["\(name).b"] == nil ? nil : try t("\(name).b")
+            let conv = try Conv2d(weight: t("\(name).w"), bias: bias, padding: 1, preferWinograd: true)
+            let expected = try t("\(name).y")
+            let scale = expected.storage.map(abs).max() ?? 0
+            assertClose(convolve(conv, try t("\(name).x")), expected, tolerance: max(1e-4, 1e-5 * scale), name)
+        }
+        var conv = try Conv2d(weight: t("bnfold.w"), padding: 1, activation: .relu, preferWinograd: true)
+        try conv.fold(BatchNorm(weight: t("bnfold.gamma").storage, bias: t("bnfold.beta").storage,
+                                runningMean: t("bnfold.mean").storage, runningVar: t("bnfold.var").storage))
+        assertClose(convolve(conv, try t("bnfold.x")), try t("bnfold.y"), tolerance: 1e-4)
+    }
+
+    /// A channel-major batch ([C][B][H][W]) through one `apply` gives each image what it gives alone: the
+    /// Winograd form runs image by image with the batch's channel stride, im2col + GEMM covers the batch at once.
+    func testConvolutionOfAChannelMajorBatchEqualsImageByImage() throws {
+        for (name, stride, padding, groups, winograd) in [
+            ("conv_3x3_s1_p1", 1, 1, 1, true), ("conv_3x3_winograd_7x7", 1, 1, 1, true), ("conv_3x3_s1_p1", 1, 1, 1, false),
+            ("conv_grouped", 1, 1, 4, false), ("conv_3x3_s2_p1_odd", 2, 1, 1, false), ("conv_1x1", 1, 0, 1, false),
+        ] {
+            let bias = fixtures.entries["\(name).b"] == nil ? nil : try t("\(name).b")
+            let conv = try Conv2d(weight: t("\(name).w"), bias: bias, stride: Pair2D(stride, stride),
+                                  padding: Pair2D(padding, padding), groups: groups, activation: .relu, preferWinograd: winograd)
+            let first = try t("\(name).x")
+            let (_, c, h, w) = first.nchw
+            let image = Array(first.storage[0..<(c * h * w)])
+            let images = [image, image.reversed().map { $0 * 0.5 - 0.25 }, image.map { -$0 }]
+            let (oh, ow) = conv.outputSize(height: h, width: w)
+            let plane = h * w, outPlane = oh * ow
+            var batch = [Float](repeating: 0, count: images.count * c * plane)
+            for (b, pixels) in images.enumerated() {
+                for ch in 0..<c {
+                    let start = (ch * images.count + b) * plane
+                    batch.replaceSubrange(start..<(start + plane), with: pixels[(ch * plane)..<((ch + 1) * plane)])
+                }
+            }
+            var output = [Float](repeating: 0, count: images.count * conv.outChannels * outPlane)
+            let workspace = Workspace()
+            batch.withUnsafeMutableBufferPointer { input in
+                output.withUnsafeMutableBufferPointer { out in
+                    _ = conv.apply(FeatureMap(data: input.baseAddress!, channels: c, batch: images.count, height: h, width: w),
+                                   into: out.baseAddress!, workspace: workspace)
+                }
+            }
+            for (b, pixels) in images.enumerated() {
+                let alone = convolve(conv, try Tensor(shape: [1, c, h, w], storage: pixels)).storage
+                var inBatch: [Float] = []
+                for o in 0..<conv.outChannels {
+                    let start = (o * images.count + b) * outPlane
+                    inBatch += output[start..<(start + outPlane)]
+                }
+                XCTAssertLessThanOrEqual(maxAbsDifference(inBatch, alone), 1e-5, "\(name), Winograd \(winograd), image \(b)")
+            }
+        }
+    }
+
+    /// 64 → 64 channels at 224² is past Winograd's band budget (16 tile rows per band): outputs on both sides of
+    /// each band boundary, at the edges and inside, equal the direct sum of products.
+    func testWinogradInBandsOfTileRowsEqualsTheDirectSum() throws {
+        let (channels, side) = (64, 224)
+        let weight = SeededWeights.uniform(key: "bands.w", count: channels * channels * 9, low: -0.1, high: 0.1, baseSeed: 7)
+        var input = SeededWeights.uniform(key: "bands.x", count: channels * side * side, low: -1, high: 1, baseSeed: 7)
+        let conv = try Conv2d(weight: Tensor(shape: [channels, channels, 3, 3], storage: weight), padding: 1, preferWinograd: true)
+        var output = [Float](repeating: 0, count: channels * side * side)
+        input.withUnsafeMutableBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { y in
+                _ = conv.apply(FeatureMap(data: x.baseAddress!, channels: channels, height: side, width: side),
+                               into: y.baseAddress!, workspace: Workspace())
+            }
+        }
+        for y in [0, 1, 63, 64, 65, 127, 128, 191, 192, 222, 223] {
+            for x in [0, 3, 4, 100, 223] {
+                for o in stride(from: 0, to: channels, by: 9) {
+                    var sum = 0.0
+                    for c in 0..<channels {
+                        for ky in 0..<3 {
+                            for kx in 0..<3 {
+                                let (iy, ix) = (y + ky - 1, x + kx - 1)
+                                guard iy >= 0, iy < side, ix >= 0, ix < side else { continue }
+                                sum += Double(weight[((o * channels + c) * 3 + ky) * 3 + kx]) * Double(input[(c * side + iy) * side + ix])
+                            }
+                        }
+                    }
+                    XCTAssertEqual(Double(output[(o * side + y) * side + x]), sum, accuracy: 1e-4, "channel \(o) at (\(y), \(x))")
+                }
+            }
+        }
+    }
+
     func testBatchNormFoldedIntoConvolutionWithReLU() throws {
         var conv = try Conv2d(weight: t("bnfold.w"), padding: 1, activation: .relu)
         try conv.fold(BatchNorm(weight: t("bnfold.gamma").storage, bias: t("bnfold.beta").storage,

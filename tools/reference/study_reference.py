@@ -1,10 +1,8 @@
 """The reference pipeline on a whole DICOM study, for scripts/bench-study.sh: what `ingest run`, `seg-worker run`
 and `cls-worker run` do, the way T4E does it (pydicom + NumPy, albumentations + PyTorch UNet++, OpenCV slice
-selection + ECA-NFNet-L0/BiLSTM with the backbone recomputed for every chunk), on the seeded weights the Swift
-side gets from the same files.
+selection + ECA-NFNet-L0/BiLSTM with the backbone recomputed for every chunk), on the weights the Swift side
+loads from the same model directory.
 
-  study_reference.py weights MODELS          writes classifier-<type>.safetensors for the four MRI types (the
-                                             classifier's seeded weights, cls_fixtures.py)
   study_reference.py run STUDY THREADS [MODELS]
                                              runs the pipeline on STUDY/<type>/ DICOM folders (seeded weights, or
                                              MODELS/segmentation.safetensors and classifier-<type>.safetensors);
@@ -26,15 +24,6 @@ import seg_fixtures  # noqa: E402
 
 MRI_TYPES = ("FLAIR", "T1w", "T1wCE", "T2w")
 SEG_BATCH = 8
-
-
-def weights(models):
-    from safetensors.torch import save_file
-    os.makedirs(models, exist_ok=True)
-    state = {k: v.contiguous() for k, v in cls_fixtures.seeded_model().state_dict().items()}
-    for mri_type in MRI_TYPES:
-        save_file(state, os.path.join(models, f"classifier-{mri_type}.safetensors"))
-    print(json.dumps({"written": models, "types": MRI_TYPES}))
 
 
 def ingest(series_dir):
@@ -108,9 +97,7 @@ def run(study, threads, models=None):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "weights":
-        weights(sys.argv[2])
-    elif len(sys.argv) in (4, 5) and sys.argv[1] == "run":
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "run":
         run(sys.argv[2], int(sys.argv[3]), sys.argv[4] if len(sys.argv) == 5 else None)
     else:
         sys.exit(__doc__)
