@@ -213,7 +213,7 @@ final class AMQPConnection {
                 throw BrokerError.operationFailed(
                     operation: operation, code: code,
                     text: "\(text); the \(kind) \"\(name)\" does not exist yet and this user may not create it "
-                        + "(start a worker first: workers declare the topology)")
+                        + "(the topology comes with the broker definitions: scripts/servers.sh, scripts/compose-secrets.sh)")
             }
         }
     }

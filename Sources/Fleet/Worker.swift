@@ -26,7 +26,8 @@ public struct WorkerOptions: Sendable {
         storeRoot = configuration.storeRoot
     }
 
-    /// Every worker declares the whole topology at start (idempotent), so any start order works.
+    /// The topology every worker checks at start: the broker definitions create it (scripts/rabbitmq-definitions.py,
+    /// which `BrokerDefinitionsTests` hold to this); a user allowed to configure (the admin, in tests) declares it.
     public var topology: Topology {
         Topology(exchange: exchange, queues: queues.all.map {
             QueueSpec(name: $0, routingKeys: queues.routingKeys(of: $0), deliveryLimit: deliveryLimit)
