@@ -46,11 +46,14 @@ stop_workers() {
 trap stop_workers EXIT
 port=9101
 # Each worker logs in as its own broker user, which may publish only where its stage sends (servers.sh).
-# cls-worker-3d is `cls-worker work --model resnet3d`, the 3D classifier's worker (queue classify3d).
-declare -A role=([reporter]=REPORT [ingest]=INGEST [seg-worker]=SEGMENT [cls-worker]=CLASSIFY [cls-worker-3d]=CLASSIFY3D)
+# cls-worker-3d is `cls-worker work --model resnet3d`, the 3D classifier's worker (queue classify3d);
+# ingest-deliver is `ingest deliver`, the DICOM edge's output (queue deliver: SEG and SR of a done study).
+declare -A role=([reporter]=REPORT [ingest]=INGEST [seg-worker]=SEGMENT [cls-worker]=CLASSIFY [cls-worker-3d]=CLASSIFY3D
+                 [ingest-deliver]=DELIVER)
 declare -A command=([reporter]="reporter work" [ingest]="ingest work" [seg-worker]="seg-worker work"
-                    [cls-worker]="cls-worker work" [cls-worker-3d]="cls-worker work --model resnet3d")
-for worker in reporter ingest seg-worker cls-worker cls-worker-3d; do
+                    [cls-worker]="cls-worker work" [cls-worker-3d]="cls-worker work --model resnet3d"
+                    [ingest-deliver]="ingest deliver")
+for worker in reporter ingest seg-worker cls-worker cls-worker-3d ingest-deliver; do
   url=MGMT_AMQP_URL_${role[$worker]}
   read -r -a argv <<<"${command[$worker]}"
   MGMT_AMQP_URL=${!url} MGMT_METRICS_PORT=$port "$bin/${argv[0]}" "${argv[@]:1}" >"$demo/logs/$worker.log" 2>&1 &
@@ -62,7 +65,7 @@ done
 sql() { psql "$MGMT_PG_CONNINFO_READER" -X -q -t -A -F '|' -c "$1" 2>/dev/null || true; }
 t0=$(sql "select now()")
 echo "== enqueueing"
-# The scanner side's user may not declare queues: it waits until a worker has declared the topology.
+# The broker's definitions hold the topology (servers.sh); the retry covers a broker still finishing its start.
 for attempt in $(seq 1 30); do
   MGMT_AMQP_URL=$MGMT_AMQP_URL_ENQUEUE "$bin/ingest" enqueue "$demo/export" 2>"$demo/logs/enqueue.log" && break
   ((attempt < 30)) || { cat "$demo/logs/enqueue.log" >&2; exit 1; }
@@ -105,6 +108,14 @@ psql "$MGMT_PG_CONNINFO_READER" -X -c "select patient_id, round(nfnet_lstm::nume
                                        round(mean_probability::numeric, 4) as mean_probability
                                 from patient_predictions_by_model where patient_id = '00042'"
 sql "select 'failures: ' || count(*) from failures"
+
+# The DICOM edge writes a SEG per segmented series and an SR for the study once it is done; without
+# MGMT_DICOM_DESTINATION (AE@host:port of a PACS) they are only stored (README, "DICOM output").
+study=$(sql "select study_instance_uid from studies where patient_id = '00042' limit 1")
+for _ in $(seq 60); do (($(sql "select count(*) from dicom_outputs where study_instance_uid = '$study'") > 0)) && break; sleep 0.5; done
+echo "== DICOM outputs (dicom_outputs)"
+psql "$MGMT_PG_CONNINFO_READER" -X -c "select kind, status, coalesce(destination, '') as destination, store_key
+                                from dicom_outputs where study_instance_uid = '$study' order by kind, store_key"
 
 # The FLAIR series' preview (slices, mask outlines, kept slices, chunk probabilities) and the results page, which
 # outlives the demo (read-only, loopback); a later demo run replaces it.
