@@ -73,6 +73,8 @@ public struct Conv2d: Sendable {
         /// As loaded, [out, in/groups, kh, kw], for im2col + GEMM.
         case direct([Float])
         case winograd(Winograd3x3)
+        /// Grouped 3×3 with 32-channel-multiple groups (`GroupedConvolution3x3`), computed directly.
+        case grouped3x3(GroupedConvolution3x3)
     }
 
     public init(
@@ -112,8 +114,15 @@ public struct Conv2d: Sendable {
         // Winograd rounds a little more than a direct sum and pays off on large planes image by image (at 14×14
         // in a batch, one GEMM over the batch's im2col columns is wider), so the model chooses it.
         let isWinogradEligible = kernel == 3 && stride == 1 && padding == 1 && dilation == 1 && groups == 1
-        weights = preferWinograd && isWinogradEligible
-            ? .winograd(Winograd3x3(weight: raw, inChannels: inChannels, outChannels: outChannels)) : .direct(raw)
+        if preferWinograd && isWinogradEligible {
+            weights = .winograd(Winograd3x3(weight: raw, inChannels: inChannels, outChannels: outChannels))
+        } else if GroupedConvolution3x3.fits(kernel: kernel, stride: stride, padding: padding, dilation: dilation,
+                                             groups: groups, outChannels: out) {
+            weights = .grouped3x3(GroupedConvolution3x3(weight: raw, inChannels: inChannels, outChannels: out,
+                                                        groups: groups, stride: stride.y))
+        } else {
+            weights = .direct(raw)
+        }
     }
 
     /// Folds a batch norm that follows this convolution into its weights and bias (done once, at load; the
@@ -129,6 +138,10 @@ public struct Conv2d: Sendable {
             weights = .direct([])
             winograd.scaleOutputs(by: norm.scale)
             weights = .winograd(winograd)
+        case .grouped3x3(var grouped):
+            weights = .direct([])
+            grouped.scaleOutputs(by: norm.scale)
+            weights = .grouped3x3(grouped)
         }
         bias = norm.folded(bias: bias)
     }
@@ -158,6 +171,8 @@ public struct Conv2d: Sendable {
                 winograd.apply(input: input.data + b * plane, height: input.height, width: input.width, channelStride: channelStride,
                                output: output + b * plane, bias: bias, activation: activation, workspace: workspace)
             }
+        case .grouped3x3(let grouped):
+            grouped.apply(input, into: result, bias: bias, activation: activation, workspace: workspace)
         case .direct(let weight):
             convolveByGEMM(input, weight: weight, into: result, workspace: workspace)
             finish(output, planeSize: input.batch * oh * ow)
