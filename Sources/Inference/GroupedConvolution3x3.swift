@@ -16,9 +16,11 @@ struct GroupedConvolution3x3: Sendable {
     /// The weights in the kernel's blocks (ck_conv3x3_pack): per group, per 32 output channels, [in/groups][3][3][32].
     private var packed: [Float]
 
+    /// Grouped convolutions (small GEMMs per group) and stride-2 ones (whose im2col gathers value by value), with
+    /// groups of a multiple of 32 output channels.
     static func fits(kernel: Pair2D, stride: Pair2D, padding: Pair2D, dilation: Pair2D, groups: Int, outChannels: Int) -> Bool {
         kernel == 3 && padding == 1 && dilation == 1 && stride.y == stride.x && (stride.y == 1 || stride.y == 2)
-            && groups > 1 && (outChannels / groups) % block == 0
+            && (groups > 1 || stride.y == 2) && (outChannels / groups) % block == 0
     }
 
     /// `weight` is [out, in/groups, 3, 3].
@@ -41,11 +43,11 @@ struct GroupedConvolution3x3: Sendable {
         }
     }
 
-    /// input [inChannels][batch][H][W] → activation(output + bias), same layout. Each (image, group) is one work
-    /// item: its input planes copied once into a zero-bordered buffer, then its blocks of 32 output channels, each
-    /// finished (bias, activation) while still in cache. Items run on `BLAS.threadCount` threads: `Parallel`
+    /// input [inChannels][batch][H][W] → activation(output + bias), same layout. First each (image, group)'s input
+    /// planes are copied into a zero-bordered buffer, then each (image, block of 32 output channels) is computed and
+    /// finished (bias, activation) while still in cache. Both steps run on `BLAS.threadCount` threads: `Parallel`
     /// gives a lone batch all threads there and sets one while several batches run side by side, so a small batch
-    /// gets its threads through the groups.
+    /// gets its threads through the output channels.
     func apply(_ input: FeatureMap, into output: FeatureMap, bias: [Float]?, activation: Activation, workspace: Workspace) {
         let batch = input.batch
         let (height, width, inputPlane) = (input.height, input.width, input.planeSize)
@@ -53,41 +55,46 @@ struct GroupedConvolution3x3: Sendable {
         let (source, destination) = (SendablePointer(input.data), SendablePointer(output.data))
         let (paddedHeight, paddedWidth) = (input.height + 2, input.width + 2)
         let paddedPlane = paddedHeight * paddedWidth
-        let inPerGroup = inChannels / groups, outPerGroup = outChannels / groups
+        let inPerGroup = inChannels / groups, blocksPerGroup = outChannels / groups / Self.block
+        // [image][group][inPerGroup][H + 2][W + 2]
         let padded = SendablePointer(workspace.scratch(Workspace.convolutionSlot, count: batch * inChannels * paddedPlane))
         let kernel = ck_conv3x3_block()!
-        let items = batch * groups
-        let threads = max(1, min(BLAS.threadCount, items))
+        let threads = BLAS.threadCount
+        Self.run(batch * groups, threads: threads) { item in
+            let (image, group) = item.quotientAndRemainder(dividingBy: groups)
+            let target = padded.pointer + item * inPerGroup * paddedPlane
+            target.update(repeating: 0, count: inPerGroup * paddedPlane)
+            for c in 0..<inPerGroup {
+                let plane = source.pointer + ((group * inPerGroup + c) * batch + image) * inputPlane
+                for y in 0..<height {
+                    (target + c * paddedPlane + (y + 1) * paddedWidth + 1).update(from: plane + y * width, count: width)
+                }
+            }
+        }
         packed.withUnsafeBufferPointer { weights in
             let blocks = UnsafePointerBox(weights.baseAddress!)
-            let run: @Sendable (Int) -> Void = { item in
-                let (image, group) = item.quotientAndRemainder(dividingBy: groups)
-                // The group's planes of this image, bordered: [inPerGroup][H + 2][W + 2].
-                let target = padded.pointer + (image * groups + group) * inPerGroup * paddedPlane
-                target.update(repeating: 0, count: inPerGroup * paddedPlane)
-                for c in 0..<inPerGroup {
-                    let plane = source.pointer + ((group * inPerGroup + c) * batch + image) * inputPlane
-                    for y in 0..<height {
-                        (target + c * paddedPlane + (y + 1) * paddedWidth + 1).update(from: plane + y * width, count: width)
-                    }
-                }
-                for block in Swift.stride(from: 0, to: outPerGroup, by: Self.block) {
-                    let first = group * outPerGroup + block
-                    let out = destination.pointer + (first * batch + image) * outputPlane
-                    kernel(target, paddedHeight, paddedWidth, inPerGroup, blocks.pointer + first * inPerGroup * 9, self.stride,
-                           outputHeight, outputWidth, out, batch * outputPlane)
-                    for o in 0..<Self.block {
-                        activation.apply(out + o * batch * outputPlane, count: outputPlane, shift: bias?[first + o] ?? 0)
-                    }
+            Self.run(batch * outChannels / Self.block, threads: threads) { item in
+                let (image, block) = item.quotientAndRemainder(dividingBy: outChannels / Self.block)
+                let group = block / blocksPerGroup, first = block * Self.block
+                let out = destination.pointer + (first * batch + image) * outputPlane
+                kernel(padded.pointer + (image * groups + group) * inPerGroup * paddedPlane, paddedHeight, paddedWidth, inPerGroup,
+                       blocks.pointer + first * inPerGroup * 9, self.stride, outputHeight, outputWidth, out, batch * outputPlane)
+                for o in 0..<Self.block {
+                    activation.apply(out + o * batch * outputPlane, count: outputPlane, shift: bias?[first + o] ?? 0)
                 }
             }
-            if threads == 1 {
-                for item in 0..<items { run(item) }
-            } else {
-                DispatchQueue.concurrentPerform(iterations: threads) { worker in
-                    for item in Swift.stride(from: worker, to: items, by: threads) { run(item) }
-                }
-            }
+        }
+    }
+
+    /// body(item) for every item in 0..<count, items dealt in turn to up to `threads` threads.
+    private static func run(_ count: Int, threads: Int, _ body: @Sendable (Int) -> Void) {
+        let workers = max(1, min(threads, count))
+        guard workers > 1 else {
+            for item in 0..<count { body(item) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for item in Swift.stride(from: worker, to: count, by: workers) { body(item) }
         }
     }
 }

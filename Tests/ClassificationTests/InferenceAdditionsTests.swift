@@ -5,13 +5,13 @@ import XCTest
 /// The ops this task added to Inference, against the engine's own references.
 final class InferenceAdditionsTests: XCTestCase {
     /// A channel-major batch equals the direct convolution (PyTorch's definition, in double): grouped, strided,
-    /// padded, odd sizes, with bias and activation. The last two cases have ECA-NFNet's groups of 64 and take the
-    /// grouped 3×3 kernel (GroupedConvolution.h), on as many threads as OpenBLAS has (strips of 7, 1 and 1 on a
-    /// row of 9).
+    /// padded, odd sizes, with bias and activation. The last three cases take the direct 3×3 kernel
+    /// (GroupedConvolution.h: ECA-NFNet's groups of 64, and its stem's ungrouped stride-2 convolution), on as many
+    /// threads as OpenBLAS has (strips of 7, 1 and 1 on a row of 9).
     func testChannelMajorConvolutionEqualsPerImageConvolution() throws {
         let cases: [(inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int, groups: Int, activation: Activation)] = [
             (8, 6, 3, 2, 1, 2, .silu), (4, 4, 3, 1, 1, 1, .identity), (6, 9, 1, 1, 0, 3, .silu), (3, 4, 3, 2, 0, 1, .relu),
-            (128, 128, 3, 1, 1, 2, .silu), (192, 192, 3, 2, 1, 3, .identity),
+            (128, 128, 3, 1, 1, 2, .silu), (192, 192, 3, 2, 1, 3, .identity), (64, 96, 3, 2, 1, 1, .relu),
         ]
         let batch = 3, height = 7, width = 9
         for (index, c) in cases.enumerated() {
