@@ -57,6 +57,30 @@ final class InferenceAdditionsTests: XCTestCase {
         }
     }
 
+    /// Average pooling over whole 2×2 windows (a shortcut path of its own) gives the general loop's bits: the same
+    /// windows of an input one column wider, which the general loop pools, signed zeros included.
+    func testWholeTwoByTwoAveragePoolingEqualsTheGeneralLoop() throws {
+        let pool = AvgPool2d(kernel: 2, stride: 2, ceilMode: true, countIncludePad: false)
+        let (channels, height, width) = (3, 6, 8)
+        var values = SeededWeights.uniform(key: "pool", count: channels * height * width, low: -3, high: 3, baseSeed: 9)
+        for i in [0, 1, 8, 9] { values[i] = -0.0 }  // a window of negative zeros
+        var wider = [Float](repeating: 7, count: channels * height * (width + 1))
+        for p in 0..<(channels * height) {
+            for x in 0..<width { wider[p * (width + 1) + x] = values[p * width + x] }
+        }
+        var whole = [Float](repeating: .nan, count: channels * 3 * 4), general = [Float](repeating: .nan, count: channels * 3 * 5)
+        values.withUnsafeMutableBufferPointer { x in
+            _ = pool.apply(FeatureMap(data: x.baseAddress!, channels: channels, height: height, width: width), into: &whole)
+        }
+        wider.withUnsafeMutableBufferPointer { x in
+            _ = pool.apply(FeatureMap(data: x.baseAddress!, channels: channels, height: height, width: width + 1), into: &general)
+        }
+        for p in 0..<(channels * 3) {
+            XCTAssertEqual(whole[(p * 4)..<(p * 4 + 4)].map(\.bitPattern), general[(p * 5)..<(p * 5 + 4)].map(\.bitPattern))
+        }
+        XCTAssertEqual(whole[0].bitPattern, Float(0).bitPattern, "the general loop sums from +0")
+    }
+
     /// A batch norm folded into a grouped 3×3 convolution after it was built (into its packed weights) gives what
     /// folding it at construction gives.
     func testBatchNormFoldedIntoTheGroupedKernelsWeights() throws {
