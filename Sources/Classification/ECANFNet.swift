@@ -262,9 +262,8 @@ public struct ECANFNet: Sendable {
                 }
             }
         }
-        for block in blocks[Self.firstBatchedBlock...] {
-            (h, w) = runBlock(block, frames: frames, height: h, width: w, x: x, a: a, b: b, c: c, s: s, workspace: workspace)
-        }
+        (h, w) = runBlocks(Self.firstBatchedBlock..<blocks.count, frames: frames, height: h, width: w,
+                           x: x, a: a, b: b, c: c, s: s, workspace: workspace)
         let features = profile.measure(LayerKind.pointwise) {
             finalConv.apply(FeatureMap(data: x, channels: finalConv.inChannels, batch: frames, height: h, width: w),
                             into: a, workspace: workspace)
@@ -291,23 +290,40 @@ public struct ECANFNet: Sendable {
                 conv.apply(source, into: i == stem.count - 1 ? x : (i % 2 == 0 ? a : b), workspace: workspace)
             }
         }
-        var (h, w) = (map.height, map.width)
-        for block in blocks[..<Self.firstBatchedBlock] {
-            (h, w) = runBlock(block, frames: 1, height: h, width: w, x: x, a: a, b: b, c: c, s: s, workspace: workspace)
+        return runBlocks(0..<Self.firstBatchedBlock, frames: 1, height: map.height, width: map.width,
+                         x: x, a: a, b: b, c: c, s: s, workspace: workspace)
+    }
+
+    /// The blocks `range` one after another, in place on x; each block but the last also leaves the next one's
+    /// input activation in a (see `runBlock`).
+    private func runBlocks(
+        _ range: Range<Int>, frames: Int, height: Int, width: Int,
+        x: UnsafeMutablePointer<Float>, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>,
+        c: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>, workspace: Workspace
+    ) -> (Int, Int) {
+        var (h, w) = (height, width)
+        for index in range {
+            (h, w) = runBlock(blocks[index], frames: frames, height: h, width: w, inputActivated: index > range.lowerBound,
+                              nextBeta: index + 1 < range.upperBound ? blocks[index + 1].spec.beta : nil,
+                              x: x, a: a, b: b, c: c, s: s, workspace: workspace)
         }
         return (h, w)
     }
 
     /// One NormFreeBlock on `frames` frames stored channel-major (for one frame that is plain CHW), in place on x:
-    /// x ← conv3(…(SiLU(x)·β))·ECA·2·α + shortcut. a, b, c, s are scratch buffers of the same capacity.
+    /// x ← conv3(…(SiLU(x)·β))·ECA·2·α + shortcut. a, b, c, s are scratch buffers of the same capacity. With
+    /// `inputActivated`, a already holds SiLU(x)·β; with `nextBeta`, the block leaves SiLU(x)·nextBeta in a for the
+    /// next block, plane by plane right after writing x (one pass over x fewer).
     private func runBlock(
-        _ block: Block, frames: Int, height h: Int, width w: Int,
+        _ block: Block, frames: Int, height h: Int, width w: Int, inputActivated: Bool, nextBeta: Float?,
         x: UnsafeMutablePointer<Float>, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>,
         c: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>, workspace: Workspace
     ) -> (Int, Int) {
         let spec = block.spec
-        profile.measure(LayerKind.activations) {
-            VectorMath.silu(from: x, to: a, count: spec.inChannels * frames * h * w, factor: spec.beta)
+        if !inputActivated {
+            profile.measure(LayerKind.activations) {
+                VectorMath.silu(from: x, to: a, count: spec.inChannels * frames * h * w, factor: spec.beta)
+            }
         }
         let activated = FeatureMap(data: a, channels: spec.inChannels, batch: frames, height: h, width: w)
         var shortcut = UnsafePointer(x)
@@ -331,6 +347,7 @@ public struct ECANFNet: Sendable {
                     let factor = gates[ch] * ECANFNetArchitecture.attentionGain * ECANFNetArchitecture.alpha
                     let base = (ch * frames + f) * plane
                     VectorMath.scaleAdd(c + base, scale: factor, plus: shortcut + base, into: x + base, count: plane)
+                    if let nextBeta { VectorMath.silu(from: x + base, to: a + base, count: plane, factor: nextBeta) }
                 }
             }
         }
