@@ -99,6 +99,19 @@ final class SeriesPipelineTests: XCTestCase {
         }
     }
 
+    /// Frames are built by the workers as their batch comes up; a frame that cannot be built fails the whole
+    /// embedding with its own error, whichever worker met it.
+    func testAFrameThatCannotBeBuiltFailsTheEmbeddingWithItsError() throws {
+        struct Unbuildable: Error, Equatable { let row: Int }
+        let backbone = try Fixtures.seededModel().backbone
+        for (count, threads, failing) in [(3, 1, 1), (4, 2, 3)] {
+            XCTAssertThrowsError(try backbone.embed(count: count, threads: threads) { row, frame in
+                if row == failing { throw Unbuildable(row: row) }
+                FrameBuilder.writePadding(to: frame)
+            }) { XCTAssertEqual($0 as? Unbuildable, Unbuildable(row: failing), "\(threads) thread(s)") }
+        }
+    }
+
     func testSeriesWithoutInformativeSliceIsARecordedResult() throws {
         let full = try SeriesInput(directory: Self.seriesDirectory)
         let tumourFree = try SeriesInput(
