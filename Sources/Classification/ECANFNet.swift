@@ -320,9 +320,17 @@ public struct ECANFNet: Sendable {
         c: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>, workspace: Workspace
     ) -> (Int, Int) {
         let spec = block.spec
+        // Element-wise passes split their channels over the threads a lone batch has (Parallel.threadsForOneItem).
+        let threads = Parallel.threadsForOneItem
+        let (input, activation) = (SendablePointer(x), SendablePointer(a))
         if !inputActivated {
+            let channelFloats = frames * h * w
             profile.measure(LayerKind.activations) {
-                VectorMath.silu(from: x, to: a, count: spec.inChannels * frames * h * w, factor: spec.beta)
+                Parallel.split(spec.inChannels, unitWork: channelFloats, threads: threads) { channels in
+                    let first = channels.lowerBound * channelFloats
+                    VectorMath.silu(from: input.pointer + first, to: activation.pointer + first, count: channels.count * channelFloats,
+                                    factor: spec.beta)
+                }
             }
         }
         let activated = FeatureMap(data: a, channels: spec.inChannels, batch: frames, height: h, width: w)
@@ -342,12 +350,18 @@ public struct ECANFNet: Sendable {
             let gates = profile.measure(LayerKind.eca) {
                 ecaGates(c, frame: f, frames: frames, channels: spec.outChannels, planeSize: plane, weights: block.eca)
             }
+            let (branch, residual) = (SendablePointer(c), SendablePointer(UnsafeMutablePointer(mutating: shortcut)))
             profile.measure(LayerKind.activations) {
-                for ch in 0..<spec.outChannels {
-                    let factor = gates[ch] * ECANFNetArchitecture.attentionGain * ECANFNetArchitecture.alpha
-                    let base = (ch * frames + f) * plane
-                    VectorMath.scaleAdd(c + base, scale: factor, plus: shortcut + base, into: x + base, count: plane)
-                    if let nextBeta { VectorMath.silu(from: x + base, to: a + base, count: plane, factor: nextBeta) }
+                Parallel.split(spec.outChannels, unitWork: plane, threads: threads) { channels in
+                    for ch in channels {
+                        let factor = gates[ch] * ECANFNetArchitecture.attentionGain * ECANFNetArchitecture.alpha
+                        let base = (ch * frames + f) * plane
+                        VectorMath.scaleAdd(branch.pointer + base, scale: factor, plus: residual.pointer + base,
+                                            into: input.pointer + base, count: plane)
+                        if let nextBeta {
+                            VectorMath.silu(from: input.pointer + base, to: activation.pointer + base, count: plane, factor: nextBeta)
+                        }
+                    }
                 }
             }
         }

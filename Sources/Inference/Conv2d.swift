@@ -217,10 +217,11 @@ public struct Conv2d: Sendable {
     }
 
     /// Bias and activation over the output planes, fused in one pass per channel (the Winograd form does it
-    /// itself, on each output row before it is stored).
+    /// itself, on each output row before it is stored); channels split over `Parallel.threadsForOneItem`.
     private func finish(_ output: UnsafeMutablePointer<Float>, planeSize: Int) {
-        for o in 0..<outChannels {
-            activation.apply(output + o * planeSize, count: planeSize, shift: bias?[o] ?? 0)
+        let output = SendablePointer(output)
+        Parallel.split(outChannels, unitWork: planeSize, threads: Parallel.threadsForOneItem) { channels in
+            for o in channels { activation.apply(output.pointer + o * planeSize, count: planeSize, shift: bias?[o] ?? 0) }
         }
     }
 }

@@ -45,9 +45,8 @@ struct GroupedConvolution3x3: Sendable {
 
     /// input [inChannels][batch][H][W] → activation(output + bias), same layout. First each (image, group)'s input
     /// planes are copied into a zero-bordered buffer, then each (image, block of 32 output channels) is computed and
-    /// finished (bias, activation) while still in cache. Both steps run on `BLAS.threadCount` threads: `Parallel`
-    /// gives a lone batch all threads there and sets one while several batches run side by side, so a small batch
-    /// gets its threads through the output channels.
+    /// finished (bias, activation) while still in cache. Both steps run on `Parallel.threadsForOneItem` threads,
+    /// so a small batch gets its threads through the output channels.
     func apply(_ input: FeatureMap, into output: FeatureMap, bias: [Float]?, activation: Activation, workspace: Workspace) {
         let batch = input.batch
         let (height, width, inputPlane) = (input.height, input.width, input.planeSize)
@@ -59,42 +58,35 @@ struct GroupedConvolution3x3: Sendable {
         // [image][group][inPerGroup][H + 2][W + 2]
         let padded = SendablePointer(workspace.scratch(Workspace.convolutionSlot, count: batch * inChannels * paddedPlane))
         let kernel = ck_conv3x3_block()!
-        let threads = BLAS.threadCount
-        Self.run(batch * groups, threads: threads) { item in
-            let (image, group) = item.quotientAndRemainder(dividingBy: groups)
-            let target = padded.pointer + item * inPerGroup * paddedPlane
-            target.update(repeating: 0, count: inPerGroup * paddedPlane)
-            for c in 0..<inPerGroup {
-                let plane = source.pointer + ((group * inPerGroup + c) * batch + image) * inputPlane
-                for y in 0..<height {
-                    (target + c * paddedPlane + (y + 1) * paddedWidth + 1).update(from: plane + y * width, count: width)
+        let threads = Parallel.threadsForOneItem
+        Parallel.split(batch * groups, unitWork: inPerGroup * paddedPlane, threads: threads) { items in
+            for item in items {
+                let (image, group) = item.quotientAndRemainder(dividingBy: groups)
+                let target = padded.pointer + item * inPerGroup * paddedPlane
+                target.update(repeating: 0, count: inPerGroup * paddedPlane)
+                for c in 0..<inPerGroup {
+                    let plane = source.pointer + ((group * inPerGroup + c) * batch + image) * inputPlane
+                    for y in 0..<height {
+                        (target + c * paddedPlane + (y + 1) * paddedWidth + 1).update(from: plane + y * width, count: width)
+                    }
                 }
             }
         }
         packed.withUnsafeBufferPointer { weights in
             let blocks = UnsafePointerBox(weights.baseAddress!)
-            Self.run(batch * outChannels / Self.block, threads: threads) { item in
-                let (image, block) = item.quotientAndRemainder(dividingBy: outChannels / Self.block)
-                let group = block / blocksPerGroup, first = block * Self.block
-                let out = destination.pointer + (first * batch + image) * outputPlane
-                kernel(padded.pointer + (image * groups + group) * inPerGroup * paddedPlane, paddedHeight, paddedWidth, inPerGroup,
-                       blocks.pointer + first * inPerGroup * 9, self.stride, outputHeight, outputWidth, out, batch * outputPlane)
-                for o in 0..<Self.block {
-                    activation.apply(out + o * batch * outputPlane, count: outputPlane, shift: bias?[first + o] ?? 0)
+            let blockCount = outChannels / Self.block
+            Parallel.split(batch * blockCount, unitWork: Self.block * outputPlane * inPerGroup * 9, threads: threads) { items in
+                for item in items {
+                    let (image, block) = item.quotientAndRemainder(dividingBy: blockCount)
+                    let group = block / blocksPerGroup, first = block * Self.block
+                    let out = destination.pointer + (first * batch + image) * outputPlane
+                    kernel(padded.pointer + (image * groups + group) * inPerGroup * paddedPlane, paddedHeight, paddedWidth, inPerGroup,
+                           blocks.pointer + first * inPerGroup * 9, self.stride, outputHeight, outputWidth, out, batch * outputPlane)
+                    for o in 0..<Self.block {
+                        activation.apply(out + o * batch * outputPlane, count: outputPlane, shift: bias?[first + o] ?? 0)
+                    }
                 }
             }
-        }
-    }
-
-    /// body(item) for every item in 0..<count, items dealt in turn to up to `threads` threads.
-    private static func run(_ count: Int, threads: Int, _ body: @Sendable (Int) -> Void) {
-        let workers = max(1, min(threads, count))
-        guard workers > 1 else {
-            for item in 0..<count { body(item) }
-            return
-        }
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            for item in Swift.stride(from: worker, to: count, by: workers) { body(item) }
         }
     }
 }
