@@ -53,7 +53,8 @@ public struct BatchNorm: Sendable {
 /// channel-major batch: im2col + sgemm per group over the whole batch, where a 1×1 stride-1 unpadded convolution
 /// is the GEMM on the input itself; or, where the model asks for it (`preferWinograd`) and the convolution
 /// allows it (3×3, stride 1, pad 1, ungrouped), Winograd F(4×4, 3×3) (`Winograd3x3`) image by image, keeping
-/// only the transformed weights. Temporary memory comes from the caller's `Workspace`.
+/// only the transformed weights; or, for a grouped or stride-2 3×3 whose groups have 32-multiple outputs, CKernels'
+/// direct kernel (`GroupedConvolution3x3`). Temporary memory comes from the caller's `Workspace`.
 public struct Conv2d: Sendable {
     public let inChannels: Int
     public let outChannels: Int
@@ -73,7 +74,7 @@ public struct Conv2d: Sendable {
         /// As loaded, [out, in/groups, kh, kw], for im2col + GEMM.
         case direct([Float])
         case winograd(Winograd3x3)
-        /// Grouped 3×3 with 32-channel-multiple groups (`GroupedConvolution3x3`), computed directly.
+        /// Packed for the direct 3×3 kernel (grouped or stride 2, 32-multiple output groups: `GroupedConvolution3x3`).
         case grouped3x3(GroupedConvolution3x3)
     }
 
