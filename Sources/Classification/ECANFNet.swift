@@ -172,14 +172,28 @@ public struct ECANFNet: Sendable {
     /// Frames per batch at most: the stages at 14×14 and 7×7 run as one GEMM per layer over the batch.
     static let maximumBatch = 8
 
-    /// Embeddings of `count` frames (count × 3 × 224 × 224, normalised) → count × 2304. Frames are cut into
-    /// batches spread evenly over `threads` workers (engine's `Parallel`: single-threaded BLAS inside each).
+    /// Embeddings of `count` frames (count × 3 × 224 × 224, normalised) → count × 2304.
     public func embed(frames: [Float], count: Int, threads: Int = 1) throws -> [Float] {
         let side = ECANFNetArchitecture.inputSize
-        let frameSize = 3 * side * side
-        guard frames.count == count * frameSize else {
+        guard frames.count == count * Self.frameSize else {
             throw InferenceError.shapeMismatch(what: "backbone input", expected: [count, 3, side, side], found: [frames.count])
         }
+        return try frames.withUnsafeBufferPointer { input in
+            let base = SendablePointer(UnsafeMutablePointer(mutating: input.baseAddress!))
+            return try embed(count: count, threads: threads) { index, frame in
+                frame.update(from: base.pointer + index * Self.frameSize, count: Self.frameSize)
+            }
+        }
+    }
+
+    /// Embeddings of `count` frames → count × 2304, where `writeFrame(i, into)` writes frame i (3 × 224 × 224,
+    /// normalised) when its batch is about to run: only the frames of the batches in flight are in memory (a
+    /// whole series' frames took 90 MB), and the workers build them in parallel. Frames are cut into batches
+    /// spread evenly over `threads` workers (engine's `Parallel`: single-threaded BLAS inside each). The first
+    /// error `writeFrame` throws is rethrown once the workers stop.
+    public func embed(
+        count: Int, threads: Int = 1, writeFrame: @Sendable (Int, UnsafeMutablePointer<Float>) throws -> Void
+    ) throws -> [Float] {
         let width = ECANFNetArchitecture.embeddingWidth
         var output = [Float](repeating: 0, count: count * width)
         guard count > 0 else { return output }
@@ -190,34 +204,53 @@ public struct ECANFNet: Sendable {
         let model = self
         let workspaces = idleWorkspaces.take(workers)
         defer { idleWorkspaces.giveBack(workspaces) }
-        frames.withUnsafeBufferPointer { input in
-            output.withUnsafeMutableBufferPointer { out in
-                let inputBase = SendablePointer(UnsafeMutablePointer(mutating: input.baseAddress!))
-                let outputBase = SendablePointer(out.baseAddress!)
-                // With a single batch, Parallel gives sgemm all `threads`; with several, one batch per thread.
-                Parallel.forEach(count: batches.count, threads: threads, workspaces: workspaces) { index, workspace in
-                    let batch = batches[index]
-                    model.forward(inputBase.pointer + batch.lowerBound * frameSize, frames: batch.count,
-                                  into: outputBase.pointer + batch.lowerBound * width, workspace)
+        let failure = FirstError()
+        output.withUnsafeMutableBufferPointer { out in
+            let outputBase = SendablePointer(out.baseAddress!)
+            // With a single batch, Parallel gives sgemm all `threads`; with several, one batch per thread.
+            Parallel.forEach(count: batches.count, threads: threads, workspaces: workspaces) { index, workspace in
+                let batch = batches[index]
+                guard !failure.isSet else { return }
+                let frames = workspace.scratch(Self.frameSlot, count: batch.count * Self.frameSize)
+                do {
+                    for (row, frame) in batch.enumerated() { try writeFrame(frame, frames + row * Self.frameSize) }
+                } catch {
+                    failure.record(error)
+                    return
                 }
+                model.forward(frames, frames: batch.count, into: outputBase.pointer + batch.lowerBound * width, workspace)
             }
         }
+        try failure.rethrow()
         return output
     }
 
+    static let frameSize = 3 * ECANFNetArchitecture.inputSize * ECANFNetArchitecture.inputSize
+    /// Workspace scratch slots (slot 0 is the convolutions'): the activation buffers (`forward`), and the input
+    /// frames of the batch a worker runs.
+    static let activationSlot = 1, frameSlot = 2
+
     /// Floats in each per-frame activation buffer: the largest layer output (64 × 112 × 112).
     static let frameBufferCapacity = 64 * 112 * 112
-    /// Floats per frame in each batched buffer: the largest tensor from stage 2 on (512 × 28 × 28, its input).
+    /// Floats per frame of the batched block input and its activation: stage 2's input (512 × 28 × 28).
     static let batchBufferCapacity = 512 * 28 * 28
+    /// Floats per frame of the other batched buffers: the widest output from stage 2 on (1536 × 14 × 14, also
+    /// stage 2's first conv1 output 384 × 28 × 28).
+    static let narrowBufferCapacity = 1536 * 14 * 14
     /// Blocks before this index run frame by frame (large planes already make wide GEMMs); the rest run batched.
     static let firstBatchedBlock = ECANFNetArchitecture.blocks.firstIndex { $0.key.hasPrefix("stages.2.") }!
 
-    /// A batch of frames. Workspace scratch slots 1–5 are the per-frame buffers (CHW), slots 6–10 the batched
-    /// ones (channel-major, [C][B][H][W]); slot 0 is the convolutions'.
+    /// A batch of frames. The activation slot holds the batched block input x (channel-major, [C][B][H][W]),
+    /// then either the five per-frame buffers (CHW) of the frame-by-frame head, or the batched a, b, c, s: the
+    /// head is done with its buffers before the batched blocks start, so both share that memory (32 MB a worker).
     private func forward(_ input: UnsafeMutablePointer<Float>, frames: Int, into embeddings: UnsafeMutablePointer<Float>, _ workspace: Workspace) {
-        let single = (1...5).map { workspace.scratch($0, count: Self.frameBufferCapacity) }
-        let batched = (6...10).map { workspace.scratch($0, count: Self.batchBufferCapacity * frames) }
-        let frameSize = 3 * ECANFNetArchitecture.inputSize * ECANFNetArchitecture.inputSize
+        let wide = Self.batchBufferCapacity * frames, narrow = Self.narrowBufferCapacity * frames
+        let shared = max(5 * Self.frameBufferCapacity, wide + 3 * narrow)
+        let x = workspace.scratch(Self.activationSlot, count: wide + shared)
+        let single = (0..<5).map { x + wide + $0 * Self.frameBufferCapacity }
+        let (a, b) = (x + wide, x + 2 * wide)
+        let (c, s) = (b + narrow, b + 2 * narrow)
+        let frameSize = Self.frameSize
         let channels = ECANFNetArchitecture.blocks[Self.firstBatchedBlock - 1].outChannels
         var (h, w) = (0, 0)
         for f in 0..<frames {
@@ -225,14 +258,12 @@ public struct ECANFNet: Sendable {
             // Scatter the frame's planes into the batch: channel c of frame f at [c][f].
             profile.measure(LayerKind.layout) {
                 for c in 0..<channels {
-                    (batched[0] + (c * frames + f) * h * w).update(from: single[0] + c * h * w, count: h * w)
+                    (x + (c * frames + f) * h * w).update(from: single[0] + c * h * w, count: h * w)
                 }
             }
         }
-        let (x, a, b, c, s) = (batched[0], batched[1], batched[2], batched[3], batched[4])
-        for block in blocks[Self.firstBatchedBlock...] {
-            (h, w) = runBlock(block, frames: frames, height: h, width: w, x: x, a: a, b: b, c: c, s: s, workspace: workspace)
-        }
+        (h, w) = runBlocks(Self.firstBatchedBlock..<blocks.count, frames: frames, height: h, width: w,
+                           x: x, a: a, b: b, c: c, s: s, workspace: workspace)
         let features = profile.measure(LayerKind.pointwise) {
             finalConv.apply(FeatureMap(data: x, channels: finalConv.inChannels, batch: frames, height: h, width: w),
                             into: a, workspace: workspace)
@@ -259,23 +290,48 @@ public struct ECANFNet: Sendable {
                 conv.apply(source, into: i == stem.count - 1 ? x : (i % 2 == 0 ? a : b), workspace: workspace)
             }
         }
-        var (h, w) = (map.height, map.width)
-        for block in blocks[..<Self.firstBatchedBlock] {
-            (h, w) = runBlock(block, frames: 1, height: h, width: w, x: x, a: a, b: b, c: c, s: s, workspace: workspace)
+        return runBlocks(0..<Self.firstBatchedBlock, frames: 1, height: map.height, width: map.width,
+                         x: x, a: a, b: b, c: c, s: s, workspace: workspace)
+    }
+
+    /// The blocks `range` one after another, in place on x; each block but the last also leaves the next one's
+    /// input activation in a (see `runBlock`).
+    private func runBlocks(
+        _ range: Range<Int>, frames: Int, height: Int, width: Int,
+        x: UnsafeMutablePointer<Float>, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>,
+        c: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>, workspace: Workspace
+    ) -> (Int, Int) {
+        var (h, w) = (height, width)
+        for index in range {
+            (h, w) = runBlock(blocks[index], frames: frames, height: h, width: w, inputActivated: index > range.lowerBound,
+                              nextBeta: index + 1 < range.upperBound ? blocks[index + 1].spec.beta : nil,
+                              x: x, a: a, b: b, c: c, s: s, workspace: workspace)
         }
         return (h, w)
     }
 
     /// One NormFreeBlock on `frames` frames stored channel-major (for one frame that is plain CHW), in place on x:
-    /// x ← conv3(…(SiLU(x)·β))·ECA·2·α + shortcut. a, b, c, s are scratch buffers of the same capacity.
+    /// x ← conv3(…(SiLU(x)·β))·ECA·2·α + shortcut. a, b, c, s are scratch buffers of the same capacity. With
+    /// `inputActivated`, a already holds SiLU(x)·β; with `nextBeta`, the block leaves SiLU(x)·nextBeta in a for the
+    /// next block, plane by plane right after writing x (one pass over x fewer).
     private func runBlock(
-        _ block: Block, frames: Int, height h: Int, width w: Int,
+        _ block: Block, frames: Int, height h: Int, width w: Int, inputActivated: Bool, nextBeta: Float?,
         x: UnsafeMutablePointer<Float>, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>,
         c: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>, workspace: Workspace
     ) -> (Int, Int) {
         let spec = block.spec
-        profile.measure(LayerKind.activations) {
-            VectorMath.silu(from: x, to: a, count: spec.inChannels * frames * h * w, factor: spec.beta)
+        // Element-wise passes split their channels over the threads a lone batch has (Parallel.threadsForOneItem).
+        let threads = Parallel.threadsForOneItem
+        let (input, activation) = (SendablePointer(x), SendablePointer(a))
+        if !inputActivated {
+            let channelFloats = frames * h * w
+            profile.measure(LayerKind.activations) {
+                Parallel.split(spec.inChannels, unitWork: channelFloats, threads: threads) { channels in
+                    let first = channels.lowerBound * channelFloats
+                    VectorMath.silu(from: input.pointer + first, to: activation.pointer + first, count: channels.count * channelFloats,
+                                    factor: spec.beta)
+                }
+            }
         }
         let activated = FeatureMap(data: a, channels: spec.inChannels, batch: frames, height: h, width: w)
         var shortcut = UnsafePointer(x)
@@ -294,11 +350,18 @@ public struct ECANFNet: Sendable {
             let gates = profile.measure(LayerKind.eca) {
                 ecaGates(c, frame: f, frames: frames, channels: spec.outChannels, planeSize: plane, weights: block.eca)
             }
+            let (branch, residual) = (SendablePointer(c), SendablePointer(UnsafeMutablePointer(mutating: shortcut)))
             profile.measure(LayerKind.activations) {
-                for ch in 0..<spec.outChannels {
-                    let factor = gates[ch] * ECANFNetArchitecture.attentionGain * ECANFNetArchitecture.alpha
-                    let base = (ch * frames + f) * plane
-                    VectorMath.scaleAdd(c + base, scale: factor, plus: shortcut + base, into: x + base, count: plane)
+                Parallel.split(spec.outChannels, unitWork: plane, threads: threads) { channels in
+                    for ch in channels {
+                        let factor = gates[ch] * ECANFNetArchitecture.attentionGain * ECANFNetArchitecture.alpha
+                        let base = (ch * frames + f) * plane
+                        VectorMath.scaleAdd(branch.pointer + base, scale: factor, plus: residual.pointer + base,
+                                            into: input.pointer + base, count: plane)
+                        if let nextBeta {
+                            VectorMath.silu(from: input.pointer + base, to: activation.pointer + base, count: plane, factor: nextBeta)
+                        }
+                    }
                 }
             }
         }
@@ -318,6 +381,28 @@ public struct ECANFNet: Sendable {
             }
             return VectorMath.sigmoid(y)
         }
+    }
+}
+
+/// The first error thrown by any worker of one `embed` call.
+private final class FirstError: @unchecked Sendable {
+    private let lock = NSLock()
+    private var error: Error?
+
+    var isSet: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return error != nil
+    }
+
+    func record(_ error: Error) {
+        lock.lock()
+        if self.error == nil { self.error = error }
+        lock.unlock()
+    }
+
+    func rethrow() throws {
+        if let error { throw error }
     }
 }
 

@@ -78,14 +78,16 @@ public struct SeriesClassifier: Sendable {
         let needsPadding = plan.chunks.indices.contains { plan.padding(ofChunk: $0) > 0 }
         let paddingRow = jobs.count
         let rows = jobs.count + (needsPadding ? 1 : 0)
-        let frames = try buildFrames(count: rows) { row, out in
+        let (classifier, frameJobs) = (self, jobs)
+        let embeddings = try model.backbone.embed(count: rows, threads: threads) { row, out in
             if row == paddingRow {
                 FrameBuilder.writePadding(to: out)
             } else {
-                try writeFrame(input, slice: kept[jobs[row].frame], variant: variant, path: jobs[row].path, to: out)
+                let job = frameJobs[row]
+                try classifier.writeFrame(input, slice: kept[job.frame], variant: variant, path: job.path, to: out)
             }
         }
-        let projections = try model.lstm.project(inputs: try model.backbone.embed(frames: frames, count: rows, threads: threads), rows: rows)
+        let projections = try model.lstm.project(inputs: embeddings, rows: rows)
         return try plan.chunks.indices.map { i in
             let path: FramePath = plan.padding(ofChunk: i) > 0 ? .float : .uint8
             let sequence = plan.chunks[i].map { rowOf[path]![$0]! } + Array(repeating: paddingRow, count: plan.padding(ofChunk: i))
@@ -97,27 +99,20 @@ public struct SeriesClassifier: Sendable {
         let range = plan.chunks[chunk]
         let path: FramePath = plan.padding(ofChunk: chunk) > 0 ? .float : .uint8
         let length = SequenceClassifier.sequenceLength
-        let frames = try buildFrames(count: length) { row, out in
+        let classifier = self
+        let embeddings = try model.backbone.embed(count: length, threads: threads) { row, out in
             if row < range.count {
-                try writeFrame(input, slice: kept[range.lowerBound + row], variant: variant, path: path, to: out)
+                try classifier.writeFrame(input, slice: kept[range.lowerBound + row], variant: variant, path: path, to: out)
             } else {
                 FrameBuilder.writePadding(to: out)
             }
         }
-        let projections = try model.lstm.project(inputs: try model.backbone.embed(frames: frames, count: length, threads: threads), rows: length)
+        let projections = try model.lstm.project(inputs: embeddings, rows: length)
         return try model.probability(projections, sequence: Array(0..<length))
     }
 
     private func writeFrame(_ input: SeriesInput, slice: Int, variant: FrameVariant, path: FramePath, to out: UnsafeMutablePointer<Float>) throws {
         try FrameBuilder.write(slice: input.slices[slice], wholeTumour: input.wholeTumour[slice], enhancing: input.enhancing[slice],
                                variant: variant, path: path, to: out)
-    }
-
-    private func buildFrames(count: Int, _ write: (Int, UnsafeMutablePointer<Float>) throws -> Void) throws -> [Float] {
-        var frames = [Float](repeating: 0, count: count * FrameBuilder.frameSize)
-        try frames.withUnsafeMutableBufferPointer { buffer in
-            for row in 0..<count { try write(row, buffer.baseAddress! + row * FrameBuilder.frameSize) }
-        }
-        return frames
     }
 }

@@ -53,7 +53,8 @@ public struct BatchNorm: Sendable {
 /// channel-major batch: im2col + sgemm per group over the whole batch, where a 1×1 stride-1 unpadded convolution
 /// is the GEMM on the input itself; or, where the model asks for it (`preferWinograd`) and the convolution
 /// allows it (3×3, stride 1, pad 1, ungrouped), Winograd F(4×4, 3×3) (`Winograd3x3`) image by image, keeping
-/// only the transformed weights. Temporary memory comes from the caller's `Workspace`.
+/// only the transformed weights; or, for a grouped or stride-2 3×3 whose groups have 32-multiple outputs, CKernels'
+/// direct kernel (`GroupedConvolution3x3`). Temporary memory comes from the caller's `Workspace`.
 public struct Conv2d: Sendable {
     public let inChannels: Int
     public let outChannels: Int
@@ -73,6 +74,8 @@ public struct Conv2d: Sendable {
         /// As loaded, [out, in/groups, kh, kw], for im2col + GEMM.
         case direct([Float])
         case winograd(Winograd3x3)
+        /// Packed for the direct 3×3 kernel (grouped or stride 2, 32-multiple output groups: `GroupedConvolution3x3`).
+        case grouped3x3(GroupedConvolution3x3)
     }
 
     public init(
@@ -112,8 +115,15 @@ public struct Conv2d: Sendable {
         // Winograd rounds a little more than a direct sum and pays off on large planes image by image (at 14×14
         // in a batch, one GEMM over the batch's im2col columns is wider), so the model chooses it.
         let isWinogradEligible = kernel == 3 && stride == 1 && padding == 1 && dilation == 1 && groups == 1
-        weights = preferWinograd && isWinogradEligible
-            ? .winograd(Winograd3x3(weight: raw, inChannels: inChannels, outChannels: outChannels)) : .direct(raw)
+        if preferWinograd && isWinogradEligible {
+            weights = .winograd(Winograd3x3(weight: raw, inChannels: inChannels, outChannels: outChannels))
+        } else if GroupedConvolution3x3.fits(kernel: kernel, stride: stride, padding: padding, dilation: dilation,
+                                             groups: groups, outChannels: out) {
+            weights = .grouped3x3(GroupedConvolution3x3(weight: raw, inChannels: inChannels, outChannels: out,
+                                                        groups: groups, stride: stride.y))
+        } else {
+            weights = .direct(raw)
+        }
     }
 
     /// Folds a batch norm that follows this convolution into its weights and bias (done once, at load; the
@@ -129,6 +139,10 @@ public struct Conv2d: Sendable {
             weights = .direct([])
             winograd.scaleOutputs(by: norm.scale)
             weights = .winograd(winograd)
+        case .grouped3x3(var grouped):
+            weights = .direct([])
+            grouped.scaleOutputs(by: norm.scale)
+            weights = .grouped3x3(grouped)
         }
         bias = norm.folded(bias: bias)
     }
@@ -158,6 +172,8 @@ public struct Conv2d: Sendable {
                 winograd.apply(input: input.data + b * plane, height: input.height, width: input.width, channelStride: channelStride,
                                output: output + b * plane, bias: bias, activation: activation, workspace: workspace)
             }
+        case .grouped3x3(let grouped):
+            grouped.apply(input, into: result, bias: bias, activation: activation, workspace: workspace)
         case .direct(let weight):
             convolveByGEMM(input, weight: weight, into: result, workspace: workspace)
             finish(output, planeSize: input.batch * oh * ow)
@@ -202,10 +218,11 @@ public struct Conv2d: Sendable {
     }
 
     /// Bias and activation over the output planes, fused in one pass per channel (the Winograd form does it
-    /// itself, on each output row before it is stored).
+    /// itself, on each output row before it is stored); channels split over `Parallel.threadsForOneItem`.
     private func finish(_ output: UnsafeMutablePointer<Float>, planeSize: Int) {
-        for o in 0..<outChannels {
-            activation.apply(output + o * planeSize, count: planeSize, shift: bias?[o] ?? 0)
+        let output = SendablePointer(output)
+        Parallel.split(outChannels, unitWork: planeSize, threads: Parallel.threadsForOneItem) { channels in
+            for o in channels { activation.apply(output.pointer + o * planeSize, count: planeSize, shift: bias?[o] ?? 0) }
         }
     }
 }

@@ -107,8 +107,19 @@ public struct AvgPool2d: Sendable {
         let (height, width) = (input.height, input.width)
         let (oh, ow) = outputSize(height: height, width: width)
         let (kernel, stride, padding) = (window.kernel, window.stride, window.padding)
+        // Whole 2×2 windows (ECA-NFNet's shortcuts, DenseNet's transitions): the sum in the general loop's order.
+        let wholeTwoByTwo = kernel == 2 && stride == 2 && padding == 0 && height == 2 * oh && width == 2 * ow
         for c in 0..<(input.channels * input.batch) {
             let src = input.data + c * height * width, dst = output + c * oh * ow
+            if wholeTwoByTwo {
+                for oy in 0..<oh {
+                    let top = src + 2 * oy * width, bottom = top + width, row = dst + oy * ow
+                    for ox in 0..<ow {
+                        row[ox] = (0 + top[2 * ox] + top[2 * ox + 1] + bottom[2 * ox] + bottom[2 * ox + 1]) / 4
+                    }
+                }
+                continue
+            }
             for oy in 0..<oh {
                 // The window clipped to the padded input decides count_include_pad's divisor.
                 let py0 = oy * stride.y - padding.y, py1 = min(py0 + kernel.y, height + padding.y)

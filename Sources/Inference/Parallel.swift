@@ -21,6 +21,28 @@ public enum Parallel {
         }
     }
 
+    /// The threads a call made inside `forEach` may use for its own work: all of them while a lone item runs, one
+    /// while items run side by side (the OpenBLAS thread count `forEach` sets), so a small batch gets its threads
+    /// inside its layers.
+    public static var threadsForOneItem: Int { BLAS.threadCount }
+
+    /// Work (floats passed over, or multiply-adds) below this runs on the calling thread: waking another costs
+    /// more than it saves.
+    static let smallestSplitWork = 1 << 15
+
+    /// body(part) for the units 0..<count cut into up to `threads` contiguous parts, one thread each; on the
+    /// calling thread alone when `threads` is 1 or the work (count · unitWork) is small.
+    public static func split(_ count: Int, unitWork: Int, threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        let parts = max(1, min(threads, count, count * unitWork / smallestSplitWork))
+        guard parts > 1 else {
+            body(0..<count)
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            body((part * count / parts)..<((part + 1) * count / parts))
+        }
+    }
+
     private final class NextItem: @unchecked Sendable {
         private let lock = NSLock()
         private var value = 0

@@ -5,16 +5,23 @@ import XCTest
 /// The ops this task added to Inference, against the engine's own references.
 final class InferenceAdditionsTests: XCTestCase {
     /// A channel-major batch equals the direct convolution (PyTorch's definition, in double): grouped, strided,
-    /// padded, odd sizes, with bias and activation.
+    /// padded, odd sizes, with bias and activation. The last three cases take the direct 3×3 kernel
+    /// (GroupedConvolution.h: ECA-NFNet's groups of 64, and its stem's ungrouped stride-2 convolution), on as many
+    /// threads as OpenBLAS has (strips of 7, 1 and 1 on a row of 9).
     func testChannelMajorConvolutionEqualsPerImageConvolution() throws {
         let cases: [(inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int, groups: Int, activation: Activation)] = [
             (8, 6, 3, 2, 1, 2, .silu), (4, 4, 3, 1, 1, 1, .identity), (6, 9, 1, 1, 0, 3, .silu), (3, 4, 3, 2, 0, 1, .relu),
+            (128, 128, 3, 1, 1, 2, .silu), (192, 192, 3, 2, 1, 3, .identity), (64, 96, 3, 2, 1, 1, .relu),
         ]
         let batch = 3, height = 7, width = 9
         for (index, c) in cases.enumerated() {
+            // Wide fan-ins take PyTorch's initial scale (±√(3 / fan-in)), so their sums of 576 products stay O(1)
+            // as in a model and the relative tolerance below still means float rounding.
+            let fanIn = c.inChannels / c.groups * c.kernel * c.kernel
+            let bound: Float = fanIn > 100 ? Float(3 / Double(fanIn)).squareRoot() : 1
             let weight = try Tensor(shape: [c.outChannels, c.inChannels / c.groups, c.kernel, c.kernel],
-                                    storage: SeededWeights.uniform(key: "w\(index)", count: c.outChannels * c.inChannels / c.groups * c.kernel * c.kernel,
-                                                                   low: -1, high: 1, baseSeed: 3))
+                                    storage: SeededWeights.uniform(key: "w\(index)", count: c.outChannels * fanIn,
+                                                                   low: -bound, high: bound, baseSeed: 3))
             let bias = try Tensor(shape: [c.outChannels], storage: SeededWeights.uniform(key: "b\(index)", count: c.outChannels, low: -1, high: 1, baseSeed: 3))
             let conv = try Conv2d(weight: weight, bias: bias, stride: Pair2D(c.stride, c.stride), padding: Pair2D(c.padding, c.padding),
                                   groups: c.groups, activation: c.activation)
@@ -48,6 +55,57 @@ final class InferenceAdditionsTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// Average pooling over whole 2×2 windows (a shortcut path of its own) gives the general loop's bits: the same
+    /// windows of an input one column wider, which the general loop pools, signed zeros included.
+    func testWholeTwoByTwoAveragePoolingEqualsTheGeneralLoop() throws {
+        let pool = AvgPool2d(kernel: 2, stride: 2, ceilMode: true, countIncludePad: false)
+        let (channels, height, width) = (3, 6, 8)
+        var values = SeededWeights.uniform(key: "pool", count: channels * height * width, low: -3, high: 3, baseSeed: 9)
+        for i in [0, 1, 8, 9] { values[i] = -0.0 }  // a window of negative zeros
+        var wider = [Float](repeating: 7, count: channels * height * (width + 1))
+        for p in 0..<(channels * height) {
+            for x in 0..<width { wider[p * (width + 1) + x] = values[p * width + x] }
+        }
+        var whole = [Float](repeating: .nan, count: channels * 3 * 4), general = [Float](repeating: .nan, count: channels * 3 * 5)
+        values.withUnsafeMutableBufferPointer { x in
+            _ = pool.apply(FeatureMap(data: x.baseAddress!, channels: channels, height: height, width: width), into: &whole)
+        }
+        wider.withUnsafeMutableBufferPointer { x in
+            _ = pool.apply(FeatureMap(data: x.baseAddress!, channels: channels, height: height, width: width + 1), into: &general)
+        }
+        for p in 0..<(channels * 3) {
+            XCTAssertEqual(whole[(p * 4)..<(p * 4 + 4)].map(\.bitPattern), general[(p * 5)..<(p * 5 + 4)].map(\.bitPattern))
+        }
+        XCTAssertEqual(whole[0].bitPattern, Float(0).bitPattern, "the general loop sums from +0")
+    }
+
+    /// A batch norm folded into a grouped 3×3 convolution after it was built (into its packed weights) gives what
+    /// folding it at construction gives.
+    func testBatchNormFoldedIntoTheGroupedKernelsWeights() throws {
+        let (channels, groups, height, width) = (128, 2, 6, 11)
+        let weight = try Tensor(shape: [channels, channels / groups, 3, 3],
+                                storage: SeededWeights.uniform(key: "gw", count: channels * channels / groups * 9, low: -0.1, high: 0.1, baseSeed: 5))
+        let values = { (key: String, low: Float, high: Float) in SeededWeights.uniform(key: key, count: channels, low: low, high: high, baseSeed: 5) }
+        let norm = try BatchNorm(weight: values("gamma", 0.5, 1.5), bias: values("beta", -1, 1),
+                                 runningMean: values("mean", -0.5, 0.5), runningVar: values("var", 0.5, 2))
+        let atConstruction = try Conv2d(weight: weight, padding: 1, groups: groups, activation: .relu, folding: norm)
+        var afterward = try Conv2d(weight: weight, padding: 1, groups: groups, activation: .relu)
+        try afterward.fold(norm)
+        var input = SeededWeights.uniform(key: "gx", count: channels * height * width, low: -2, high: 2, baseSeed: 5)
+        let outputs = [atConstruction, afterward].map { conv in
+            var output = [Float](repeating: .nan, count: channels * height * width)
+            input.withUnsafeMutableBufferPointer { x in
+                output.withUnsafeMutableBufferPointer { y in
+                    _ = conv.apply(FeatureMap(data: x.baseAddress!, channels: channels, height: height, width: width),
+                                   into: y.baseAddress!, workspace: Workspace())
+                }
+            }
+            return output
+        }
+        for (a, b) in zip(outputs[0], outputs[1]) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b))) }
+        XCTAssertGreaterThan(outputs[0].filter { $0 > 0 }.count, outputs[0].count / 4, "a ReLU output that is not all zeros")
     }
 
     /// out[b][o][y][x] = act(bias[o] + Σ w[o][c][ky][kx] · in[b][g·cpg + c][y·s − p + ky][x·s − p + kx]), NCHW.

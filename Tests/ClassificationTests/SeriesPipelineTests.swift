@@ -92,10 +92,27 @@ final class SeriesPipelineTests: XCTestCase {
             FrameBuilder.writePadding(to: buffer.baseAddress! + FrameBuilder.frameSize)
         }
         let pair = try backbone.embed(frames: frames, count: 2, threads: 2)
+        var alone: [[Float]] = []
         for threads in [1, 2] {
-            let alone = try backbone.embed(frames: Array(frames.prefix(FrameBuilder.frameSize)), count: 1, threads: threads)
-            XCTAssertEqual(alone.count, ECANFNetArchitecture.embeddingWidth)
-            XCTAssertLessThanOrEqual(maxAbsDifference(alone, Array(pair.prefix(alone.count))), 1e-4, "\(threads) thread(s)")
+            alone.append(try backbone.embed(frames: Array(frames.prefix(FrameBuilder.frameSize)), count: 1, threads: threads))
+            XCTAssertEqual(alone[threads - 1].count, ECANFNetArchitecture.embeddingWidth)
+            XCTAssertLessThanOrEqual(maxAbsDifference(alone[threads - 1], Array(pair.prefix(ECANFNetArchitecture.embeddingWidth))), 1e-4,
+                                     "\(threads) thread(s)")
+        }
+        // A lone frame's two threads split channels and output rows, never a sum: the same bits as one thread.
+        XCTAssertEqual(alone[0].map(\.bitPattern), alone[1].map(\.bitPattern))
+    }
+
+    /// Frames are built by the workers as their batch comes up; a frame that cannot be built fails the whole
+    /// embedding with its own error, whichever worker met it.
+    func testAFrameThatCannotBeBuiltFailsTheEmbeddingWithItsError() throws {
+        struct Unbuildable: Error, Equatable { let row: Int }
+        let backbone = try Fixtures.seededModel().backbone
+        for (count, threads, failing) in [(3, 1, 1), (4, 2, 3)] {
+            XCTAssertThrowsError(try backbone.embed(count: count, threads: threads) { row, frame in
+                if row == failing { throw Unbuildable(row: row) }
+                FrameBuilder.writePadding(to: frame)
+            }) { XCTAssertEqual($0 as? Unbuildable, Unbuildable(row: failing), "\(threads) thread(s)") }
         }
     }
 

@@ -39,6 +39,9 @@ const ck_kernels *ck_active(void);
 // A given variant, or NULL when this CPU cannot run it (for tests that compare every variant to the portable one).
 const ck_kernels *ck_variant(ck_isa isa);
 
+// CKernels.h is the module's umbrella header: the other kernels' headers are exported through it (after ck_isa).
+#include "GroupedConvolution.h"
+
 #ifdef __cplusplus
 }
 #endif
