@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// A (depth, height, width) triple for 3D kernel sizes, strides and paddings; an integer literal means all three.
@@ -36,23 +37,29 @@ public struct FeatureVolume {
 }
 
 /// 3-D convolution (PyTorch's Conv3d semantics, dilation 1, no groups) with a fused per-channel epilogue; weights
-/// [out, in, kd, kh, kw]. It runs on the 2-D convolution's core: the columns of a block of output depth planes
-/// are built from the same in-plane patch rows as `Conv2d`'s im2col (one per input plane the tap meets, zeros
-/// where it meets the depth padding), then one sgemm [out × k] · [k × planes·oh·ow] writes the block straight
-/// into the output. Blocks are sized so that the columns stay within `columnBudget` floats, which bounds the
-/// scratch memory of large volumes (a 224³ stem would need 17 GB of columns at once).
+/// [out, in, kd, kh, kw]. It runs on the 2-D convolution's core: im2col columns built from the same in-plane patch
+/// rows as `Conv2d`'s (one per input plane the tap meets, zeros where it meets the depth padding), multiplied by
+/// the weights in CKernels' packed GEMM. The columns never exist whole (a 224³ stem would need 17 GB): a tile of
+/// `tileColumns` output positions and `depthBlock` rows of k at a time is built just before the GEMM uses it, so
+/// it is still in cache (whole output planes of columns, 86 MB in layer 1 at 112³, cost OpenBLAS a third of its
+/// speed), and is the GEMM's B operand as it stands, with no packing pass. The weights are packed once, at load.
 public struct Conv3d: Sendable {
     public let inChannels: Int
     public let outChannels: Int
     public let kernel: Triple3D
     public let stride: Triple3D
     public let padding: Triple3D
-    public private(set) var weight: [Float]
     public private(set) var bias: [Float]?
     /// Applied after the bias (and after any accumulated addend), fused into the output pass.
     public let activation: Activation
-    /// The most floats of columns built at once (at least one output plane's).
-    public static let columnBudget = 1 << 24
+    /// The weights [out × in·kd·kh·kw], batch norm folded, packed for `gemm`'s variant.
+    private let packedWeight: [Float]
+    /// The instruction set of the GEMM variant the weights are packed for (CKernels' active one at load).
+    private let isa: UInt32
+    /// Output positions (columns) per tile: with `depthBlock` rows, a tile of 256 kB, within L2.
+    static let tileColumns = 512
+    /// Rows of k per tile: a strip of the micro-kernel's width stays in L1 while the weights pass over it.
+    static let depthBlock = 128
 
     public init(
         weight: Tensor, bias: Tensor? = nil, stride: Triple3D = 1, padding: Triple3D = 0,
@@ -73,10 +80,17 @@ public struct Conv3d: Sendable {
         kernel = Triple3D(weight.shape[2], weight.shape[3], weight.shape[4])
         self.stride = stride
         self.padding = padding
-        self.weight = weight.storage
-        self.bias = bias?.storage
         self.activation = activation
-        if let norm { (self.weight, self.bias) = try norm.folded(intoWeight: self.weight, bias: self.bias, outChannels: out) }
+        var raw = weight.storage
+        self.bias = bias?.storage
+        if let norm { (raw, self.bias) = try norm.folded(intoWeight: raw, bias: self.bias, outChannels: out) }
+        let gemm = ck_gemm_active()!
+        isa = gemm.pointee.isa.rawValue
+        let k = raw.count / max(1, out)
+        packedWeight = [Float](unsafeUninitializedCapacity: ck_gemm_packed_count(gemm, out, k)) { packed, count in
+            ck_gemm_pack_a(gemm, raw, out, k, packed.baseAddress)
+            count = packed.count
+        }
     }
 
     public func outputSize(depth: Int, height: Int, width: Int) -> (depth: Int, height: Int, width: Int) {
@@ -87,8 +101,8 @@ public struct Conv3d: Sendable {
 
     /// Output depth planes `planes` (default all) of the convolution of `input`, written to `output`, whose plane 0
     /// is output plane `outputOrigin` (so a slab of the output can live in a smaller buffer). With `accumulate`,
-    /// the result is added to what `output` holds (a residual's shortcut) before the bias and activation. The
-    /// columns are built on `threads` threads (sgemm threads itself, as `BLAS.threadCount` says).
+    /// the result is added to what `output` holds (a residual's shortcut) before the bias and activation.
+    /// `threads` threads share the tiles, each building its own columns.
     public func apply(
         _ input: FeatureVolume, into output: FeatureVolume, planes: Range<Int>? = nil, outputOrigin: Int = 0,
         accumulate: Bool = false, threads: Int = 1, workspace: Workspace
@@ -100,70 +114,95 @@ public struct Conv3d: Sendable {
         let planes = planes ?? 0..<size.depth
         precondition(planes.lowerBound >= outputOrigin && planes.upperBound - outputOrigin <= output.depth,
                      "conv3d planes outside the output buffer")
-        let planeSize = size.height * size.width
+        let gemm = UnsafeSendable(ck_gemm_variant(ck_isa(rawValue: isa))!.pointee)
         let k = inChannels * kernel.z * kernel.y * kernel.x
-        let block = max(1, min(planes.count, Self.columnBudget / max(1, k * planeSize)))
-        let columns = workspace.scratch(Workspace.convolutionSlot, count: k * block * planeSize)
-        weight.withUnsafeBufferPointer { w in
-            var first = planes.lowerBound
-            while first < planes.upperBound {
-                let last = min(first + block, planes.upperBound)
-                let n = (last - first) * planeSize
-                buildColumns(input, planes: first..<last, outputHeight: size.height, outputWidth: size.width, into: columns,
-                             threads: threads)
-                let destination = output.data + (first - outputOrigin) * planeSize
-                BLAS.sgemm(m: outChannels, n: n, k: k, a: w.baseAddress!, lda: k, b: columns, ldb: n,
-                           beta: accumulate ? 1 : 0, c: destination, ldc: output.volumeSize)
-                for o in 0..<outChannels {
-                    activation.apply(destination + o * output.volumeSize, count: n, shift: bias?[o] ?? 0)
+        let n = planes.count * size.height * size.width
+        let kBlocks = (k + Self.depthBlock - 1) / Self.depthBlock, blockRows = (k + kBlocks - 1) / kBlocks
+        let tiles = (n + Self.tileColumns - 1) / Self.tileColumns
+        let workers = max(1, min(threads, tiles))
+        // The GEMM reads up to nr − 1 floats past a tile's last row.
+        let tileFloats = blockRows * Self.tileColumns + gemm.value.nr
+        let columns = SendablePointer(workspace.scratch(Workspace.convolutionSlot, count: workers * tileFloats))
+        let destination = SendablePointer(output.data + (planes.lowerBound - outputOrigin) * size.height * size.width)
+        let ldc = output.volumeSize, fusesActivation = activation == .relu || activation == .identity
+        let geometry = TileGeometry(input: input, planes: planes, outputHeight: size.height, outputWidth: size.width,
+                                    kernel: kernel, stride: stride, padding: padding)
+        packedWeight.withUnsafeBufferPointer { weights in
+            let weights = UnsafeSendable(weights.baseAddress!)
+            let bias = UnsafeSendable(self.bias?.withUnsafeBufferPointer { $0.baseAddress })
+            @Sendable func run(tile: Int, columns: UnsafeMutablePointer<Float>) {
+                let start = tile * Self.tileColumns, width = min(Self.tileColumns, n - start)
+                let c = destination.pointer + start
+                for block in 0..<kBlocks {
+                    let rows = (block * blockRows)..<min(k, (block + 1) * blockRows)
+                    geometry.build(rows: rows, positions: start..<start + width, into: columns)
+                    let finish = block == kBlocks - 1
+                    gemm.value.multiply(weights.value, outChannels, k, rows.lowerBound, rows.count, columns, width, width, c, ldc,
+                                  accumulate || block > 0 ? 1 : 0, finish ? 1 : 0, bias.value, activation == .relu ? 1 : 0)
                 }
-                first = last
+                if !fusesActivation {
+                    for o in 0..<outChannels { activation.apply(c + o * ldc, count: width) }
+                }
             }
-        }
-    }
-
-    /// The columns of output planes `planes`: row (c, kz, ky, kx) holds, plane after plane, the in-plane patch row
-    /// of tap (ky, kx) on input plane oz·stride − padding + kz of channel c. The rows of each (c, kz) are one task;
-    /// `threads` threads share the tasks.
-    private func buildColumns(
-        _ input: FeatureVolume, planes: Range<Int>, outputHeight: Int, outputWidth: Int, into columns: UnsafeMutablePointer<Float>,
-        threads: Int
-    ) {
-        let planeSize = outputHeight * outputWidth, n = planes.count * planeSize
-        let inPlane = PatchRows(stride: stride.plane, padding: padding.plane, dilation: 1)
-        let tasks = inChannels * kernel.z
-        let (source, destination) = (SendablePointer(input.data), SendablePointer(columns))
-        let (depth, height, width) = (input.depth, input.height, input.width)
-        let (kernel, stride, padding) = (kernel, stride, padding)
-        @Sendable func build(_ task: Int) {
-            let (c, kz) = task.quotientAndRemainder(dividingBy: kernel.z)
-            let volume = UnsafePointer(source.pointer + c * depth * height * width)
-            var row = destination.pointer + task * kernel.y * kernel.x * n
-            for ky in 0..<kernel.y {
-                for kx in 0..<kernel.x {
-                    for (index, oz) in planes.enumerated() {
-                        let iz = oz * stride.z - padding.z + kz
-                        let target = row + index * planeSize
-                        if iz < 0 || iz >= depth {
-                            target.update(repeating: 0, count: planeSize)
-                        } else {
-                            inPlane.gather(volume + iz * height * width, height: height, width: width, ky: ky, kx: kx,
-                                           outputHeight: outputHeight, outputWidth: outputWidth, into: target)
-                        }
+            if workers == 1 {
+                for tile in 0..<tiles { run(tile: tile, columns: columns.pointer) }
+            } else {
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    for tile in Swift.stride(from: worker, to: tiles, by: workers) {
+                        run(tile: tile, columns: columns.pointer + worker * tileFloats)
                     }
-                    row += n
                 }
             }
         }
-        let workers = max(1, min(threads, tasks))
-        if workers == 1 {
-            for task in 0..<tasks { build(task) }
-        } else {
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                for task in Swift.stride(from: worker, to: tasks, by: workers) { build(task) }
+    }
+}
+
+/// Where the im2col columns of a Conv3d come from: row (c, kz, ky, kx) of k, at output position p of the planes
+/// being computed (plane after plane, each row-major), holds the value tap (ky, kx) meets on input plane
+/// oz·stride − padding + kz of channel c.
+private struct TileGeometry: @unchecked Sendable {
+    let input: FeatureVolume
+    let planes: Range<Int>
+    let outputHeight: Int
+    let outputWidth: Int
+    let kernel: Triple3D
+    let stride: Triple3D
+    let padding: Triple3D
+
+    /// Rows `rows` of k at output positions `positions`, row-major [rows × positions] in `columns`.
+    func build(rows: Range<Int>, positions: Range<Int>, into columns: UnsafeMutablePointer<Float>) {
+        let inPlane = PatchRows(stride: stride.plane, padding: padding.plane, dilation: 1)
+        let planeSize = outputHeight * outputWidth, inputPlane = input.height * input.width
+        var row = columns
+        for r in rows {
+            let (channelAndDepth, tap) = r.quotientAndRemainder(dividingBy: kernel.y * kernel.x)
+            let (c, kz) = channelAndDepth.quotientAndRemainder(dividingBy: kernel.z)
+            let (ky, kx) = tap.quotientAndRemainder(dividingBy: kernel.x)
+            let volume = UnsafePointer(input.channel(c))
+            var position = positions.lowerBound
+            while position < positions.upperBound {
+                let (index, within) = position.quotientAndRemainder(dividingBy: planeSize)
+                let end = min(positions.upperBound, position - within + planeSize)
+                let target = row + (position - positions.lowerBound)
+                let iz = (planes.lowerBound + index) * stride.z - padding.z + kz
+                if iz < 0 || iz >= input.depth {
+                    target.update(repeating: 0, count: end - position)
+                } else {
+                    inPlane.gather(volume + iz * inputPlane, height: input.height, width: input.width, ky: ky, kx: kx,
+                                   outputHeight: outputHeight, outputWidth: outputWidth, positions: within..<within + end - position,
+                                   into: target)
+                }
+                position = end
             }
+            row += positions.count
         }
     }
+}
+
+/// A value handed to the tiles' threads, which only read through it.
+private struct UnsafeSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
 
 extension Conv3d {
