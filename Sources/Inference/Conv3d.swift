@@ -119,42 +119,47 @@ public struct Conv3d: Sendable {
         let k = inChannels * kernel.z * kernel.y * kernel.x
         let n = planes.count * size.height * size.width
         let kBlocks = (k + Self.depthBlock - 1) / Self.depthBlock, blockRows = (k + kBlocks - 1) / kBlocks
-        let tiles = (n + Self.tileColumns - 1) / Self.tileColumns
-        let workers = max(1, min(threads, tiles))
+        // Each worker takes an even share of strips of nr columns, in tiles of at most `tileColumns`.
+        let nr = gemm.value.nr, strips = (n + nr - 1) / nr
+        let workers = max(1, min(threads, strips))
         // The GEMM reads up to nr − 1 floats past a tile's last row.
-        let tileFloats = blockRows * Self.tileColumns + gemm.value.nr
+        let tileFloats = blockRows * Self.tileColumns + nr
         let columns = SendablePointer(workspace.scratch(Workspace.convolutionSlot, count: workers * tileFloats))
         let destination = SendablePointer(output.data + (planes.lowerBound - outputOrigin) * size.height * size.width)
         let ldc = output.volumeSize, fusesActivation = activation == .relu || activation == .identity
         let geometry = TileGeometry(input: input, planes: planes, outputHeight: size.height, outputWidth: size.width,
                                     kernel: kernel, stride: stride, padding: padding)
-        packedWeight.withUnsafeBufferPointer { weights in
+        let biasValues = bias ?? []
+        packedWeight.withUnsafeBufferPointer { weights in biasValues.withUnsafeBufferPointer { biasValues in
             let weights = UnsafeSendable(weights.baseAddress!)
-            let bias = UnsafeSendable(self.bias?.withUnsafeBufferPointer { $0.baseAddress })
-            @Sendable func run(tile: Int, columns: UnsafeMutablePointer<Float>) {
-                let start = tile * Self.tileColumns, width = min(Self.tileColumns, n - start)
-                let c = destination.pointer + start
+            let bias = UnsafeSendable(biasValues.isEmpty ? nil : biasValues.baseAddress)
+            @Sendable func run(tile: Range<Int>, columns: UnsafeMutablePointer<Float>) {
+                let c = destination.pointer + tile.lowerBound
                 for block in 0..<kBlocks {
                     let rows = (block * blockRows)..<min(k, (block + 1) * blockRows)
-                    geometry.build(rows: rows, positions: start..<start + width, into: columns)
+                    geometry.build(rows: rows, positions: tile, into: columns)
                     let finish = block == kBlocks - 1
-                    gemm.value.multiply(weights.value, outChannels, k, rows.lowerBound, rows.count, columns, width, width, c, ldc,
-                                  accumulate || block > 0 ? 1 : 0, finish ? 1 : 0, bias.value, activation == .relu ? 1 : 0)
+                    gemm.value.multiply(weights.value, outChannels, k, rows.lowerBound, rows.count, columns, tile.count, tile.count, c,
+                                        ldc, accumulate || block > 0 ? 1 : 0, finish ? 1 : 0, bias.value, activation == .relu ? 1 : 0)
                 }
                 if !fusesActivation {
-                    for o in 0..<outChannels { activation.apply(c + o * ldc, count: width) }
+                    for o in 0..<outChannels { activation.apply(c + o * ldc, count: tile.count) }
+                }
+            }
+            @Sendable func runShare(of worker: Int, columns: UnsafeMutablePointer<Float>) {
+                let end = min(n, strips * (worker + 1) / workers * nr)
+                for start in Swift.stride(from: strips * worker / workers * nr, to: end, by: Self.tileColumns) {
+                    run(tile: start..<min(end, start + Self.tileColumns), columns: columns)
                 }
             }
             if workers == 1 {
-                for tile in 0..<tiles { run(tile: tile, columns: columns.pointer) }
+                runShare(of: 0, columns: columns.pointer)
             } else {
                 DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                    for tile in Swift.stride(from: worker, to: tiles, by: workers) {
-                        run(tile: tile, columns: columns.pointer + worker * tileFloats)
-                    }
+                    runShare(of: worker, columns: columns.pointer + worker * tileFloats)
                 }
             }
-        }
+        }}
     }
 }
 
@@ -248,25 +253,37 @@ public struct MaxPool3d: Sendable {
 
     /// Output planes `planes` of pooling a volume of `depth` planes, of which `input` holds the slab starting at
     /// plane `inputOrigin` (it must hold every plane their windows meet); `output`'s plane 0 is output plane 0.
-    /// `plane` is scratch for one input plane.
+    /// `threads` threads share the channels; `scratch` holds one input plane per thread.
     public func apply(
         _ input: FeatureVolume, inputOrigin: Int, depth: Int, planes: Range<Int>, into output: FeatureVolume,
-        plane scratch: UnsafeMutablePointer<Float>
+        threads: Int = 1, scratch: UnsafeMutablePointer<Float>
     ) {
+        for p in planes {
+            let window = window(ofOutputPlane: p, depth: depth)
+            precondition(window.lowerBound >= inputOrigin && window.upperBound - inputOrigin <= input.depth,
+                         "max-pool window outside the input slab")
+        }
         let planeSize = input.planeSize
-        for c in 0..<input.channels {
-            let source = input.channel(c)
+        let (source, destination, scratchPlanes) = (SendablePointer(input.data), SendablePointer(output.data), SendablePointer(scratch))
+        let (height, width, inputVolume, outputVolume, outputPlane) = (input.height, input.width, input.volumeSize, output.volumeSize,
+                                                                       output.planeSize)
+        @Sendable func pool(channel c: Int, scratch: UnsafeMutablePointer<Float>) {
+            let channel = source.pointer + c * inputVolume
             for p in planes {
                 let window = window(ofOutputPlane: p, depth: depth)
-                precondition(window.lowerBound >= inputOrigin && window.upperBound - inputOrigin <= input.depth,
-                             "max-pool window outside the input slab")
-                scratch.update(from: source + (window.lowerBound - inputOrigin) * planeSize, count: planeSize)
+                scratch.update(from: channel + (window.lowerBound - inputOrigin) * planeSize, count: planeSize)
                 for z in window.dropFirst() {
-                    let other = source + (z - inputOrigin) * planeSize
+                    let other = channel + (z - inputOrigin) * planeSize
                     for i in 0..<planeSize { scratch[i] = max(scratch[i], other[i]) }
                 }
-                inPlane.apply(FeatureMap(data: scratch, channels: 1, height: input.height, width: input.width),
-                              into: output.channel(c) + p * output.planeSize)
+                inPlane.apply(FeatureMap(data: scratch, channels: 1, height: height, width: width),
+                              into: destination.pointer + c * outputVolume + p * outputPlane)
+            }
+        }
+        let channels = input.channels, workers = max(1, min(threads, channels))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for c in Swift.stride(from: worker, to: channels, by: workers) {
+                pool(channel: c, scratch: scratchPlanes.pointer + worker * planeSize)
             }
         }
     }

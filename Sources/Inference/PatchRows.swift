@@ -37,7 +37,11 @@ struct PatchRows {
             if stride.x == 1 {
                 (dst + inside0).update(from: src + inside0 + xOffset, count: inside1 - inside0)
             } else {
-                for ox in inside0..<inside1 { dst[ox] = src[ox * stride.x + xOffset] }
+                var source = src + inside0 * stride.x + xOffset
+                for ox in inside0..<inside1 {
+                    dst[ox] = source.pointee
+                    source += stride.x
+                }
             }
             if x1 > inside1 { (dst + inside1).update(repeating: 0, count: x1 - inside1) }
         }

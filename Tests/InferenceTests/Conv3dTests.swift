@@ -35,26 +35,28 @@ final class Conv3dTests: XCTestCase {
         let input = values("input", channels * size.0 * size.1 * size.2)
         for (kernel, stride, padding) in [(3, Triple3D(1), Triple3D(1)), (3, Triple3D(2), Triple3D(1)), (1, Triple3D(2), Triple3D(0)),
                                           (7, Triple3D(1, 2, 2), Triple3D(3))] {
-            let weight = values("weight\(kernel)", out * channels * kernel * kernel * kernel)
-            let bias = values("bias", out)
-            let conv = try Conv3d(weight: Tensor(shape: [out, channels, kernel, kernel, kernel], storage: weight),
-                                  bias: Tensor(shape: [out], storage: bias), stride: stride, padding: padding)
-            let expected = direct(input, channels: channels, size: size, weight: weight, bias: bias, kernel: kernel, stride: stride, padding: padding)
-            let o3 = conv.outputSize(depth: size.0, height: size.1, width: size.2)
-            XCTAssertTrue(o3 == expected.size)
-            var inputCopy = input
-            var output = [Float](repeating: 0, count: expected.values.count)
-            inputCopy.withUnsafeMutableBufferPointer { i in
-                output.withUnsafeMutableBufferPointer { o in
-                    let x = FeatureVolume(data: i.baseAddress!, channels: channels, depth: size.0, height: size.1, width: size.2)
-                    let y = FeatureVolume(data: o.baseAddress!, channels: out, depth: o3.depth, height: o3.height, width: o3.width)
-                    conv.apply(x, into: y, workspace: Workspace())
+            for threads in [1, 3] {
+                let weight = values("weight\(kernel)", out * channels * kernel * kernel * kernel)
+                let bias = values("bias", out)
+                let conv = try Conv3d(weight: Tensor(shape: [out, channels, kernel, kernel, kernel], storage: weight),
+                                      bias: Tensor(shape: [out], storage: bias), stride: stride, padding: padding)
+                let expected = direct(input, channels: channels, size: size, weight: weight, bias: bias, kernel: kernel, stride: stride, padding: padding)
+                let o3 = conv.outputSize(depth: size.0, height: size.1, width: size.2)
+                XCTAssertTrue(o3 == expected.size)
+                var inputCopy = input
+                var output = [Float](repeating: 0, count: expected.values.count)
+                inputCopy.withUnsafeMutableBufferPointer { i in
+                    output.withUnsafeMutableBufferPointer { o in
+                        let x = FeatureVolume(data: i.baseAddress!, channels: channels, depth: size.0, height: size.1, width: size.2)
+                        let y = FeatureVolume(data: o.baseAddress!, channels: out, depth: o3.depth, height: o3.height, width: o3.width)
+                        conv.apply(x, into: y, threads: threads, workspace: Workspace())
+                    }
                 }
+                // Float32 sums of up to 1029 products: within 1e-6 of the largest output.
+                let difference = zip(output, expected.values).map { abs($0 - $1) }.max() ?? 0
+                let scale = expected.values.map(abs).max() ?? 1
+                XCTAssertLessThan(difference, 1e-6 * scale, "kernel \(kernel) stride \(stride) padding \(padding) threads \(threads)")
             }
-            // Float32 sums of up to 1029 products: within 1e-6 of the largest output.
-            let difference = zip(output, expected.values).map { abs($0 - $1) }.max() ?? 0
-            let scale = expected.values.map(abs).max() ?? 1
-            XCTAssertLessThan(difference, 1e-6 * scale, "kernel \(kernel) stride \(stride) padding \(padding)")
         }
     }
 
@@ -84,13 +86,17 @@ final class Conv3dTests: XCTestCase {
     }
 
     func testMaxPoolMatchesItsDefinition() {
-        let (channels, d, h, w) = (2, 7, 6, 5)
+        for threads in [1, 2] { checkMaxPool(threads: threads) }
+    }
+
+    private func checkMaxPool(threads: Int) {
+        let (channels, d, h, w) = (3, 7, 6, 5)
         let input = values("pool.input", channels * d * h * w)
         let pool = MaxPool3d(kernel: 3, stride: 2, padding: 1)
         let o3 = pool.outputSize(depth: d, height: h, width: w)
         XCTAssertTrue(o3 == (4, 3, 3))
         var output = [Float](repeating: 0, count: channels * o3.depth * o3.height * o3.width)
-        var scratch = [Float](repeating: 0, count: h * w)
+        var scratch = [Float](repeating: 0, count: threads * h * w)
         // Output planes 1..<3 from a slab of input planes 1..<6 (the planes their windows meet).
         let slab = 1..<6
         var slabValues = [Float]()
@@ -105,7 +111,7 @@ final class Conv3dTests: XCTestCase {
                     pool.apply(FeatureVolume(data: sv.baseAddress!, channels: channels, depth: slab.count, height: h, width: w),
                                inputOrigin: slab.lowerBound, depth: d, planes: 1..<3,
                                into: FeatureVolume(data: o.baseAddress!, channels: channels, depth: o3.depth, height: o3.height, width: o3.width),
-                               plane: s.baseAddress!)
+                               threads: threads, scratch: s.baseAddress!)
                 }
             }
         }
@@ -116,7 +122,7 @@ final class Conv3dTests: XCTestCase {
                     for ix in (2 * x - 1)...(2 * x + 1) where (0..<w).contains(ix) { best = max(best, input[((c * d + iz) * h + iy) * w + ix]) }
                 }
             }
-            XCTAssertEqual(output[((c * o3.depth + z) * o3.height + y) * o3.width + x], best)
+            XCTAssertEqual(output[((c * o3.depth + z) * o3.height + y) * o3.width + x], best, "\(threads) threads")
         }}}}
     }
 }
