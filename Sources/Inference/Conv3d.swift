@@ -180,10 +180,17 @@ private struct TileGeometry: @unchecked Sendable {
         let inPlane = PatchRows(stride: stride.plane, padding: padding.plane, dilation: 1)
         let planeSize = outputHeight * outputWidth, inputPlane = input.height * input.width
         var row = columns
-        for r in rows {
-            let (channelAndDepth, tap) = r.quotientAndRemainder(dividingBy: kernel.y * kernel.x)
-            let (c, kz) = channelAndDepth.quotientAndRemainder(dividingBy: kernel.z)
-            let (ky, kx) = tap.quotientAndRemainder(dividingBy: kernel.x)
+        // Row rows.lowerBound's (c, kz, ky, kx), then stepped like an odometer.
+        let (channelAndDepth, tap) = rows.lowerBound.quotientAndRemainder(dividingBy: kernel.y * kernel.x)
+        var (c, kz) = channelAndDepth.quotientAndRemainder(dividingBy: kernel.z)
+        var (ky, kx) = tap.quotientAndRemainder(dividingBy: kernel.x)
+        for _ in rows {
+            defer {
+                kx += 1
+                if kx == kernel.x { (kx, ky) = (0, ky + 1) }
+                if ky == kernel.y { (ky, kz) = (0, kz + 1) }
+                if kz == kernel.z { (kz, c) = (0, c + 1) }
+            }
             let volume = UnsafePointer(input.channel(c))
             var position = positions.lowerBound
             while position < positions.upperBound {

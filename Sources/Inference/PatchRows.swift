@@ -19,10 +19,11 @@ struct PatchRows {
         // Output columns whose input column lies inside the image: ox in [first, last).
         let first = min(ow, max(0, (-xOffset + stride.x - 1) / stride.x))
         let last = max(first, min(ow, (width - xOffset + stride.x - 1) / stride.x))
+        // Output columns [x0, x1) of output row oy go to dst[x0 ..< x1]; the first row may start, the last end, mid-row.
+        var (oy, x0) = positions.lowerBound.quotientAndRemainder(dividingBy: ow)
         var position = positions.lowerBound
         while position < positions.upperBound {
-            // Output columns [x0, x1) of output row oy go to dst[x0 ..< x1].
-            let (oy, x0) = position.quotientAndRemainder(dividingBy: ow)
+            defer { (oy, x0) = (oy + 1, 0) }
             let x1 = min(ow, x0 + positions.upperBound - position)
             let dst = row + (position - positions.lowerBound) - x0
             position += x1 - x0
