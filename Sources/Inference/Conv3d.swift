@@ -50,9 +50,9 @@ public struct Conv3d: Sendable {
     public let stride: Triple3D
     public let padding: Triple3D
     public private(set) var bias: [Float]?
-    /// Applied after the bias (and after any accumulated addend), fused into the output pass.
+    /// Applied after the bias (and after any accumulated addend) as the GEMM stores the output: identity or ReLU.
     public let activation: Activation
-    /// The weights [out × in·kd·kh·kw], batch norm folded, packed for `gemm`'s variant.
+    /// The weights [out × in·kd·kh·kw], batch norm folded, packed for the GEMM variant `isa`.
     private let packedWeight: [Float]
     /// The instruction set of the GEMM variant the weights are packed for (CKernels' active one at load).
     private let isa: UInt32
@@ -71,6 +71,9 @@ public struct Conv3d: Sendable {
         }
         guard stride.z >= 1, stride.y >= 1, stride.x >= 1, padding.z >= 0, padding.y >= 0, padding.x >= 0 else {
             throw InferenceError.invalidParameter("conv3d: stride must be ≥ 1, padding ≥ 0")
+        }
+        guard activation == .identity || activation == .relu else {
+            throw InferenceError.invalidParameter("conv3d: the GEMM's store applies identity or ReLU, not \(activation)")
         }
         let out = weight.shape[0]
         if let bias, bias.shape != [out] {
@@ -126,7 +129,7 @@ public struct Conv3d: Sendable {
         let tileFloats = blockRows * Self.tileColumns + nr
         let columns = SendablePointer(workspace.scratch(Workspace.convolutionSlot, count: workers * tileFloats))
         let destination = SendablePointer(output.data + (planes.lowerBound - outputOrigin) * size.height * size.width)
-        let ldc = output.volumeSize, fusesActivation = activation == .relu || activation == .identity
+        let ldc = output.volumeSize, relu: Int32 = activation == .relu ? 1 : 0
         let geometry = TileGeometry(input: input, planes: planes, outputHeight: size.height, outputWidth: size.width,
                                     kernel: kernel, stride: stride, padding: padding)
         let biasValues = bias ?? []
@@ -140,10 +143,7 @@ public struct Conv3d: Sendable {
                     geometry.build(rows: rows, positions: tile, into: columns)
                     let finish = block == kBlocks - 1
                     gemm.value.multiply(weights.value, outChannels, k, rows.lowerBound, rows.count, columns, tile.count, tile.count, c,
-                                        ldc, accumulate || block > 0 ? 1 : 0, finish ? 1 : 0, bias.value, activation == .relu ? 1 : 0)
-                }
-                if !fusesActivation {
-                    for o in 0..<outChannels { activation.apply(c + o * ldc, count: tile.count) }
+                                        ldc, accumulate || block > 0 ? 1 : 0, finish ? 1 : 0, bias.value, relu)
                 }
             }
             @Sendable func runShare(of worker: Int, columns: UnsafeMutablePointer<Float>) {

@@ -60,6 +60,13 @@ final class Conv3dTests: XCTestCase {
         }
     }
 
+    /// The GEMM's store applies identity or ReLU; any other activation is refused at load, not silently dropped.
+    func testOnlyActivationsTheStoreAppliesAreAccepted() throws {
+        let weight = try Tensor(shape: [2, 1, 1, 1, 1], storage: [1, 2])
+        XCTAssertThrowsError(try Conv3d(weight: weight, activation: .sigmoid))
+        XCTAssertNoThrow(try Conv3d(weight: weight, activation: .relu))
+    }
+
     /// A slab of output planes into a buffer holding only them, accumulated onto what it holds, then ReLU.
     func testSlabOfPlanesAccumulatesOntoTheOutput() throws {
         let (channels, out, size) = (2, 4, (6, 5, 5))
