@@ -9,9 +9,9 @@
 
 typedef float V(gemm_floats) __attribute__((vector_size(WIDTH * 4), aligned(4)));
 
-// One mr × nr tile of C from A's panel (at k0, [kc][MR]) and B's strip (kc rows of at least nr readable floats);
-// rows × cols of it are stored.
-TARGET static inline void V(tile)(const float *a, const float *b, size_t ldb, size_t kc, float *c, size_t ldc,
+// One mr × nr tile of C from A's panel (at k0, [kc][MR]) and B's strip (row r at b + offsets[r], at least nr
+// readable floats); rows × cols of it are stored.
+TARGET static inline void V(tile)(const float *a, const float *b, const ptrdiff_t *offsets, size_t kc, float *c, size_t ldc,
                                   size_t rows, size_t cols, int accumulate, int finish, const float *bias, int relu) {
     V(gemm_floats) sum[MR][NV];
 #pragma clang loop unroll(full)
@@ -21,7 +21,7 @@ TARGET static inline void V(tile)(const float *a, const float *b, size_t ldb, si
     for (size_t k = 0; k < kc; k++) {
         V(gemm_floats) row[NV];
 #pragma clang loop unroll(full)
-        for (int v = 0; v < NV; v++) row[v] = *(const V(gemm_floats) *)(b + k * ldb + v * WIDTH);
+        for (int v = 0; v < NV; v++) row[v] = *(const V(gemm_floats) *)(b + offsets[k] + v * WIDTH);
 #pragma clang loop unroll(full)
         for (int r = 0; r < MR; r++) {
             const float weight = a[k * MR + r];
@@ -65,14 +65,14 @@ TARGET static inline void V(tile)(const float *a, const float *b, size_t ldb, si
 
 // Strip by strip of nr columns (B's strip stays in L1 while every panel of A passes over it), panel by panel.
 TARGET static void V(multiply)(const float *packed_a, size_t m, size_t k, size_t k0, size_t kc, const float *b,
-                               size_t ldb, size_t n, float *c, size_t ldc, int accumulate, int finish,
+                               const ptrdiff_t *row_offsets, size_t n, float *c, size_t ldc, int accumulate, int finish,
                                const float *bias, int relu) {
     const size_t panels = (m + MR - 1) / MR;
     for (size_t j = 0; j < n; j += NR) {
         const size_t cols = n - j < NR ? n - j : NR;
         for (size_t p = 0; p < panels; p++) {
             const size_t rows = m - p * MR < MR ? m - p * MR : MR;
-            V(tile)(packed_a + p * MR * k + k0 * MR, b + j, ldb, kc, c + p * MR * ldc + j, ldc, rows, cols, accumulate,
+            V(tile)(packed_a + p * MR * k + k0 * MR, b + j, row_offsets, kc, c + p * MR * ldc + j, ldc, rows, cols, accumulate,
                     finish, bias ? bias + p * MR : NULL, relu);
         }
     }

@@ -61,6 +61,9 @@ public struct Conv3d: Sendable {
     static let tileColumns = 384
     /// Rows of k per tile: a strip of the micro-kernel's width stays in L1 while the weights pass over it.
     static let depthBlock = 192
+    /// The most floats of zero-padded input planes copied at once for a stride-1 convolution (at least one
+    /// output plane's worth).
+    static let slabBudget = 1 << 22
 
     public init(
         weight: Tensor, bias: Tensor? = nil, stride: Triple3D = 1, padding: Triple3D = 0,
@@ -106,7 +109,7 @@ public struct Conv3d: Sendable {
     /// Output depth planes `planes` (default all) of the convolution of `input`, written to `output`, whose plane 0
     /// is output plane `outputOrigin` (so a slab of the output can live in a smaller buffer). With `accumulate`,
     /// the result is added to what `output` holds (a residual's shortcut) before the bias and activation.
-    /// `threads` threads share the tiles, each building its own columns.
+    /// `threads` threads share the tiles of output positions.
     public func apply(
         _ input: FeatureVolume, into output: FeatureVolume, planes: Range<Int>? = nil, outputOrigin: Int = 0,
         accumulate: Bool = false, threads: Int = 1, workspace: Workspace
@@ -118,48 +121,222 @@ public struct Conv3d: Sendable {
         let planes = planes ?? 0..<size.depth
         precondition(planes.lowerBound >= outputOrigin && planes.upperBound - outputOrigin <= output.depth,
                      "conv3d planes outside the output buffer")
-        let gemm = UnsafeSendable(ck_gemm_variant(ck_isa(rawValue: isa))!.pointee)
-        let k = inChannels * kernel.z * kernel.y * kernel.x
-        let n = planes.count * size.height * size.width
-        let kBlocks = (k + Self.depthBlock - 1) / Self.depthBlock, blockRows = (k + kBlocks - 1) / kBlocks
-        // Each worker takes an even share of strips of nr columns, in tiles of at most `tileColumns`.
-        let nr = gemm.value.nr, strips = (n + nr - 1) / nr
-        let workers = max(1, min(threads, strips))
-        // The GEMM reads up to nr − 1 floats past a tile's last row.
-        let tileFloats = blockRows * Self.tileColumns + nr
-        let columns = SendablePointer(workspace.scratch(Workspace.convolutionSlot, count: workers * tileFloats))
-        let destination = SendablePointer(output.data + (planes.lowerBound - outputOrigin) * size.height * size.width)
-        let ldc = output.volumeSize, relu: Int32 = activation == .relu ? 1 : 0
-        let geometry = TileGeometry(input: input, planes: planes, outputHeight: size.height, outputWidth: size.width,
-                                    kernel: kernel, stride: stride, padding: padding)
-        let biasValues = bias ?? []
-        packedWeight.withUnsafeBufferPointer { weights in biasValues.withUnsafeBufferPointer { biasValues in
-            let weights = UnsafeSendable(weights.baseAddress!)
-            let bias = UnsafeSendable(biasValues.isEmpty ? nil : biasValues.baseAddress)
-            @Sendable func run(tile: Range<Int>, columns: UnsafeMutablePointer<Float>) {
-                let c = destination.pointer + tile.lowerBound
-                for block in 0..<kBlocks {
-                    let rows = (block * blockRows)..<min(k, (block + 1) * blockRows)
-                    geometry.build(rows: rows, positions: tile, into: columns)
-                    let finish = block == kBlocks - 1
-                    gemm.value.multiply(weights.value, outChannels, k, rows.lowerBound, rows.count, columns, tile.count, tile.count, c,
-                                        ldc, accumulate || block > 0 ? 1 : 0, finish ? 1 : 0, bias.value, relu)
-                }
-            }
-            @Sendable func runShare(of worker: Int, columns: UnsafeMutablePointer<Float>) {
-                let end = min(n, strips * (worker + 1) / workers * nr)
-                for start in Swift.stride(from: strips * worker / workers * nr, to: end, by: Self.tileColumns) {
-                    run(tile: start..<min(end, start + Self.tileColumns), columns: columns)
-                }
-            }
-            if workers == 1 {
-                runShare(of: 0, columns: columns.pointer)
+        let product = Product(gemm: ck_gemm_variant(ck_isa(rawValue: isa))!.pointee, m: outChannels,
+                              k: inChannels * kernel.z * kernel.y * kernel.x, relu: activation == .relu)
+        let destination = Destination(output: output, firstPlane: planes.lowerBound - outputOrigin, accumulate: accumulate)
+        packedWeight.withUnsafeBufferPointer { weights in (bias ?? []).withUnsafeBufferPointer { bias in
+            let operands = Operands(weights: weights.baseAddress!, bias: bias.isEmpty ? nil : bias.baseAddress)
+            if stride == 1 {
+                convolveShifted(input, planes: planes, into: destination, product: product, operands: operands, threads: threads,
+                                workspace: workspace)
             } else {
-                DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                    runShare(of: worker, columns: columns.pointer + worker * tileFloats)
-                }
+                convolveByColumns(input, planes: planes, into: destination, product: product, operands: operands, threads: threads,
+                                  workspace: workspace)
             }
         }}
+    }
+
+    /// Strided: im2col columns, `depthBlock` rows of k by `tileColumns` output positions at a time, each built just
+    /// before the GEMM reads it and stored by the GEMM straight into the output (bias and activation fused).
+    private func convolveByColumns(
+        _ input: FeatureVolume, planes: Range<Int>, into destination: Destination, product: Product, operands: Operands,
+        threads: Int, workspace: Workspace
+    ) {
+        let output = destination.output
+        let n = planes.count * output.planeSize
+        // Each worker takes an even share of strips of nr columns, in tiles of at most `tileColumns`.
+        let nr = product.gemm.nr, strips = (n + nr - 1) / nr
+        let workers = max(1, min(threads, strips))
+        // The GEMM reads up to nr − 1 floats past a tile's last row.
+        let tileFloats = product.blockRows * Self.tileColumns + nr
+        let columns = SendablePointer(workspace.scratch(Workspace.convolutionSlot, count: workers * tileFloats))
+        let rowOffsets = (0..<product.blockRows).map { $0 * Self.tileColumns }
+        let (c0, ldc) = (SendablePointer(destination.firstOutput), output.volumeSize)
+        let geometry = TileGeometry(input: input, planes: planes, outputHeight: output.height, outputWidth: output.width,
+                                    kernel: kernel, stride: stride, padding: padding)
+        rowOffsets.withUnsafeBufferPointer { rowOffsets in
+            let rowOffsets = UnsafeSendable(rowOffsets.baseAddress!)
+            @Sendable func run(tile: Range<Int>, columns: UnsafeMutablePointer<Float>) {
+                for rows in product.blocks {
+                    geometry.build(rows: rows, positions: tile, into: columns, rowStride: Self.tileColumns)
+                    product.multiply(operands, rows: rows, b: columns, rowOffsets: rowOffsets.value, n: tile.count,
+                                     c: c0.pointer + tile.lowerBound, ldc: ldc, accumulate: destination.accumulate,
+                                     store: true)
+                }
+            }
+            Self.share(workers: workers) { worker in
+                let end = min(n, strips * (worker + 1) / workers * nr)
+                for start in Swift.stride(from: strips * worker / workers * nr, to: end, by: Self.tileColumns) {
+                    run(tile: start..<min(end, start + Self.tileColumns), columns: columns.pointer + worker * tileFloats)
+                }
+            }
+        }
+    }
+
+    /// Stride 1: no columns at all. In a zero-padded copy of the input planes (a slab at a time), tap (c, kz, ky, kx)
+    /// at output position (oy, ox) reads the value at (oy + ky)·paddedWidth + ox + kx of plane oz + kz: row k of B
+    /// is the padded input itself, shifted by the tap's offset, over an output grid of the padded width (whose last
+    /// kw − 1 columns are not outputs). Each tile's sums go to a scratch tile, then its real columns to the output
+    /// with the addend, bias and activation.
+    private func convolveShifted(
+        _ input: FeatureVolume, planes: Range<Int>, into destination: Destination, product: Product, operands: Operands,
+        threads: Int, workspace: Workspace
+    ) {
+        let output = destination.output
+        let (paddedHeight, paddedWidth) = (input.height + 2 * padding.y, input.width + 2 * padding.x)
+        let paddedPlane = paddedHeight * paddedWidth, gridPerPlane = output.height * paddedWidth
+        let slabPlanes = max(1, min(planes.count, Self.slabBudget / (inChannels * paddedPlane) - (kernel.z - 1)))
+        let slabDepth = slabPlanes + kernel.z - 1
+        let tilesPerPlane = (gridPerPlane + Self.tileColumns - 1) / Self.tileColumns
+        let workers = max(1, min(threads, slabPlanes * tilesPerPlane))
+        // Rows are read up to nr − 1 floats past their last grid position: past the slab's end by less than a row.
+        let slabFloats = inChannels * slabDepth * paddedPlane + paddedWidth + product.gemm.nr
+        let tileFloats = outChannels * Self.tileColumns
+        let scratch = workspace.scratch(Workspace.convolutionSlot, count: slabFloats + workers * tileFloats)
+        let (slab, sums) = (SendablePointer(scratch), SendablePointer(scratch + slabFloats))
+        var rowOffsets = [Int]()
+        rowOffsets.reserveCapacity(product.k)
+        for c in 0..<inChannels { for kz in 0..<kernel.z { for ky in 0..<kernel.y { for kx in 0..<kernel.x {
+            rowOffsets.append((c * slabDepth + kz) * paddedPlane + ky * paddedWidth + kx)
+        }}}}
+        let store = TileStore(destination: destination, gridWidth: paddedWidth, tileStride: Self.tileColumns, operands: operands,
+                              relu: product.relu)
+        rowOffsets.withUnsafeBufferPointer { rowOffsets in
+            let rowOffsets = UnsafeSendable(rowOffsets.baseAddress!)
+            for first in Swift.stride(from: planes.lowerBound, to: planes.upperBound, by: slabPlanes) {
+                let count = min(slabPlanes, planes.upperBound - first)
+                fillPaddedSlab(input, firstPlane: first * stride.z - padding.z, depth: count + kernel.z - 1, slabDepth: slabDepth,
+                               paddedHeight: paddedHeight, paddedWidth: paddedWidth, into: slab.pointer)
+                let tiles = count * tilesPerPlane
+                Self.share(workers: workers) { worker in
+                    let tileSums = sums.pointer + worker * tileFloats
+                    for tile in (tiles * worker / workers)..<(tiles * (worker + 1) / workers) {
+                        let (plane, index) = tile.quotientAndRemainder(dividingBy: tilesPerPlane)
+                        let start = index * Self.tileColumns, width = min(Self.tileColumns, gridPerPlane - start)
+                        for rows in product.blocks {
+                            product.multiply(operands, rows: rows, b: slab.pointer + plane * paddedPlane + start,
+                                             rowOffsets: rowOffsets.value + rows.lowerBound, n: width, c: tileSums, ldc: Self.tileColumns,
+                                             accumulate: false, store: false)
+                        }
+                        store.store(tileSums, plane: first - planes.lowerBound + plane, grid: start..<start + width)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Input planes firstPlane ..< firstPlane + depth (zero planes outside the input) with `padding` zeros around
+    /// each, into `slab` [inChannels][slabDepth][paddedHeight][paddedWidth].
+    private func fillPaddedSlab(
+        _ input: FeatureVolume, firstPlane: Int, depth: Int, slabDepth: Int, paddedHeight: Int, paddedWidth: Int,
+        into slab: UnsafeMutablePointer<Float>
+    ) {
+        let paddedPlane = paddedHeight * paddedWidth
+        for c in 0..<inChannels {
+            for d in 0..<depth {
+                let target = slab + (c * slabDepth + d) * paddedPlane, iz = firstPlane + d
+                guard iz >= 0 && iz < input.depth else {
+                    target.update(repeating: 0, count: paddedPlane)
+                    continue
+                }
+                let source = input.channel(c) + iz * input.planeSize
+                target.update(repeating: 0, count: padding.y * paddedWidth)
+                for y in 0..<input.height {
+                    let row = target + (padding.y + y) * paddedWidth
+                    row.update(repeating: 0, count: padding.x)
+                    (row + padding.x).update(from: source + y * input.width, count: input.width)
+                    (row + padding.x + input.width).update(repeating: 0, count: padding.x)
+                }
+                (target + (padding.y + input.height) * paddedWidth).update(repeating: 0, count: padding.y * paddedWidth)
+            }
+        }
+    }
+
+    /// Runs body(worker) for workers 0..<workers, on as many threads.
+    private static func share(workers: Int, _ body: @Sendable (Int) -> Void) {
+        if workers == 1 {
+            body(0)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: workers, execute: body)
+        }
+    }
+}
+
+/// The convolution as one GEMM [m × k] · [k × positions], k in blocks of at most `Conv3d.depthBlock` rows.
+private struct Product: @unchecked Sendable {
+    let gemm: ck_gemm
+    let m: Int
+    let k: Int
+    let relu: Bool
+    let blockRows: Int
+    let blocks: [Range<Int>]
+
+    init(gemm: ck_gemm, m: Int, k: Int, relu: Bool) {
+        (self.gemm, self.m, self.k, self.relu) = (gemm, m, k, relu)
+        let count = (k + Conv3d.depthBlock - 1) / Conv3d.depthBlock
+        let blockRows = (k + count - 1) / count
+        self.blockRows = blockRows
+        blocks = (0..<count).map { ($0 * blockRows)..<min(k, ($0 + 1) * blockRows) }
+    }
+
+    /// C (+)= A[:, rows] · B[rows], B's row r at b + rowOffsets[r − block start]; with `store`, the last block adds
+    /// the bias and applies the activation.
+    func multiply(
+        _ operands: Operands, rows: Range<Int>, b: UnsafePointer<Float>, rowOffsets: UnsafePointer<Int>, n: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, store: Bool
+    ) {
+        let isLast = rows.upperBound == k
+        gemm.multiply(operands.weights, m, k, rows.lowerBound, rows.count, b, rowOffsets, n, c, ldc,
+                      accumulate || rows.lowerBound > 0 ? 1 : 0, store && isLast ? 1 : 0, store ? operands.bias : nil,
+                      relu ? 1 : 0)
+    }
+}
+
+/// The packed weights and the bias, read by every thread.
+private struct Operands: @unchecked Sendable {
+    let weights: UnsafePointer<Float>
+    let bias: UnsafePointer<Float>?
+}
+
+/// Where the output planes being computed go: their first plane in `output`, and whether to add to what is there.
+private struct Destination: @unchecked Sendable {
+    let output: FeatureVolume
+    let firstPlane: Int
+    let accumulate: Bool
+    var firstOutput: UnsafeMutablePointer<Float> { output.data + firstPlane * output.planeSize }
+}
+
+/// Stores a tile of sums computed over the padded-width output grid: its real columns (ox < output width) to the
+/// output, after the addend (when accumulating), the bias and the activation.
+private struct TileStore: @unchecked Sendable {
+    let destination: Destination
+    let gridWidth: Int
+    let tileStride: Int
+    let operands: Operands
+    let relu: Bool
+
+    func store(_ sums: UnsafePointer<Float>, plane: Int, grid: Range<Int>) {
+        let output = destination.output
+        let (height, width) = (output.height, output.width)
+        let first = destination.firstOutput + plane * output.planeSize
+        for o in 0..<output.channels {
+            let shift = operands.bias?[o] ?? 0
+            let channel = first + o * output.volumeSize, row = sums + o * tileStride - grid.lowerBound
+            var (oy, x0) = grid.lowerBound.quotientAndRemainder(dividingBy: gridWidth)
+            var position = grid.lowerBound
+            while position < grid.upperBound && oy < height {
+                let x1 = min(gridWidth, x0 + grid.upperBound - position)
+                let source = row + position - x0, target = channel + oy * width
+                for x in Swift.stride(from: x0, to: min(x1, width), by: 1) {  // empty when the segment is past the last real column
+                    var value = source[x]
+                    if destination.accumulate { value = target[x] + value }
+                    value += shift
+                    target[x] = relu ? max(value, 0) : value
+                }
+                position += x1 - x0
+                (oy, x0) = (oy + 1, 0)
+            }
+        }
     }
 }
 
@@ -175,8 +352,8 @@ private struct TileGeometry: @unchecked Sendable {
     let stride: Triple3D
     let padding: Triple3D
 
-    /// Rows `rows` of k at output positions `positions`, row-major [rows × positions] in `columns`.
-    func build(rows: Range<Int>, positions: Range<Int>, into columns: UnsafeMutablePointer<Float>) {
+    /// Rows `rows` of k at output positions `positions`, row after row `rowStride` floats apart in `columns`.
+    func build(rows: Range<Int>, positions: Range<Int>, into columns: UnsafeMutablePointer<Float>, rowStride: Int) {
         let inPlane = PatchRows(stride: stride.plane, padding: padding.plane, dilation: 1)
         let planeSize = outputHeight * outputWidth, inputPlane = input.height * input.width
         var row = columns
@@ -207,7 +384,7 @@ private struct TileGeometry: @unchecked Sendable {
                 }
                 position = end
             }
-            row += positions.count
+            row += rowStride
         }
     }
 }

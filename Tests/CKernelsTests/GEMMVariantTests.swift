@@ -32,12 +32,13 @@ final class GEMMVariantTests: XCTestCase {
                     var packed = [Float](repeating: .nan, count: ck_gemm_packed_count([variant], m, k))
                     withUnsafePointer(to: variant) { ck_gemm_pack_a($0, a, m, k, &packed) }
                     var c = addend
+                    let offsets = (0..<k).map { $0 * ldb }
                     b.withUnsafeBufferPointer { b in
                         // Two blocks of k: rows 0..<split, then split..<k, which finishes.
                         if split > 0 {
-                            variant.multiply(packed, m, k, 0, split, b.baseAddress, ldb, n, &c, ldc, accumulate ? 1 : 0, 0, nil, 0)
+                            variant.multiply(packed, m, k, 0, split, b.baseAddress, offsets, n, &c, ldc, accumulate ? 1 : 0, 0, nil, 0)
                         }
-                        variant.multiply(packed, m, k, split, k - split, b.baseAddress! + split * ldb, ldb, n, &c, ldc,
+                        variant.multiply(packed, m, k, split, k - split, b.baseAddress!, Array(offsets[split...]), n, &c, ldc,
                                          accumulate || split > 0 ? 1 : 0, 1, bias, relu ? 1 : 0)
                     }
                     var worst = 0.0

@@ -60,6 +60,32 @@ final class Conv3dTests: XCTestCase {
         }
     }
 
+    /// Planes wider than a tile: a stride-1 convolution computes over an output grid of the padded width, and at
+    /// 33 × 33 (padded 35) its second and third tiles of 384 start in the grid's columns past the last output
+    /// column; accumulated, with ReLU, on one and two threads.
+    func testTilesStartingPastTheLastOutputColumn() throws {
+        let (channels, out, size) = (2, 3, (3, 33, 33))
+        let input = values("wide.input", channels * size.0 * size.1 * size.2)
+        let weight = values("wide.weight", out * channels * 27), bias = values("wide.bias", out)
+        let conv = try Conv3d(weight: Tensor(shape: [out, channels, 3, 3, 3], storage: weight), bias: Tensor(shape: [out], storage: bias),
+                              padding: 1, activation: .relu)
+        let sums = direct(input, channels: channels, size: size, weight: weight, bias: bias, kernel: 3, stride: 1, padding: 1).values
+        let addend = values("wide.addend", sums.count)
+        let expected = zip(sums, addend).map { max($0 + $1, 0) }
+        for threads in [1, 2] {
+            var inputCopy = input, output = addend
+            inputCopy.withUnsafeMutableBufferPointer { i in
+                output.withUnsafeMutableBufferPointer { o in
+                    conv.apply(FeatureVolume(data: i.baseAddress!, channels: channels, depth: size.0, height: size.1, width: size.2),
+                               into: FeatureVolume(data: o.baseAddress!, channels: out, depth: size.0, height: size.1, width: size.2),
+                               accumulate: true, threads: threads, workspace: Workspace())
+                }
+            }
+            let difference = zip(output, expected).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThan(difference, 1e-5, "\(threads) threads")
+        }
+    }
+
     /// The GEMM's store applies identity or ReLU; any other activation is refused at load, not silently dropped.
     func testOnlyActivationsTheStoreAppliesAreAccepted() throws {
         let weight = try Tensor(shape: [2, 1, 1, 1, 1], storage: [1, 2])

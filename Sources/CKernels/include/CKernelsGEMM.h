@@ -1,13 +1,14 @@
-// A packed single-precision GEMM for convolutions whose columns are built tile by tile (Conv3d): the weights are
-// packed once, at load, into panels of `mr` rows; the columns B are read as the caller wrote them (row-major, a
-// tile a few hundred columns wide, so a strip of `nr` columns of a block of rows is the micro-kernel's panel as it
-// stands and needs no packing pass); bias and ReLU are applied to the output tile as it is stored.
+// A packed single-precision GEMM for convolutions (Conv3d): the weights are packed once, at load, into panels of
+// `mr` rows; each row of B is read where the caller says it starts (B is not packed: im2col rows built a tile at a
+// time, or, for a stride-1 convolution, the zero-padded input itself, each kernel tap's row a shifted view of it);
+// bias and ReLU are applied to the output tile as it is stored.
 // Variants per instruction set as in CKernels.h (AVX-512: 8 × 48 tile, AVX2: 6 × 16, portable: 4 × 8); the wide
 // ones use fused multiply-add, so their results differ from the portable one's by rounding only.
 #ifndef MGMT_CKERNELS_GEMM_H
 #define MGMT_CKERNELS_GEMM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "CKernels.h"
 
@@ -20,12 +21,13 @@ typedef struct {
     const char *name;
     size_t mr;  // rows (output channels) of a micro-tile: A's panel height
     size_t nr;  // columns of a micro-tile
-    // C[m × n] (row stride ldc) = (C if accumulate) + packed_a[0..<m, k0..<k0+kc] · B[kc × n] (row stride ldb).
-    // With finish (the last block of k), then C = activation(C + bias[row]) (bias may be NULL; activation is
-    // ReLU when relu, else identity). B is read up to nr − 1 floats past the end of its last row's n columns
-    // (values there are ignored): the caller leaves that much slack.
-    void (*multiply)(const float *packed_a, size_t m, size_t k, size_t k0, size_t kc, const float *b, size_t ldb,
-                     size_t n, float *c, size_t ldc, int accumulate, int finish, const float *bias, int relu);
+    // C[m × n] (row stride ldc) = (C if accumulate) + packed_a[0..<m, k0..<k0+kc] · B[kc × n], where
+    // B[r][j] = b[row_offsets[r] + j]. With finish (the last block of k), then C = activation(C + bias[row]) (bias
+    // may be NULL; activation is ReLU when relu, else identity). Each row of B is read up to nr − 1 floats past
+    // its n columns (values there are ignored): the caller leaves that much slack.
+    void (*multiply)(const float *packed_a, size_t m, size_t k, size_t k0, size_t kc, const float *b,
+                     const ptrdiff_t *row_offsets, size_t n, float *c, size_t ldc, int accumulate, int finish,
+                     const float *bias, int relu);
 } ck_gemm;
 
 // The variant for ck_active()'s instruction set.
