@@ -200,7 +200,7 @@ public struct Conv3d: Sendable {
             rowOffsets.append((c * slabDepth + kz) * paddedPlane + ky * paddedWidth + kx)
         }}}}
         let store = TileStore(destination: destination, gridWidth: paddedWidth, tileStride: Self.tileColumns, operands: operands,
-                              relu: product.relu)
+                              activation: activation)
         rowOffsets.withUnsafeBufferPointer { rowOffsets in
             let rowOffsets = UnsafeSendable(rowOffsets.baseAddress!)
             for first in Swift.stride(from: planes.lowerBound, to: planes.upperBound, by: slabPlanes) {
@@ -307,13 +307,13 @@ private struct Destination: @unchecked Sendable {
 }
 
 /// Stores a tile of sums computed over the padded-width output grid: its real columns (ox < output width) to the
-/// output, after the addend (when accumulating), the bias and the activation.
+/// output, after the addend (when accumulating), the bias and the activation (the activations' vector pass).
 private struct TileStore: @unchecked Sendable {
     let destination: Destination
     let gridWidth: Int
     let tileStride: Int
     let operands: Operands
-    let relu: Bool
+    let activation: Activation
 
     func store(_ sums: UnsafePointer<Float>, plane: Int, grid: Range<Int>) {
         let output = destination.output
@@ -326,12 +326,16 @@ private struct TileStore: @unchecked Sendable {
             var position = grid.lowerBound
             while position < grid.upperBound && oy < height {
                 let x1 = min(gridWidth, x0 + grid.upperBound - position)
-                let source = row + position - x0, target = channel + oy * width
-                for x in Swift.stride(from: x0, to: min(x1, width), by: 1) {  // empty when the segment is past the last real column
-                    var value = source[x]
-                    if destination.accumulate { value = target[x] + value }
-                    value += shift
-                    target[x] = relu ? max(value, 0) : value
+                // Output columns x0 ..< x1 of row oy, the real ones of them (none when x0 is past the last).
+                let count = min(x1, width) - x0
+                if count > 0 {
+                    let source = row + position, target = channel + oy * width + x0
+                    if destination.accumulate {
+                        for x in 0..<count { target[x] += source[x] }
+                    } else {
+                        target.update(from: source, count: count)
+                    }
+                    activation.apply(target, count: count, shift: shift)
                 }
                 position += x1 - x0
                 (oy, x0) = (oy + 1, 0)
