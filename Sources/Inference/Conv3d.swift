@@ -126,7 +126,7 @@ public struct Conv3d: Sendable {
         let destination = Destination(output: output, firstPlane: planes.lowerBound - outputOrigin, accumulate: accumulate)
         packedWeight.withUnsafeBufferPointer { weights in (bias ?? []).withUnsafeBufferPointer { bias in
             let operands = Operands(weights: weights.baseAddress!, bias: bias.isEmpty ? nil : bias.baseAddress)
-            if stride == 1 {
+            if prefersShiftedRows(input, product: product) {
                 convolveShifted(input, planes: planes, into: destination, product: product, operands: operands, threads: threads,
                                 workspace: workspace)
             } else {
@@ -136,7 +136,23 @@ public struct Conv3d: Sendable {
         }}
     }
 
-    /// Strided: im2col columns, `depthBlock` rows of k by `tileColumns` output positions at a time, each built just
+    /// Whether to read B from the padded input (stride 1 only) rather than from columns: the shifted rows cost the
+    /// output grid's extra columns (kw − 1 per row, and each tile's last strip rounded up to nr), the columns cost
+    /// building them, measured at a quarter of the GEMM for 64 output channels and falling as 1/m (each column
+    /// built serves m rows). So layers 1–2 read shifted rows, the small planes of layers 3–4 columns.
+    private func prefersShiftedRows(_ input: FeatureVolume, product: Product) -> Bool {
+        guard stride == 1 else { return false }
+        let paddedWidth = input.width + 2 * padding.x
+        let (outputHeight, outputWidth) = (input.height + 2 * padding.y - kernel.y + 1, paddedWidth - kernel.x + 1)
+        let grid = outputHeight * paddedWidth, nr = product.gemm.nr
+        let computed = Swift.stride(from: 0, to: grid, by: Self.tileColumns).reduce(0) { sum, start in
+            sum + (min(Self.tileColumns, grid - start) + nr - 1) / nr * nr
+        }
+        let extra = Double(computed) / Double(outputHeight * outputWidth) - 1
+        return extra < 16 / Double(product.m)
+    }
+
+    /// Strided, or planes too small for shifted rows: im2col columns, `depthBlock` rows of k by `tileColumns` output positions at a time, each built just
     /// before the GEMM reads it and stored by the GEMM straight into the output (bias and activation fused).
     private func convolveByColumns(
         _ input: FeatureVolume, planes: Range<Int>, into destination: Destination, product: Product, operands: Operands,
@@ -173,7 +189,7 @@ public struct Conv3d: Sendable {
         }
     }
 
-    /// Stride 1: no columns at all. In a zero-padded copy of the input planes (a slab at a time), tap (c, kz, ky, kx)
+    /// Stride 1, no columns at all. In a zero-padded copy of the input planes (a slab at a time), tap (c, kz, ky, kx)
     /// at output position (oy, ox) reads the value at (oy + ky)·paddedWidth + ox + kx of plane oz + kz: row k of B
     /// is the padded input itself, shifted by the tap's offset, over an output grid of the padded width (whose last
     /// kw − 1 columns are not outputs). Each tile's sums go to a scratch tile, then its real columns to the output
