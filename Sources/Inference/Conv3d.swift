@@ -37,12 +37,12 @@ public struct FeatureVolume {
 }
 
 /// 3-D convolution (PyTorch's Conv3d semantics, dilation 1, no groups) with a fused per-channel epilogue; weights
-/// [out, in, kd, kh, kw]. It runs on the 2-D convolution's core: im2col columns built from the same in-plane patch
-/// rows as `Conv2d`'s (one per input plane the tap meets, zeros where it meets the depth padding), multiplied by
-/// the weights in CKernels' packed GEMM. The columns never exist whole (a 224³ stem would need 17 GB): a tile of
-/// `tileColumns` output positions and `depthBlock` rows of k at a time is built just before the GEMM uses it, so
-/// it is still in cache (whole output planes of columns, 86 MB in layer 1 at 112³, cost OpenBLAS a third of its
-/// speed), and is the GEMM's B operand as it stands, with no packing pass. The weights are packed once, at load.
+/// [out, in, kd, kh, kw], packed once, at load, for CKernels' GEMM (CKernelsGEMM.h), which multiplies them by B a
+/// tile of output positions at a time. B never exists whole (a 224³ stem would need 17 GB of im2col columns, and
+/// whole planes of columns, 86 MB in layer 1 at 112³, cost OpenBLAS a third of its speed), nor is it packed:
+/// - stride 1 (the stem, layers 1–2): each tap's row of B is a shifted view of a zero-padded slab of the input;
+/// - otherwise: im2col columns from the same in-plane patch rows as `Conv2d`'s (one per input plane the tap meets,
+///   zeros where it meets the depth padding), `depthBlock` rows by `tileColumns` positions built just before use.
 public struct Conv3d: Sendable {
     public let inChannels: Int
     public let outChannels: Int
