@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// A (depth, height, width) triple for 3D kernel sizes, strides and paddings; an integer literal means all three.
@@ -36,23 +37,33 @@ public struct FeatureVolume {
 }
 
 /// 3-D convolution (PyTorch's Conv3d semantics, dilation 1, no groups) with a fused per-channel epilogue; weights
-/// [out, in, kd, kh, kw]. It runs on the 2-D convolution's core: the columns of a block of output depth planes
-/// are built from the same in-plane patch rows as `Conv2d`'s im2col (one per input plane the tap meets, zeros
-/// where it meets the depth padding), then one sgemm [out × k] · [k × planes·oh·ow] writes the block straight
-/// into the output. Blocks are sized so that the columns stay within `columnBudget` floats, which bounds the
-/// scratch memory of large volumes (a 224³ stem would need 17 GB of columns at once).
+/// [out, in, kd, kh, kw], packed once, at load, for CKernels' GEMM (CKernelsGEMM.h), which multiplies them by B a
+/// tile of output positions at a time. B never exists whole (a 224³ stem would need 17 GB of im2col columns, and
+/// whole planes of columns, 86 MB in layer 1 at 112³, cost OpenBLAS a third of its speed), nor is it packed:
+/// - stride 1 (the stem, layers 1–2): each tap's row of B is a shifted view of a zero-padded slab of the input;
+/// - otherwise: im2col columns from the same in-plane patch rows as `Conv2d`'s (one per input plane the tap meets,
+///   zeros where it meets the depth padding), `depthBlock` rows by `tileColumns` positions built just before use.
 public struct Conv3d: Sendable {
     public let inChannels: Int
     public let outChannels: Int
     public let kernel: Triple3D
     public let stride: Triple3D
     public let padding: Triple3D
-    public private(set) var weight: [Float]
     public private(set) var bias: [Float]?
-    /// Applied after the bias (and after any accumulated addend), fused into the output pass.
+    /// Applied after the bias (and after any accumulated addend) as the GEMM stores the output: identity or ReLU.
     public let activation: Activation
-    /// The most floats of columns built at once (at least one output plane's).
-    public static let columnBudget = 1 << 24
+    /// The weights [out × in·kd·kh·kw], batch norm folded, packed for the GEMM variant `isa`.
+    private let packedWeight: [Float]
+    /// The instruction set of the GEMM variant the weights are packed for (CKernels' active one at load).
+    private let isa: UInt32
+    /// Output positions (columns) per tile, a multiple of every variant's nr (48, 16, 8): with `depthBlock` rows,
+    /// a tile of 288 kB, within L2 (measured best among 288–768 columns and 64–256 rows).
+    static let tileColumns = 384
+    /// Rows of k per tile: a strip of the micro-kernel's width stays in L1 while the weights pass over it.
+    static let depthBlock = 192
+    /// The most floats of zero-padded input planes copied at once for a stride-1 convolution (at least one
+    /// output plane's worth).
+    static let slabBudget = 1 << 22
 
     public init(
         weight: Tensor, bias: Tensor? = nil, stride: Triple3D = 1, padding: Triple3D = 0,
@@ -64,6 +75,9 @@ public struct Conv3d: Sendable {
         guard stride.z >= 1, stride.y >= 1, stride.x >= 1, padding.z >= 0, padding.y >= 0, padding.x >= 0 else {
             throw InferenceError.invalidParameter("conv3d: stride must be ≥ 1, padding ≥ 0")
         }
+        guard activation == .identity || activation == .relu else {
+            throw InferenceError.invalidParameter("conv3d: the GEMM's store applies identity or ReLU, not \(activation)")
+        }
         let out = weight.shape[0]
         if let bias, bias.shape != [out] {
             throw InferenceError.shapeMismatch(what: "conv3d bias", expected: [out], found: bias.shape)
@@ -73,10 +87,17 @@ public struct Conv3d: Sendable {
         kernel = Triple3D(weight.shape[2], weight.shape[3], weight.shape[4])
         self.stride = stride
         self.padding = padding
-        self.weight = weight.storage
-        self.bias = bias?.storage
         self.activation = activation
-        if let norm { (self.weight, self.bias) = try norm.folded(intoWeight: self.weight, bias: self.bias, outChannels: out) }
+        var raw = weight.storage
+        self.bias = bias?.storage
+        if let norm { (raw, self.bias) = try norm.folded(intoWeight: raw, bias: self.bias, outChannels: out) }
+        let gemm = ck_gemm_active()!
+        isa = gemm.pointee.isa.rawValue
+        let k = raw.count / max(1, out)
+        packedWeight = [Float](unsafeUninitializedCapacity: ck_gemm_packed_count(gemm, out, k)) { packed, count in
+            ck_gemm_pack_a(gemm, raw, out, k, packed.baseAddress)
+            count = packed.count
+        }
     }
 
     public func outputSize(depth: Int, height: Int, width: Int) -> (depth: Int, height: Int, width: Int) {
@@ -87,8 +108,8 @@ public struct Conv3d: Sendable {
 
     /// Output depth planes `planes` (default all) of the convolution of `input`, written to `output`, whose plane 0
     /// is output plane `outputOrigin` (so a slab of the output can live in a smaller buffer). With `accumulate`,
-    /// the result is added to what `output` holds (a residual's shortcut) before the bias and activation. The
-    /// columns are built on `threads` threads (sgemm threads itself, as `BLAS.threadCount` says).
+    /// the result is added to what `output` holds (a residual's shortcut) before the bias and activation.
+    /// `threads` threads share the tiles of output positions.
     public func apply(
         _ input: FeatureVolume, into output: FeatureVolume, planes: Range<Int>? = nil, outputOrigin: Int = 0,
         accumulate: Bool = false, threads: Int = 1, workspace: Workspace
@@ -100,70 +121,298 @@ public struct Conv3d: Sendable {
         let planes = planes ?? 0..<size.depth
         precondition(planes.lowerBound >= outputOrigin && planes.upperBound - outputOrigin <= output.depth,
                      "conv3d planes outside the output buffer")
-        let planeSize = size.height * size.width
-        let k = inChannels * kernel.z * kernel.y * kernel.x
-        let block = max(1, min(planes.count, Self.columnBudget / max(1, k * planeSize)))
-        let columns = workspace.scratch(Workspace.convolutionSlot, count: k * block * planeSize)
-        weight.withUnsafeBufferPointer { w in
-            var first = planes.lowerBound
-            while first < planes.upperBound {
-                let last = min(first + block, planes.upperBound)
-                let n = (last - first) * planeSize
-                buildColumns(input, planes: first..<last, outputHeight: size.height, outputWidth: size.width, into: columns,
-                             threads: threads)
-                let destination = output.data + (first - outputOrigin) * planeSize
-                BLAS.sgemm(m: outChannels, n: n, k: k, a: w.baseAddress!, lda: k, b: columns, ldb: n,
-                           beta: accumulate ? 1 : 0, c: destination, ldc: output.volumeSize)
-                for o in 0..<outChannels {
-                    activation.apply(destination + o * output.volumeSize, count: n, shift: bias?[o] ?? 0)
+        let product = Product(gemm: ck_gemm_variant(ck_isa(rawValue: isa))!.pointee, m: outChannels,
+                              k: inChannels * kernel.z * kernel.y * kernel.x, relu: activation == .relu)
+        let destination = Destination(output: output, firstPlane: planes.lowerBound - outputOrigin, accumulate: accumulate)
+        packedWeight.withUnsafeBufferPointer { weights in (bias ?? []).withUnsafeBufferPointer { bias in
+            let operands = Operands(weights: weights.baseAddress!, bias: bias.isEmpty ? nil : bias.baseAddress)
+            if prefersShiftedRows(input, product: product) {
+                convolveShifted(input, planes: planes, into: destination, product: product, operands: operands, threads: threads,
+                                workspace: workspace)
+            } else {
+                convolveByColumns(input, planes: planes, into: destination, product: product, operands: operands, threads: threads,
+                                  workspace: workspace)
+            }
+        }}
+    }
+
+    /// Whether to read B from the padded input (stride 1 only) rather than from columns: the shifted rows cost the
+    /// output grid's extra columns (kw − 1 per row, and each tile's last strip rounded up to nr), the columns cost
+    /// building them, measured at a quarter of the GEMM for 64 output channels and falling as 1/m (each column
+    /// built serves m rows). So layers 1–2 read shifted rows, the small planes of layers 3–4 columns.
+    private func prefersShiftedRows(_ input: FeatureVolume, product: Product) -> Bool {
+        guard stride == 1 else { return false }
+        let paddedWidth = input.width + 2 * padding.x
+        let (outputHeight, outputWidth) = (input.height + 2 * padding.y - kernel.y + 1, paddedWidth - kernel.x + 1)
+        let grid = outputHeight * paddedWidth, nr = product.gemm.nr
+        let computed = Swift.stride(from: 0, to: grid, by: Self.tileColumns).reduce(0) { sum, start in
+            sum + (min(Self.tileColumns, grid - start) + nr - 1) / nr * nr
+        }
+        let extra = Double(computed) / Double(outputHeight * outputWidth) - 1
+        return extra < 16 / Double(product.m)
+    }
+
+    /// Strided, or planes too small for shifted rows: im2col columns, `depthBlock` rows of k by `tileColumns` output positions at a time, each built just
+    /// before the GEMM reads it and stored by the GEMM straight into the output (bias and activation fused).
+    private func convolveByColumns(
+        _ input: FeatureVolume, planes: Range<Int>, into destination: Destination, product: Product, operands: Operands,
+        threads: Int, workspace: Workspace
+    ) {
+        let output = destination.output
+        let n = planes.count * output.planeSize
+        // Each worker takes an even share of strips of nr columns, in tiles of at most `tileColumns`.
+        let nr = product.gemm.nr, strips = (n + nr - 1) / nr
+        let workers = max(1, min(threads, strips))
+        // The GEMM reads up to nr − 1 floats past a tile's last row.
+        let tileFloats = product.blockRows * Self.tileColumns + nr
+        let columns = SendablePointer(workspace.scratch(Workspace.convolutionSlot, count: workers * tileFloats))
+        let rowOffsets = (0..<product.blockRows).map { $0 * Self.tileColumns }
+        let (c0, ldc) = (SendablePointer(destination.firstOutput), output.volumeSize)
+        let geometry = TileGeometry(input: input, planes: planes, outputHeight: output.height, outputWidth: output.width,
+                                    kernel: kernel, stride: stride, padding: padding)
+        rowOffsets.withUnsafeBufferPointer { rowOffsets in
+            let rowOffsets = UnsafeSendable(rowOffsets.baseAddress!)
+            @Sendable func run(tile: Range<Int>, columns: UnsafeMutablePointer<Float>) {
+                for rows in product.blocks {
+                    geometry.build(rows: rows, positions: tile, into: columns, rowStride: Self.tileColumns)
+                    product.multiply(operands, rows: rows, b: columns, rowOffsets: rowOffsets.value, n: tile.count,
+                                     c: c0.pointer + tile.lowerBound, ldc: ldc, accumulate: destination.accumulate,
+                                     store: true)
                 }
-                first = last
+            }
+            Self.share(workers: workers) { worker in
+                let end = min(n, strips * (worker + 1) / workers * nr)
+                for start in Swift.stride(from: strips * worker / workers * nr, to: end, by: Self.tileColumns) {
+                    run(tile: start..<min(end, start + Self.tileColumns), columns: columns.pointer + worker * tileFloats)
+                }
             }
         }
     }
 
-    /// The columns of output planes `planes`: row (c, kz, ky, kx) holds, plane after plane, the in-plane patch row
-    /// of tap (ky, kx) on input plane oz·stride − padding + kz of channel c. The rows of each (c, kz) are one task;
-    /// `threads` threads share the tasks.
-    private func buildColumns(
-        _ input: FeatureVolume, planes: Range<Int>, outputHeight: Int, outputWidth: Int, into columns: UnsafeMutablePointer<Float>,
-        threads: Int
+    /// Stride 1, no columns at all. In a zero-padded copy of the input planes (a slab at a time), tap (c, kz, ky, kx)
+    /// at output position (oy, ox) reads the value at (oy + ky)·paddedWidth + ox + kx of plane oz + kz: row k of B
+    /// is the padded input itself, shifted by the tap's offset, over an output grid of the padded width (whose last
+    /// kw − 1 columns are not outputs). Each tile's sums go to a scratch tile, then its real columns to the output
+    /// with the addend, bias and activation.
+    private func convolveShifted(
+        _ input: FeatureVolume, planes: Range<Int>, into destination: Destination, product: Product, operands: Operands,
+        threads: Int, workspace: Workspace
     ) {
-        let planeSize = outputHeight * outputWidth, n = planes.count * planeSize
-        let inPlane = PatchRows(stride: stride.plane, padding: padding.plane, dilation: 1)
-        let tasks = inChannels * kernel.z
-        let (source, destination) = (SendablePointer(input.data), SendablePointer(columns))
-        let (depth, height, width) = (input.depth, input.height, input.width)
-        let (kernel, stride, padding) = (kernel, stride, padding)
-        @Sendable func build(_ task: Int) {
-            let (c, kz) = task.quotientAndRemainder(dividingBy: kernel.z)
-            let volume = UnsafePointer(source.pointer + c * depth * height * width)
-            var row = destination.pointer + task * kernel.y * kernel.x * n
-            for ky in 0..<kernel.y {
-                for kx in 0..<kernel.x {
-                    for (index, oz) in planes.enumerated() {
-                        let iz = oz * stride.z - padding.z + kz
-                        let target = row + index * planeSize
-                        if iz < 0 || iz >= depth {
-                            target.update(repeating: 0, count: planeSize)
-                        } else {
-                            inPlane.gather(volume + iz * height * width, height: height, width: width, ky: ky, kx: kx,
-                                           outputHeight: outputHeight, outputWidth: outputWidth, into: target)
+        let output = destination.output
+        let (paddedHeight, paddedWidth) = (input.height + 2 * padding.y, input.width + 2 * padding.x)
+        let paddedPlane = paddedHeight * paddedWidth, gridPerPlane = output.height * paddedWidth
+        let slabPlanes = max(1, min(planes.count, Self.slabBudget / (inChannels * paddedPlane) - (kernel.z - 1)))
+        let slabDepth = slabPlanes + kernel.z - 1
+        let tilesPerPlane = (gridPerPlane + Self.tileColumns - 1) / Self.tileColumns
+        let workers = max(1, min(threads, slabPlanes * tilesPerPlane))
+        // Rows are read up to nr − 1 floats past their last grid position: past the slab's end by less than a row.
+        let slabFloats = inChannels * slabDepth * paddedPlane + paddedWidth + product.gemm.nr
+        let tileFloats = outChannels * Self.tileColumns
+        let scratch = workspace.scratch(Workspace.convolutionSlot, count: slabFloats + workers * tileFloats)
+        let (slab, sums) = (SendablePointer(scratch), SendablePointer(scratch + slabFloats))
+        var rowOffsets = [Int]()
+        rowOffsets.reserveCapacity(product.k)
+        for c in 0..<inChannels { for kz in 0..<kernel.z { for ky in 0..<kernel.y { for kx in 0..<kernel.x {
+            rowOffsets.append((c * slabDepth + kz) * paddedPlane + ky * paddedWidth + kx)
+        }}}}
+        let store = TileStore(destination: destination, gridWidth: paddedWidth, tileStride: Self.tileColumns, operands: operands,
+                              activation: activation)
+        rowOffsets.withUnsafeBufferPointer { rowOffsets in
+            let rowOffsets = UnsafeSendable(rowOffsets.baseAddress!)
+            for first in Swift.stride(from: planes.lowerBound, to: planes.upperBound, by: slabPlanes) {
+                let count = min(slabPlanes, planes.upperBound - first)
+                fillPaddedSlab(input, firstPlane: first * stride.z - padding.z, depth: count + kernel.z - 1, slabDepth: slabDepth,
+                               paddedHeight: paddedHeight, paddedWidth: paddedWidth, into: slab.pointer)
+                let tiles = count * tilesPerPlane
+                Self.share(workers: workers) { worker in
+                    let tileSums = sums.pointer + worker * tileFloats
+                    for tile in (tiles * worker / workers)..<(tiles * (worker + 1) / workers) {
+                        let (plane, index) = tile.quotientAndRemainder(dividingBy: tilesPerPlane)
+                        let start = index * Self.tileColumns, width = min(Self.tileColumns, gridPerPlane - start)
+                        for rows in product.blocks {
+                            product.multiply(operands, rows: rows, b: slab.pointer + plane * paddedPlane + start,
+                                             rowOffsets: rowOffsets.value + rows.lowerBound, n: width, c: tileSums, ldc: Self.tileColumns,
+                                             accumulate: false, store: false)
                         }
+                        store.store(tileSums, plane: first - planes.lowerBound + plane, grid: start..<start + width)
                     }
-                    row += n
                 }
             }
         }
-        let workers = max(1, min(threads, tasks))
-        if workers == 1 {
-            for task in 0..<tasks { build(task) }
-        } else {
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                for task in Swift.stride(from: worker, to: tasks, by: workers) { build(task) }
+    }
+
+    /// Input planes firstPlane ..< firstPlane + depth (zero planes outside the input) with `padding` zeros around
+    /// each, into `slab` [inChannels][slabDepth][paddedHeight][paddedWidth].
+    private func fillPaddedSlab(
+        _ input: FeatureVolume, firstPlane: Int, depth: Int, slabDepth: Int, paddedHeight: Int, paddedWidth: Int,
+        into slab: UnsafeMutablePointer<Float>
+    ) {
+        let paddedPlane = paddedHeight * paddedWidth
+        for c in 0..<inChannels {
+            for d in 0..<depth {
+                let target = slab + (c * slabDepth + d) * paddedPlane, iz = firstPlane + d
+                guard iz >= 0 && iz < input.depth else {
+                    target.update(repeating: 0, count: paddedPlane)
+                    continue
+                }
+                let source = input.channel(c) + iz * input.planeSize
+                target.update(repeating: 0, count: padding.y * paddedWidth)
+                for y in 0..<input.height {
+                    let row = target + (padding.y + y) * paddedWidth
+                    row.update(repeating: 0, count: padding.x)
+                    (row + padding.x).update(from: source + y * input.width, count: input.width)
+                    (row + padding.x + input.width).update(repeating: 0, count: padding.x)
+                }
+                (target + (padding.y + input.height) * paddedWidth).update(repeating: 0, count: padding.y * paddedWidth)
             }
         }
     }
+
+    /// Runs body(worker) for workers 0..<workers, on as many threads.
+    private static func share(workers: Int, _ body: @Sendable (Int) -> Void) {
+        if workers == 1 {
+            body(0)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: workers, execute: body)
+        }
+    }
+}
+
+/// The convolution as one GEMM [m × k] · [k × positions], k in blocks of at most `Conv3d.depthBlock` rows.
+private struct Product: @unchecked Sendable {
+    let gemm: ck_gemm
+    let m: Int
+    let k: Int
+    let relu: Bool
+    let blockRows: Int
+    let blocks: [Range<Int>]
+
+    init(gemm: ck_gemm, m: Int, k: Int, relu: Bool) {
+        (self.gemm, self.m, self.k, self.relu) = (gemm, m, k, relu)
+        let count = (k + Conv3d.depthBlock - 1) / Conv3d.depthBlock
+        let blockRows = (k + count - 1) / count
+        self.blockRows = blockRows
+        blocks = (0..<count).map { ($0 * blockRows)..<min(k, ($0 + 1) * blockRows) }
+    }
+
+    /// C (+)= A[:, rows] · B[rows], B's row r at b + rowOffsets[r − block start]; with `store`, the last block adds
+    /// the bias and applies the activation.
+    func multiply(
+        _ operands: Operands, rows: Range<Int>, b: UnsafePointer<Float>, rowOffsets: UnsafePointer<Int>, n: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, store: Bool
+    ) {
+        let isLast = rows.upperBound == k
+        gemm.multiply(operands.weights, m, k, rows.lowerBound, rows.count, b, rowOffsets, n, c, ldc,
+                      accumulate || rows.lowerBound > 0 ? 1 : 0, store && isLast ? 1 : 0, store ? operands.bias : nil,
+                      relu ? 1 : 0)
+    }
+}
+
+/// The packed weights and the bias, read by every thread.
+private struct Operands: @unchecked Sendable {
+    let weights: UnsafePointer<Float>
+    let bias: UnsafePointer<Float>?
+}
+
+/// Where the output planes being computed go: their first plane in `output`, and whether to add to what is there.
+private struct Destination: @unchecked Sendable {
+    let output: FeatureVolume
+    let firstPlane: Int
+    let accumulate: Bool
+    var firstOutput: UnsafeMutablePointer<Float> { output.data + firstPlane * output.planeSize }
+}
+
+/// Stores a tile of sums computed over the padded-width output grid: its real columns (ox < output width) to the
+/// output, after the addend (when accumulating), the bias and the activation (the activations' vector pass).
+private struct TileStore: @unchecked Sendable {
+    let destination: Destination
+    let gridWidth: Int
+    let tileStride: Int
+    let operands: Operands
+    let activation: Activation
+
+    func store(_ sums: UnsafePointer<Float>, plane: Int, grid: Range<Int>) {
+        let output = destination.output
+        let (height, width) = (output.height, output.width)
+        let first = destination.firstOutput + plane * output.planeSize
+        for o in 0..<output.channels {
+            let shift = operands.bias?[o] ?? 0
+            let channel = first + o * output.volumeSize, row = sums + o * tileStride - grid.lowerBound
+            var (oy, x0) = grid.lowerBound.quotientAndRemainder(dividingBy: gridWidth)
+            var position = grid.lowerBound
+            while position < grid.upperBound && oy < height {
+                let x1 = min(gridWidth, x0 + grid.upperBound - position)
+                // Output columns x0 ..< x1 of row oy, the real ones of them (none when x0 is past the last).
+                let count = min(x1, width) - x0
+                if count > 0 {
+                    let source = row + position, target = channel + oy * width + x0
+                    if destination.accumulate {
+                        for x in 0..<count { target[x] += source[x] }
+                    } else {
+                        target.update(from: source, count: count)
+                    }
+                    activation.apply(target, count: count, shift: shift)
+                }
+                position += x1 - x0
+                (oy, x0) = (oy + 1, 0)
+            }
+        }
+    }
+}
+
+/// Where the im2col columns of a Conv3d come from: row (c, kz, ky, kx) of k, at output position p of the planes
+/// being computed (plane after plane, each row-major), holds the value tap (ky, kx) meets on input plane
+/// oz·stride − padding + kz of channel c.
+private struct TileGeometry: @unchecked Sendable {
+    let input: FeatureVolume
+    let planes: Range<Int>
+    let outputHeight: Int
+    let outputWidth: Int
+    let kernel: Triple3D
+    let stride: Triple3D
+    let padding: Triple3D
+
+    /// Rows `rows` of k at output positions `positions`, row after row `rowStride` floats apart in `columns`.
+    func build(rows: Range<Int>, positions: Range<Int>, into columns: UnsafeMutablePointer<Float>, rowStride: Int) {
+        let inPlane = PatchRows(stride: stride.plane, padding: padding.plane, dilation: 1)
+        let planeSize = outputHeight * outputWidth, inputPlane = input.height * input.width
+        var row = columns
+        // Row rows.lowerBound's (c, kz, ky, kx), then stepped like an odometer.
+        let (channelAndDepth, tap) = rows.lowerBound.quotientAndRemainder(dividingBy: kernel.y * kernel.x)
+        var (c, kz) = channelAndDepth.quotientAndRemainder(dividingBy: kernel.z)
+        var (ky, kx) = tap.quotientAndRemainder(dividingBy: kernel.x)
+        for _ in rows {
+            defer {
+                kx += 1
+                if kx == kernel.x { (kx, ky) = (0, ky + 1) }
+                if ky == kernel.y { (ky, kz) = (0, kz + 1) }
+                if kz == kernel.z { (kz, c) = (0, c + 1) }
+            }
+            let volume = UnsafePointer(input.channel(c))
+            var position = positions.lowerBound
+            while position < positions.upperBound {
+                let (index, within) = position.quotientAndRemainder(dividingBy: planeSize)
+                let end = min(positions.upperBound, position - within + planeSize)
+                let target = row + (position - positions.lowerBound)
+                let iz = (planes.lowerBound + index) * stride.z - padding.z + kz
+                if iz < 0 || iz >= input.depth {
+                    target.update(repeating: 0, count: end - position)
+                } else {
+                    inPlane.gather(volume + iz * inputPlane, height: input.height, width: input.width, ky: ky, kx: kx,
+                                   outputHeight: outputHeight, outputWidth: outputWidth, positions: within..<within + end - position,
+                                   into: target)
+                }
+                position = end
+            }
+            row += rowStride
+        }
+    }
+}
+
+/// A value handed to the tiles' threads, which only read through it.
+private struct UnsafeSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
 
 extension Conv3d {
@@ -208,25 +457,37 @@ public struct MaxPool3d: Sendable {
 
     /// Output planes `planes` of pooling a volume of `depth` planes, of which `input` holds the slab starting at
     /// plane `inputOrigin` (it must hold every plane their windows meet); `output`'s plane 0 is output plane 0.
-    /// `plane` is scratch for one input plane.
+    /// `threads` threads share the channels; `scratch` holds one input plane per thread.
     public func apply(
         _ input: FeatureVolume, inputOrigin: Int, depth: Int, planes: Range<Int>, into output: FeatureVolume,
-        plane scratch: UnsafeMutablePointer<Float>
+        threads: Int = 1, scratch: UnsafeMutablePointer<Float>
     ) {
+        for p in planes {
+            let window = window(ofOutputPlane: p, depth: depth)
+            precondition(window.lowerBound >= inputOrigin && window.upperBound - inputOrigin <= input.depth,
+                         "max-pool window outside the input slab")
+        }
         let planeSize = input.planeSize
-        for c in 0..<input.channels {
-            let source = input.channel(c)
+        let (source, destination, scratchPlanes) = (SendablePointer(input.data), SendablePointer(output.data), SendablePointer(scratch))
+        let (height, width, inputVolume, outputVolume, outputPlane) = (input.height, input.width, input.volumeSize, output.volumeSize,
+                                                                       output.planeSize)
+        @Sendable func pool(channel c: Int, scratch: UnsafeMutablePointer<Float>) {
+            let channel = source.pointer + c * inputVolume
             for p in planes {
                 let window = window(ofOutputPlane: p, depth: depth)
-                precondition(window.lowerBound >= inputOrigin && window.upperBound - inputOrigin <= input.depth,
-                             "max-pool window outside the input slab")
-                scratch.update(from: source + (window.lowerBound - inputOrigin) * planeSize, count: planeSize)
+                scratch.update(from: channel + (window.lowerBound - inputOrigin) * planeSize, count: planeSize)
                 for z in window.dropFirst() {
-                    let other = source + (z - inputOrigin) * planeSize
+                    let other = channel + (z - inputOrigin) * planeSize
                     for i in 0..<planeSize { scratch[i] = max(scratch[i], other[i]) }
                 }
-                inPlane.apply(FeatureMap(data: scratch, channels: 1, height: input.height, width: input.width),
-                              into: output.channel(c) + p * output.planeSize)
+                inPlane.apply(FeatureMap(data: scratch, channels: 1, height: height, width: width),
+                              into: destination.pointer + c * outputVolume + p * outputPlane)
+            }
+        }
+        let channels = input.channels, workers = max(1, min(threads, channels))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for c in Swift.stride(from: worker, to: channels, by: workers) {
+                pool(channel: c, scratch: scratchPlanes.pointer + worker * planeSize)
             }
         }
     }

@@ -30,32 +30,70 @@ final class Conv3dTests: XCTestCase {
         return (result, o3)
     }
 
+    /// Every way Conv3d computes: stride 1 over shifted rows of the padded input (5 output channels), stride 1 over
+    /// columns (48 output channels: the padded grid of a 7-wide plane would cost more than columns), strided.
     func testConvolutionMatchesItsDefinition() throws {
-        let (channels, out, size) = (3, 5, (9, 8, 7))
+        let (channels, size) = (3, (9, 8, 7))
         let input = values("input", channels * size.0 * size.1 * size.2)
-        for (kernel, stride, padding) in [(3, Triple3D(1), Triple3D(1)), (3, Triple3D(2), Triple3D(1)), (1, Triple3D(2), Triple3D(0)),
-                                          (7, Triple3D(1, 2, 2), Triple3D(3))] {
-            let weight = values("weight\(kernel)", out * channels * kernel * kernel * kernel)
-            let bias = values("bias", out)
-            let conv = try Conv3d(weight: Tensor(shape: [out, channels, kernel, kernel, kernel], storage: weight),
-                                  bias: Tensor(shape: [out], storage: bias), stride: stride, padding: padding)
-            let expected = direct(input, channels: channels, size: size, weight: weight, bias: bias, kernel: kernel, stride: stride, padding: padding)
-            let o3 = conv.outputSize(depth: size.0, height: size.1, width: size.2)
-            XCTAssertTrue(o3 == expected.size)
-            var inputCopy = input
-            var output = [Float](repeating: 0, count: expected.values.count)
+        for (out, kernel, stride, padding) in [(5, 3, Triple3D(1), Triple3D(1)), (48, 3, Triple3D(1), Triple3D(1)),
+                                               (5, 3, Triple3D(2), Triple3D(1)), (5, 1, Triple3D(2), Triple3D(0)),
+                                               (5, 7, Triple3D(1, 2, 2), Triple3D(3))] {
+            for threads in [1, 3] {
+                let weight = values("weight\(kernel)", out * channels * kernel * kernel * kernel)
+                let bias = values("bias", out)
+                let conv = try Conv3d(weight: Tensor(shape: [out, channels, kernel, kernel, kernel], storage: weight),
+                                      bias: Tensor(shape: [out], storage: bias), stride: stride, padding: padding)
+                let expected = direct(input, channels: channels, size: size, weight: weight, bias: bias, kernel: kernel, stride: stride, padding: padding)
+                let o3 = conv.outputSize(depth: size.0, height: size.1, width: size.2)
+                XCTAssertTrue(o3 == expected.size)
+                var inputCopy = input
+                var output = [Float](repeating: 0, count: expected.values.count)
+                inputCopy.withUnsafeMutableBufferPointer { i in
+                    output.withUnsafeMutableBufferPointer { o in
+                        let x = FeatureVolume(data: i.baseAddress!, channels: channels, depth: size.0, height: size.1, width: size.2)
+                        let y = FeatureVolume(data: o.baseAddress!, channels: out, depth: o3.depth, height: o3.height, width: o3.width)
+                        conv.apply(x, into: y, threads: threads, workspace: Workspace())
+                    }
+                }
+                // Float32 sums of up to 1029 products: within 1e-6 of the largest output.
+                let difference = zip(output, expected.values).map { abs($0 - $1) }.max() ?? 0
+                let scale = expected.values.map(abs).max() ?? 1
+                XCTAssertLessThan(difference, 1e-6 * scale, "out \(out) kernel \(kernel) stride \(stride) padding \(padding) threads \(threads)")
+            }
+        }
+    }
+
+    /// Planes wider than a tile: a stride-1 convolution computes over an output grid of the padded width, and at
+    /// 33 × 33 (padded 35) its second and third tiles of 384 start in the grid's columns past the last output
+    /// column; accumulated, with ReLU, on one and two threads.
+    func testTilesStartingPastTheLastOutputColumn() throws {
+        let (channels, out, size) = (2, 3, (3, 33, 33))
+        let input = values("wide.input", channels * size.0 * size.1 * size.2)
+        let weight = values("wide.weight", out * channels * 27), bias = values("wide.bias", out)
+        let conv = try Conv3d(weight: Tensor(shape: [out, channels, 3, 3, 3], storage: weight), bias: Tensor(shape: [out], storage: bias),
+                              padding: 1, activation: .relu)
+        let sums = direct(input, channels: channels, size: size, weight: weight, bias: bias, kernel: 3, stride: 1, padding: 1).values
+        let addend = values("wide.addend", sums.count)
+        let expected = zip(sums, addend).map { max($0 + $1, 0) }
+        for threads in [1, 2] {
+            var inputCopy = input, output = addend
             inputCopy.withUnsafeMutableBufferPointer { i in
                 output.withUnsafeMutableBufferPointer { o in
-                    let x = FeatureVolume(data: i.baseAddress!, channels: channels, depth: size.0, height: size.1, width: size.2)
-                    let y = FeatureVolume(data: o.baseAddress!, channels: out, depth: o3.depth, height: o3.height, width: o3.width)
-                    conv.apply(x, into: y, workspace: Workspace())
+                    conv.apply(FeatureVolume(data: i.baseAddress!, channels: channels, depth: size.0, height: size.1, width: size.2),
+                               into: FeatureVolume(data: o.baseAddress!, channels: out, depth: size.0, height: size.1, width: size.2),
+                               accumulate: true, threads: threads, workspace: Workspace())
                 }
             }
-            // Float32 sums of up to 1029 products: within 1e-6 of the largest output.
-            let difference = zip(output, expected.values).map { abs($0 - $1) }.max() ?? 0
-            let scale = expected.values.map(abs).max() ?? 1
-            XCTAssertLessThan(difference, 1e-6 * scale, "kernel \(kernel) stride \(stride) padding \(padding)")
+            let difference = zip(output, expected).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThan(difference, 1e-5, "\(threads) threads")
         }
+    }
+
+    /// The GEMM's store applies identity or ReLU; any other activation is refused at load, not silently dropped.
+    func testOnlyActivationsTheStoreAppliesAreAccepted() throws {
+        let weight = try Tensor(shape: [2, 1, 1, 1, 1], storage: [1, 2])
+        XCTAssertThrowsError(try Conv3d(weight: weight, activation: .sigmoid))
+        XCTAssertNoThrow(try Conv3d(weight: weight, activation: .relu))
     }
 
     /// A slab of output planes into a buffer holding only them, accumulated onto what it holds, then ReLU.
@@ -84,13 +122,17 @@ final class Conv3dTests: XCTestCase {
     }
 
     func testMaxPoolMatchesItsDefinition() {
-        let (channels, d, h, w) = (2, 7, 6, 5)
+        for threads in [1, 2] { checkMaxPool(threads: threads) }
+    }
+
+    private func checkMaxPool(threads: Int) {
+        let (channels, d, h, w) = (3, 7, 6, 5)
         let input = values("pool.input", channels * d * h * w)
         let pool = MaxPool3d(kernel: 3, stride: 2, padding: 1)
         let o3 = pool.outputSize(depth: d, height: h, width: w)
         XCTAssertTrue(o3 == (4, 3, 3))
         var output = [Float](repeating: 0, count: channels * o3.depth * o3.height * o3.width)
-        var scratch = [Float](repeating: 0, count: h * w)
+        var scratch = [Float](repeating: 0, count: threads * h * w)
         // Output planes 1..<3 from a slab of input planes 1..<6 (the planes their windows meet).
         let slab = 1..<6
         var slabValues = [Float]()
@@ -105,7 +147,7 @@ final class Conv3dTests: XCTestCase {
                     pool.apply(FeatureVolume(data: sv.baseAddress!, channels: channels, depth: slab.count, height: h, width: w),
                                inputOrigin: slab.lowerBound, depth: d, planes: 1..<3,
                                into: FeatureVolume(data: o.baseAddress!, channels: channels, depth: o3.depth, height: o3.height, width: o3.width),
-                               plane: s.baseAddress!)
+                               threads: threads, scratch: s.baseAddress!)
                 }
             }
         }
@@ -116,7 +158,7 @@ final class Conv3dTests: XCTestCase {
                     for ix in (2 * x - 1)...(2 * x + 1) where (0..<w).contains(ix) { best = max(best, input[((c * d + iz) * h + iy) * w + ix]) }
                 }
             }
-            XCTAssertEqual(output[((c * o3.depth + z) * o3.height + y) * o3.width + x], best)
+            XCTAssertEqual(output[((c * o3.depth + z) * o3.height + y) * o3.width + x], best, "\(threads) threads")
         }}}}
     }
 }

@@ -47,3 +47,6 @@ const ck_kernels *ck_variant(ck_isa isa);
 #endif
 
 #endif
+
+// CKernels.h is the module's umbrella header: the other kernels' headers are exported through it.
+#include "CKernelsGEMM.h"

@@ -4,6 +4,7 @@
 // (preprocessing + network) and of each part, and, given the reference's cube and logit for the same phantom,
 // the differences (the S = 224 parity check).
 //   usage: VolumeClassificationBenchmark PHANTOM.npy SIZE THREADS VOLUMES [DEPTH [CUBE.npy LOGIT]]
+//          VolumeClassificationBenchmark layers SIZE THREADS [PLANES]   (per-convolution timings, Layers.swift)
 import ArrayFiles
 import Foundation
 import Inference
@@ -11,14 +12,23 @@ import SeriesFiles
 import VolumeClassification
 
 let arguments = CommandLine.arguments
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+if arguments.count >= 4, arguments[1] == "layers", let size = Int(arguments[2]), let threads = Int(arguments[3]) {
+    do {
+        try benchmarkLayers(size: size, threads: threads, planes: arguments.count > 4 ? Int(arguments[4]) ?? 4 : 4)
+        exit(0)
+    } catch {
+        FileHandle.standardError.write(Data("VolumeClassificationBenchmark layers: \(error)\n".utf8))
+        exit(1)
+    }
+}
 guard arguments.count >= 5, let size = Int(arguments[2]), let threads = Int(arguments[3]), let volumes = Int(arguments[4]) else {
     FileHandle.standardError.write(Data("usage: VolumeClassificationBenchmark PHANTOM.npy SIZE THREADS VOLUMES [DEPTH [CUBE.npy LOGIT]]\n".utf8))
     exit(2)
 }
 let depth = arguments.count > 5 ? Int(arguments[5]) ?? 18 : 18
 let seed: UInt64 = 0x5EED_3D00  // BASE_SEED in tools/reference/cls3d_reference.py
-
-func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
 do {
     let array = try NpyArray(contentsOf: URL(fileURLWithPath: arguments[1]))

@@ -1,0 +1,82 @@
+import CKernels
+import XCTest
+
+/// The packed GEMM against a double-precision product, every variant this CPU runs: tiles cut at the edges
+/// (m, n not multiples of the micro-tile), k in two blocks (the second accumulating onto the first), an addend
+/// already in C, bias and ReLU on the last block. The wide variants fuse multiply and add, so they agree with the
+/// portable one (and with the exact product) to rounding: within 1e-6 of Σ|a·b| per element, several times the
+/// float32 error of a k = 300 sum.
+final class GEMMVariantTests: XCTestCase {
+    var variants: [ck_gemm] {
+        [CK_ISA_PORTABLE, CK_ISA_AVX2, CK_ISA_AVX512].compactMap { ck_gemm_variant($0)?.pointee }
+    }
+
+    func values(_ count: Int, seed: UInt64) -> [Float] {
+        var state = seed
+        return (0..<count).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int(state >> 40) % 2001 - 1000) / 1000
+        }
+    }
+
+    func testEveryVariantMatchesTheExactProduct() {
+        XCTAssertEqual(String(cString: ck_gemm_active().pointee.name), String(cString: ck_active().pointee.name))
+        for (m, k, n) in [(13, 300, 53), (64, 37, 200), (1, 5, 1), (8, 1, 48)] {
+            let ldb = n + 7, ldc = n + 3
+            let a = values(m * k, seed: 1), b = values(k * ldb + 64, seed: 2), bias = values(m, seed: 3)
+            let addend = values(m * ldc, seed: 4)
+            let split = k / 2
+            for variant in variants {
+                let name = String(cString: variant.name)
+                for (accumulate, relu) in [(false, false), (true, true), (false, true)] {
+                    var packed = [Float](repeating: .nan, count: ck_gemm_packed_count([variant], m, k))
+                    withUnsafePointer(to: variant) { ck_gemm_pack_a($0, a, m, k, &packed) }
+                    var c = addend
+                    let offsets = (0..<k).map { $0 * ldb }
+                    b.withUnsafeBufferPointer { b in
+                        // Two blocks of k: rows 0..<split, then split..<k, which finishes.
+                        if split > 0 {
+                            variant.multiply(packed, m, k, 0, split, b.baseAddress, offsets, n, &c, ldc, accumulate ? 1 : 0, 0, nil, 0)
+                        }
+                        variant.multiply(packed, m, k, split, k - split, b.baseAddress!, Array(offsets[split...]), n, &c, ldc,
+                                         accumulate || split > 0 ? 1 : 0, 1, bias, relu ? 1 : 0)
+                    }
+                    var worst = 0.0
+                    for i in 0..<m {
+                        for j in 0..<ldc {
+                            guard j < n else {
+                                XCTAssertEqual(c[i * ldc + j].bitPattern, addend[i * ldc + j].bitPattern, "\(name): past n")
+                                continue
+                            }
+                            var exact = (accumulate ? Double(addend[i * ldc + j]) : 0) + Double(bias[i]), magnitude = 0.0
+                            for p in 0..<k {
+                                exact += Double(a[i * k + p]) * Double(b[p * ldb + j])
+                                magnitude += abs(Double(a[i * k + p]) * Double(b[p * ldb + j]))
+                            }
+                            if relu { exact = max(exact, 0) }
+                            worst = max(worst, abs(Double(c[i * ldc + j]) - exact) / max(magnitude, 1))
+                        }
+                    }
+                    XCTAssertLessThan(worst, 1e-6, "\(name) m \(m) k \(k) n \(n) accumulate \(accumulate) relu \(relu)")
+                }
+            }
+        }
+    }
+
+    func testPackingPadsTheLastPanelWithZeroRows() {
+        for variant in variants {
+            let (m, k) = (Int(variant.mr) + 1, 3)
+            let a = values(m * k, seed: 5)
+            var packed = [Float](repeating: .nan, count: ck_gemm_packed_count([variant], m, k))
+            XCTAssertEqual(packed.count, 2 * Int(variant.mr) * k)
+            withUnsafePointer(to: variant) { ck_gemm_pack_a($0, a, m, k, &packed) }
+            let mr = Int(variant.mr)
+            for row in 0..<2 * mr {
+                for p in 0..<k {
+                    let stored = packed[(row / mr * k + p) * mr + row % mr]
+                    XCTAssertEqual(stored, row < m ? a[row * k + p] : 0, "\(String(cString: variant.name)) row \(row) k \(p)")
+                }
+            }
+        }
+    }
+}
