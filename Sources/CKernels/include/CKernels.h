@@ -41,12 +41,10 @@ const ck_kernels *ck_variant(ck_isa isa);
 
 // CKernels.h is the module's umbrella header: the other kernels' headers are exported through it (after ck_isa).
 #include "GroupedConvolution.h"
+#include "CKernelsGEMM.h"
 
 #ifdef __cplusplus
 }
 #endif
 
 #endif
-
-// CKernels.h is the module's umbrella header: the other kernels' headers are exported through it.
-#include "CKernelsGEMM.h"
