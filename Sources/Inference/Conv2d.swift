@@ -53,7 +53,7 @@ public struct BatchNorm: Sendable {
 /// channel-major batch: im2col + sgemm per group over the whole batch, where a 1×1 stride-1 unpadded convolution
 /// is the GEMM on the input itself; or, where the model asks for it (`preferWinograd`) and the convolution
 /// allows it (3×3, stride 1, pad 1, ungrouped), Winograd F(4×4, 3×3) (`Winograd3x3`) image by image, keeping
-/// only the transformed weights. Temporary memory comes from the caller's `Workspace`.
+/// only the kernels (their transform is made band by band when used). Temporary memory comes from the caller's `Workspace`.
 public struct Conv2d: Sendable {
     public let inChannels: Int
     public let outChannels: Int
@@ -67,8 +67,8 @@ public struct Conv2d: Sendable {
     public let activation: Activation
     private var weights: Weights
 
-    /// The weights in the one form `apply` uses. The Winograd transform is 4× the raw weights' size, so the raw
-    /// form is not kept beside it (in a UNet++ the pair took 500 MB).
+    /// The weights in the one form `apply` uses (the Winograd transform is 4× the kernels' size: a UNet++'s took
+    /// 400 MB, so it is made in scratch when used).
     private enum Weights: Sendable {
         /// As loaded, [out, in/groups, kh, kw], for im2col + GEMM.
         case direct([Float])
@@ -104,7 +104,6 @@ public struct Conv2d: Sendable {
         var raw = weight.storage
         self.bias = bias?.storage
         if let norm {
-            // Folded before the transform, so the transform rounds once.
             try norm.checkFolds(into: out)
             norm.scaleRows(of: &raw)
             self.bias = norm.folded(bias: self.bias)
@@ -116,8 +115,7 @@ public struct Conv2d: Sendable {
             ? .winograd(Winograd3x3(weight: raw, inChannels: inChannels, outChannels: outChannels)) : .direct(raw)
     }
 
-    /// Folds a batch norm that follows this convolution into its weights and bias (done once, at load; the
-    /// `folding:` initialiser argument does it before the Winograd transform, which rounds once less).
+    /// Folds a batch norm that follows this convolution into its weights and bias (done once, at load).
     public mutating func fold(_ norm: BatchNorm) throws {
         try norm.checkFolds(into: outChannels)
         switch weights {
@@ -202,7 +200,7 @@ public struct Conv2d: Sendable {
     }
 
     /// Bias and activation over the output planes, fused in one pass per channel (the Winograd form does it
-    /// itself, on each output row before it is stored).
+    /// itself, on each band of output rows while it is in the cache).
     private func finish(_ output: UnsafeMutablePointer<Float>, planeSize: Int) {
         for o in 0..<outChannels {
             activation.apply(output + o * planeSize, count: planeSize, shift: bias?[o] ?? 0)

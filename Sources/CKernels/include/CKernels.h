@@ -44,3 +44,6 @@ const ck_kernels *ck_variant(ck_isa isa);
 #endif
 
 #endif
+
+// The umbrella header of the Swift module: further kernel headers of this target.
+#include "CWinograd.h"
