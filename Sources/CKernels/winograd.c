@@ -11,17 +11,17 @@
 
 static size_t round_up(size_t value, size_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 
-// One padded row of input_tiles' buffer: every tile group's loads (4·W floats and two vectors one tile further)
-// stay inside it.
+// One row of input_tiles' buffer (the vertical transform of six padded image rows): every tile group's loads
+// (4·W floats and two vectors one tile further) stay inside it.
 static size_t row_floats(size_t tile_columns, size_t width) {
     return round_up(4 * round_up(tile_columns, width) + width + 1, width);
 }
 
-size_t ck_winograd_buffer_floats(size_t tile_columns) { return 12 * row_floats(tile_columns, 16); }
+size_t ck_winograd_buffer_floats(size_t tile_columns) { return 6 * row_floats(tile_columns, 16); }
 
-// Shuffle indices per vector width: EVENS/ODDS split two vectors' lanes, SHIFT1 moves a vector one lane down
-// taking the next vector's first lane, ZIP_* interleave two vectors lane by lane (low and high halves), PAIRS_*
-// interleave two vectors pair by pair.
+// Per variant: WIDTH, VARIANT, TARGET and the shuffle indices for that width (EVENS/ODDS split two vectors' lanes,
+// SHIFT1 moves a vector one lane down taking the next vector's first lane, ZIP_* interleave two vectors lane by
+// lane (low and high halves), PAIRS_* interleave two vectors pair by pair); winograd_variant.h undefines them.
 #define WIDTH 4
 #define EVENS 0, 2, 4, 6
 #define ODDS 1, 3, 5, 7
@@ -33,16 +33,6 @@ size_t ck_winograd_buffer_floats(size_t tile_columns) { return 12 * row_floats(t
 #define VARIANT portable
 #define TARGET
 #include "winograd_variant.h"
-#undef WIDTH
-#undef EVENS
-#undef ODDS
-#undef SHIFT1
-#undef ZIP_LO
-#undef ZIP_HI
-#undef PAIRS_LO
-#undef PAIRS_HI
-#undef VARIANT
-#undef TARGET
 
 #define WIDTH 8
 #define EVENS 0, 2, 4, 6, 8, 10, 12, 14
@@ -55,16 +45,6 @@ size_t ck_winograd_buffer_floats(size_t tile_columns) { return 12 * row_floats(t
 #define VARIANT avx2
 #define TARGET __attribute__((target("avx2")))
 #include "winograd_variant.h"
-#undef WIDTH
-#undef EVENS
-#undef ODDS
-#undef SHIFT1
-#undef ZIP_LO
-#undef ZIP_HI
-#undef PAIRS_LO
-#undef PAIRS_HI
-#undef VARIANT
-#undef TARGET
 
 #define WIDTH 16
 #define EVENS 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
@@ -77,16 +57,6 @@ size_t ck_winograd_buffer_floats(size_t tile_columns) { return 12 * row_floats(t
 #define VARIANT avx512
 #define TARGET __attribute__((target("avx512f")))
 #include "winograd_variant.h"
-#undef WIDTH
-#undef EVENS
-#undef ODDS
-#undef SHIFT1
-#undef ZIP_LO
-#undef ZIP_HI
-#undef PAIRS_LO
-#undef PAIRS_HI
-#undef VARIANT
-#undef TARGET
 
 static const ck_winograd_kernels variants[] = {
     {CK_ISA_PORTABLE, "portable", input_tiles_portable, output_tiles_portable, weight_tiles_portable},

@@ -72,26 +72,40 @@ TARGET static inline void W(kernel_transform)(W(wfloats) x0, W(wfloats) x1, W(wf
     t[5] = x2;
 }
 
+// Columns k … k + WIDTH − 1 of a zero-padded image row (padded column k is image column k − 1): one load inside
+// the image, a masked one across its edges (the masked-out lanes are not read), zeros past it.
+TARGET static inline W(wfloats) W(padded_columns)(const float *row, size_t width, size_t k) {
+    if (k >= 1 && k - 1 + WIDTH <= width) return W(load)(row + k - 1);
+    if (k > width) return (W(wfloats)){0};
+    size_t first = k == 0 ? 1 : 0, end = width + 1 - k < WIDTH ? width + 1 - k : WIDTH;  // lanes inside the image
+#if WIDTH == 16
+    return (W(wfloats))_mm512_maskz_loadu_ps((__mmask16)(((1u << end) - 1) & ~((1u << first) - 1)), row + k - 1);
+#elif WIDTH == 8
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i inside = _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)end), lane),
+                                      _mm256_cmpgt_epi32(lane, _mm256_set1_epi32((int)first - 1)));
+    return (W(wfloats))_mm256_maskload_ps(row + k - 1, inside);
+#else
+    W(wfloats) value = {0};
+    for (size_t lane = first; lane < end; lane++) value[lane] = row[k + lane - 1];
+    return value;
+#endif
+}
+
 TARGET static void W(input_tiles)(const float *plane, size_t height, size_t width, size_t tile_row,
                                   size_t tile_columns, float *v, size_t v_stride, float *buffer) {
     const size_t row = row_floats(tile_columns, WIDTH);
-    float *p = buffer, *r = buffer + 6 * row;
-    // Six zero-padded input rows; padded column k is image column k − 1.
+    float *r = buffer;
+    // The six image rows of the tile row, NULL above and below the image (zero rows).
+    const float *rows[6];
     for (size_t i = 0; i < 6; i++) {
-        float *padded = p + i * row;
         ptrdiff_t y = (ptrdiff_t)(4 * tile_row + i) - 1;
-        if (y < 0 || (size_t)y >= height) {
-            memset(padded, 0, row * sizeof(float));
-            continue;
-        }
-        padded[0] = 0;
-        memcpy(padded + 1, plane + (size_t)y * width, width * sizeof(float));
-        memset(padded + 1 + width, 0, (row - 1 - width) * sizeof(float));
+        rows[i] = y < 0 || (size_t)y >= height ? NULL : plane + (size_t)y * width;
     }
-    // Vertical: r = Bᵀ p, WIDTH columns at a time.
+    // Vertical: r = Bᵀ d over the zero-padded rows, WIDTH columns at a time.
     for (size_t k = 0; k < row; k += WIDTH) {
         W(wfloats) x[6], t[6];
-        for (int i = 0; i < 6; i++) x[i] = W(load)(p + i * row + k);
+        for (int i = 0; i < 6; i++) x[i] = rows[i] ? W(padded_columns)(rows[i], width, k) : (W(wfloats)){0};
         W(input_transform)(x, t);
         for (int i = 0; i < 6; i++) memcpy(r + i * row + k, &t[i], sizeof t[i]);
     }
@@ -173,3 +187,13 @@ TARGET static void W(weight_tiles)(const float *raw, size_t raw_stride, size_t c
 #undef W
 #undef JOIN
 #undef JOIN2
+#undef WIDTH
+#undef EVENS
+#undef ODDS
+#undef SHIFT1
+#undef ZIP_LO
+#undef ZIP_HI
+#undef PAIRS_LO
+#undef PAIRS_HI
+#undef VARIANT
+#undef TARGET
