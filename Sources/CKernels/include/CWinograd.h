@@ -2,7 +2,8 @@
 // them), compiled per instruction set like CKernels.h's element-wise kernels and chosen on the same CPUID check
 // (ck_active()->isa, so MGMT_KERNELS picks these too). Every variant runs the same operations in the same order
 // without fused multiply-add, so all agree bit for bit; the tile transforms compute exactly what the engine's
-// earlier Swift transforms did.
+// earlier Swift transforms did, the weight transform runs in float (it ran in double once at load, when U was
+// kept; U differs from that by float rounding, ~1e-7 relative).
 // Element e = 6·i + j of a 6×6 tile is row i (the vertical transform), column j (the horizontal one).
 #ifndef MGMT_CWINOGRAD_H
 #define MGMT_CWINOGRAD_H
