@@ -53,8 +53,9 @@ public struct BatchNorm: Sendable {
 /// channel-major batch: im2col + sgemm per group over the whole batch, where a 1×1 stride-1 unpadded convolution
 /// is the GEMM on the input itself; or, where the model asks for it (`preferWinograd`) and the convolution
 /// allows it (3×3, stride 1, pad 1, ungrouped), Winograd F(4×4, 3×3) (`Winograd3x3`) image by image, keeping
-/// only the transformed weights; or, for a grouped or stride-2 3×3 whose groups have 32-multiple outputs, CKernels'
-/// direct kernel (`GroupedConvolution3x3`). Temporary memory comes from the caller's `Workspace`.
+/// only the kernels (their transform is made band by band when used); or, for a grouped or stride-2 3×3 whose
+/// groups have 32-multiple outputs, CKernels' direct kernel (`GroupedConvolution3x3`). Temporary memory comes
+/// from the caller's `Workspace`.
 public struct Conv2d: Sendable {
     public let inChannels: Int
     public let outChannels: Int
@@ -68,8 +69,8 @@ public struct Conv2d: Sendable {
     public let activation: Activation
     private var weights: Weights
 
-    /// The weights in the one form `apply` uses. The Winograd transform is 4× the raw weights' size, so the raw
-    /// form is not kept beside it (in a UNet++ the pair took 500 MB).
+    /// The weights in the one form `apply` uses (the Winograd transform is 4× the kernels' size: a UNet++'s took
+    /// 400 MB, so it is made in scratch when used).
     private enum Weights: Sendable {
         /// As loaded, [out, in/groups, kh, kw], for im2col + GEMM.
         case direct([Float])
@@ -107,7 +108,6 @@ public struct Conv2d: Sendable {
         var raw = weight.storage
         self.bias = bias?.storage
         if let norm {
-            // Folded before the transform, so the transform rounds once.
             try norm.checkFolds(into: out)
             norm.scaleRows(of: &raw)
             self.bias = norm.folded(bias: self.bias)
@@ -126,8 +126,7 @@ public struct Conv2d: Sendable {
         }
     }
 
-    /// Folds a batch norm that follows this convolution into its weights and bias (done once, at load; the
-    /// `folding:` initialiser argument does it before the Winograd transform, which rounds once less).
+    /// Folds a batch norm that follows this convolution into its weights and bias (done once, at load).
     public mutating func fold(_ norm: BatchNorm) throws {
         try norm.checkFolds(into: outChannels)
         switch weights {
@@ -218,7 +217,8 @@ public struct Conv2d: Sendable {
     }
 
     /// Bias and activation over the output planes, fused in one pass per channel (the Winograd form does it
-    /// itself, on each output row before it is stored); channels split over `Parallel.threadsForOneItem`.
+    /// itself, on each band of output rows while it is in the cache); channels split over
+    /// `Parallel.threadsForOneItem`.
     private func finish(_ output: UnsafeMutablePointer<Float>, planeSize: Int) {
         let output = SendablePointer(output)
         Parallel.split(outChannels, unitWork: planeSize, threads: Parallel.threadsForOneItem) { channels in

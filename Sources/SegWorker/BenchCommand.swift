@@ -18,13 +18,17 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed batches (after one warm-up batch).")
     var batches = 2
 
+    @Flag(help: "Also time each layer kind (one more batch, timed per layer; adds `profile_ms`).")
+    var profile = false
+
     func run() throws {
         let settings = try model.resolve()
         // Seeded weights unless a model directory was named (the option or MGMT_MODELS).
         let network = model.models == nil && ProcessInfo.processInfo.environment["MGMT_MODELS"] == nil
             ? try UNetPlusPlus(weights: UNetPlusPlus.seededWeights())
             : try UNetPlusPlus(contentsOf: settings.modelsDirectory.appendingPathComponent(SegmentationStage.weightsFileName))
-        let result = try SegmentationBenchmark(model: network).run(threads: settings.threads, batch: batch, batches: batches)
+        let result = try SegmentationBenchmark(model: network).run(threads: settings.threads, batch: batch, batches: batches,
+                                                                        profile: profile)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         print(String(decoding: try encoder.encode(result), as: UTF8.self))

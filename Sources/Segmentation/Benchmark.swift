@@ -20,9 +20,12 @@ public struct SegmentationBenchmark: Sendable {
         public var gflops: Double
         public var peakMemoryMB: Double
         public var blasCore: String
+        /// Milliseconds per layer kind of one more batch (`UNetPlusPlus.LayerKind`), when asked for.
+        public var profileMilliseconds: [String: Double]?
 
         enum CodingKeys: String, CodingKey {
             case engine, threads, batch, batches, gflops
+            case profileMilliseconds = "profile_ms"
             case slicesPerSecond = "slices_per_second"
             case peakMemoryMB = "peak_memory_mb"
             case blasCore = "blas_core"
@@ -33,8 +36,9 @@ public struct SegmentationBenchmark: Sendable {
 
     public init(model: UNetPlusPlus) { self.model = model }
 
-    /// One warm-up batch, then `batches` timed batches of `batch` seeded 224×224 images.
-    public func run(threads: Int, batch: Int, batches: Int) throws -> Result {
+    /// One warm-up batch, then `batches` timed batches of `batch` seeded 224×224 images; with `profile`, one more
+    /// batch timed layer kind by layer kind (apart, so that the clock reads do not touch the timings).
+    public func run(threads: Int, batch: Int, batches: Int, profile: Bool = false) throws -> Result {
         let size = SegmentationStage.inputSize
         let input = try Tensor(shape: [batch, 3, size, size],
                                storage: SeededWeights.uniform(key: "bench.input", count: batch * 3 * size * size,
@@ -45,9 +49,17 @@ public struct SegmentationBenchmark: Sendable {
         for _ in 0..<batches { _ = try model.predict(input, threads: threads, workspaces: workspaces) }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let slicesPerSecond = Double(batch * batches) / seconds
-        return Result(threads: threads, batch: batch, batches: batches, slicesPerSecond: slicesPerSecond,
-                      gflops: slicesPerSecond * Self.gflopPerSlice, peakMemoryMB: Self.peakMemoryMB(),
-                      blasCore: BLAS.coreName)
+        var result = Result(threads: threads, batch: batch, batches: batches, slicesPerSecond: slicesPerSecond,
+                            gflops: slicesPerSecond * Self.gflopPerSlice, peakMemoryMB: Self.peakMemoryMB(),
+                            blasCore: BLAS.coreName)
+        if profile {
+            var profiled = model
+            let layers = LayerProfile()
+            profiled.profile = layers
+            _ = try profiled.predict(input, threads: threads, workspaces: workspaces)
+            result.profileMilliseconds = Dictionary(uniqueKeysWithValues: layers.milliseconds.map { ($0.kind, $0.milliseconds) })
+        }
+        return result
     }
 
     /// Peak resident memory of this process (getrusage ru_maxrss, kilobytes on Linux).

@@ -62,17 +62,20 @@ struct DenseNetEncoder: Sendable {
         self.finalNorm = try source.batchNorm("\(prefix).norm5", channels: channels)
     }
 
-    /// Skip features of one image [3, H, W], all in the workspace's feature-map memory.
-    func features(_ input: FeatureMap, workspace: Workspace) -> [FeatureMap] {
+    /// Skip features of one image [3, H, W], all in the workspace's feature-map memory; timed into `profile`.
+    func features(_ input: FeatureMap, workspace: Workspace, profile: LayerProfile? = nil) -> [FeatureMap] {
+        typealias Kind = UNetPlusPlus.LayerKind
         let (sh, sw) = stem.outputSize(height: input.height, width: input.width)
-        let stemOut = stem.apply(input, into: workspace.floats(Self.stemChannels * sh * sw), workspace: workspace)
+        let stemOut = profile.measure(Kind.stem) {
+            stem.apply(input, into: workspace.floats(Self.stemChannels * sh * sw), workspace: workspace)
+        }
         var skips = [stemOut]
 
         // Each block's buffer holds its input channels followed by every layer's new channels.
         let (ph, pw) = stemPool.outputSize(height: sh, width: sw)
         var blockInputChannels = Self.stemChannels
         var block = workspace.featureMap(channels: blockInputChannels + blocks[0].count * Self.growth, height: ph, width: pw)
-        stemPool.apply(stemOut, into: block.data)
+        profile.measure(Kind.stem) { stemPool.apply(stemOut, into: block.data) }
 
         for (b, layers) in blocks.enumerated() {
             var channels = blockInputChannels
@@ -80,24 +83,30 @@ struct DenseNetEncoder: Sendable {
             let activated = workspace.scratch(1, count: block.count)
             let reduced = workspace.scratch(2, count: Self.bottleneck * plane)
             for layer in layers {
-                let normed = layer.norm.apply(block.leadingChannels(channels), into: activated, activation: .relu)
-                let bottleneck = layer.reduce.apply(normed, into: reduced, workspace: workspace)
-                layer.grow.apply(bottleneck, into: block.channel(channels), workspace: workspace)
+                let normed = profile.measure(Kind.encoderNorm) {
+                    layer.norm.apply(block.leadingChannels(channels), into: activated, activation: .relu)
+                }
+                let bottleneck = profile.measure(Kind.encoderPointwise) { layer.reduce.apply(normed, into: reduced, workspace: workspace) }
+                profile.measure(Kind.encoder3x3) { layer.grow.apply(bottleneck, into: block.channel(channels), workspace: workspace) }
                 channels += Self.growth
             }
             guard b < transitions.count else {
-                skips.append(finalNorm.apply(block, into: workspace.floats(block.count)))
+                skips.append(profile.measure(Kind.transitions) { finalNorm.apply(block, into: workspace.floats(block.count)) })
                 break
             }
             let transition = transitions[b]
-            let skip = transition.norm.apply(block, into: workspace.floats(block.count), activation: .relu)
-            skips.append(skip)
-            let squeezed = transition.conv.apply(skip, into: workspace.scratch(1, count: transition.conv.outChannels * plane),
-                                                 workspace: workspace)
-            blockInputChannels = transition.conv.outChannels
             let (th, tw) = transitionPool.outputSize(height: block.height, width: block.width)
-            block = workspace.featureMap(channels: blockInputChannels + blocks[b + 1].count * Self.growth, height: th, width: tw)
-            transitionPool.apply(squeezed, into: block.data)
+            let next = workspace.featureMap(channels: transition.conv.outChannels + blocks[b + 1].count * Self.growth,
+                                            height: th, width: tw)
+            profile.measure(Kind.transitions) {
+                let skip = transition.norm.apply(block, into: workspace.floats(block.count), activation: .relu)
+                skips.append(skip)
+                let squeezed = transition.conv.apply(skip, into: workspace.scratch(1, count: transition.conv.outChannels * plane),
+                                                     workspace: workspace)
+                transitionPool.apply(squeezed, into: next.data)
+            }
+            blockInputChannels = transition.conv.outChannels
+            block = next
         }
         return skips
     }

@@ -101,11 +101,36 @@ public final class SegmentationStage {
 
     /// Sigmoid probabilities [S, 2, 224, 224] of a volume's slices.
     public func probabilities(_ volume: SeriesVolume<Float>) throws -> Tensor {
+        let outPlane = UNetPlusPlus.classes * Self.inputSize * Self.inputSize
+        var result = Tensor(zeros: [volume.slices, UNetPlusPlus.classes, Self.inputSize, Self.inputSize])
+        try forEachBatch(of: volume) { start, output in
+            result.storage.replaceSubrange((start * outPlane)..<(start * outPlane + output.count), with: output.storage)
+        }
+        return result
+    }
+
+    /// Masks (S, 2, H, W) uint8 {0, 1} at the slice size, in the volume's slice order. Each batch's probabilities
+    /// become masks before the next batch runs, so a series never holds all its slices' probabilities (60 MB for
+    /// 150 slices).
+    public func masks(_ volume: SeriesVolume<Float>) throws -> NpyArray {
+        let size = Self.inputSize * Self.inputSize
+        var masks = [UInt8]()
+        masks.reserveCapacity(volume.slices * 2 * volume.sliceValueCount)
+        try forEachBatch(of: volume) { _, probabilities in
+            for plane in 0..<(probabilities.shape[0] * UNetPlusPlus.classes) {
+                let binary = probabilities.storage[(plane * size)..<((plane + 1) * size)].map { $0 > 0.5 ? UInt8(1) : 0 }
+                let mask = try Image(width: Self.inputSize, height: Self.inputSize, pixels: binary)
+                masks += try Self.maskToSliceSize(mask, width: volume.columns, height: volume.rows).pixels
+            }
+        }
+        return try NpyArray(shape: [volume.slices, UNetPlusPlus.classes, volume.rows, volume.columns], values: .uint8(masks))
+    }
+
+    /// The model's probabilities [n, 2, 224, 224] batch by batch: `body(first slice of the batch, probabilities)`.
+    private func forEachBatch(of volume: SeriesVolume<Float>, _ body: (Int, Tensor) throws -> Void) throws {
         guard volume.rows > 0, volume.columns > 0 else {
             throw SegmentationStageError.emptySlices(rows: volume.rows, columns: volume.columns)
         }
-        let outPlane = UNetPlusPlus.classes * Self.inputSize * Self.inputSize
-        var result = Tensor(zeros: [volume.slices, UNetPlusPlus.classes, Self.inputSize, Self.inputSize])
         for start in stride(from: 0, to: volume.slices, by: batchSize) {
             let end = min(start + batchSize, volume.slices)
             var batch = [Float]()
@@ -114,25 +139,9 @@ public final class SegmentationStage {
                 let pixels = Array(volume.values[(s * volume.sliceValueCount)..<((s + 1) * volume.sliceValueCount)])
                 batch += try Self.modelInput(Image(width: volume.columns, height: volume.rows, pixels: pixels))
             }
-            let output = try model.predict(Tensor(shape: [end - start, 3, Self.inputSize, Self.inputSize], storage: batch),
-                                           threads: threads, workspaces: workspaces)
-            result.storage.replaceSubrange((start * outPlane)..<(end * outPlane), with: output.storage)
+            try body(start, try model.predict(Tensor(shape: [end - start, 3, Self.inputSize, Self.inputSize], storage: batch),
+                                              threads: threads, workspaces: workspaces))
         }
-        return result
-    }
-
-    /// Masks (S, 2, H, W) uint8 {0, 1} at the slice size, in the volume's slice order.
-    public func masks(_ volume: SeriesVolume<Float>) throws -> NpyArray {
-        let probabilities = try probabilities(volume)
-        let size = Self.inputSize * Self.inputSize
-        var masks = [UInt8]()
-        masks.reserveCapacity(volume.slices * 2 * volume.sliceValueCount)
-        for plane in 0..<(volume.slices * UNetPlusPlus.classes) {
-            let binary = probabilities.storage[(plane * size)..<((plane + 1) * size)].map { $0 > 0.5 ? UInt8(1) : 0 }
-            let mask = try Image(width: Self.inputSize, height: Self.inputSize, pixels: binary)
-            masks += try Self.maskToSliceSize(mask, width: volume.columns, height: volume.rows).pixels
-        }
-        return try NpyArray(shape: [volume.slices, UNetPlusPlus.classes, volume.rows, volume.columns], values: .uint8(masks))
     }
 
     /// Segments the series in `directory` (ingest's output) and writes masks.npy, then segmentation.json.

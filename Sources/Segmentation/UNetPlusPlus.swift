@@ -35,15 +35,19 @@ public struct UNetPlusPlus: Sendable {
                                     foldedNorm: "\(prefix).conv2.1", preferWinograd: true)
         }
 
-        func callAsFunction(_ x: FeatureMap, skips: [FeatureMap], workspace: Workspace) -> FeatureMap {
+        func callAsFunction(_ x: FeatureMap, skips: [FeatureMap], workspace: Workspace, profile: LayerProfile?) -> FeatureMap {
             let height = 2 * x.height, width = 2 * x.width
             let joined = workspace.scratch(1, count: conv1.inChannels * height * width)
-            let upsampled = Ops.upsampleNearest2x(x, into: joined)
-            // The skips follow the upsampled channels in the same buffer (channel-major concatenation).
-            if !skips.isEmpty { Ops.concatChannels(skips, into: joined + upsampled.count) }
+            profile.measure(LayerKind.memory) {
+                let upsampled = Ops.upsampleNearest2x(x, into: joined)
+                // The skips follow the upsampled channels in the same buffer (channel-major concatenation).
+                if !skips.isEmpty { Ops.concatChannels(skips, into: joined + upsampled.count) }
+            }
             let input = FeatureMap(data: joined, channels: conv1.inChannels, height: height, width: width)
-            let middle = conv1.apply(input, into: workspace.scratch(2, count: conv1.outChannels * height * width), workspace: workspace)
-            return conv2.apply(middle, into: workspace.floats(conv2.outChannels * height * width), workspace: workspace)
+            return profile.measure(LayerKind.decoder3x3(side: height)) {
+                let middle = conv1.apply(input, into: workspace.scratch(2, count: conv1.outChannels * height * width), workspace: workspace)
+                return conv2.apply(middle, into: workspace.floats(conv2.outChannels * height * width), workspace: workspace)
+            }
         }
     }
 
@@ -52,6 +56,21 @@ public struct UNetPlusPlus: Sendable {
     let blocks: [[Int: DecoderBlock]]
     let last: DecoderBlock
     let head: Conv2d
+    /// Time per layer kind (`LayerKind`) when set; nil (no timing) by default.
+    public var profile: LayerProfile?
+
+    /// The rows of the per-layer profile, named as tools/reference/bench_ort.py names ONNX Runtime's nodes.
+    public enum LayerKind {
+        public static let stem = "stem"
+        public static let encoderNorm = "encoder BN+ReLU"
+        public static let encoderPointwise = "encoder 1x1 conv"
+        public static let encoder3x3 = "encoder 3x3 conv"
+        public static let transitions = "transitions"
+        public static let head = "head"
+        public static let memory = "memory and other"
+        /// The decoder's 3×3 convolutions by the side of their plane (14 … 224 at 224²).
+        public static func decoder3x3(side: Int) -> String { "decoder 3x3 conv \(side)x\(side)" }
+    }
 
     /// Reads every tensor the model needs from `source` (the caller checks for unexpected keys).
     public init(weights source: WeightSource) throws {
@@ -88,21 +107,23 @@ public struct UNetPlusPlus: Sendable {
     /// One image [3, H, W] → probabilities [2, H, W] written to `output`.
     public func forward(_ input: FeatureMap, output: UnsafeMutablePointer<Float>, workspace: Workspace) {
         workspace.reset()
-        let features = Array(encoder.features(input, workspace: workspace).reversed())  // deepest first
+        let features = Array(encoder.features(input, workspace: workspace, profile: profile).reversed())  // deepest first
         var dense = [[Int: FeatureMap]](repeating: [:], count: 4)
         for layer in 0..<4 {
             for depth in 0..<(4 - layer) {
                 if layer == 0 {
-                    dense[depth][depth] = blocks[depth][depth]!(features[depth], skips: [features[depth + 1]], workspace: workspace)
+                    dense[depth][depth] = blocks[depth][depth]!(features[depth], skips: [features[depth + 1]], workspace: workspace,
+                                                                profile: profile)
                 } else {
                     let target = depth + layer
                     let skips = (depth + 1...target).map { dense[$0][target]! } + [features[target + 1]]
-                    dense[depth][target] = blocks[depth][target]!(dense[depth][target - 1]!, skips: skips, workspace: workspace)
+                    dense[depth][target] = blocks[depth][target]!(dense[depth][target - 1]!, skips: skips, workspace: workspace,
+                                                                  profile: profile)
                 }
             }
         }
-        let top = last(dense[0][3]!, skips: [], workspace: workspace)
-        head.apply(top, into: output, workspace: workspace)
+        let top = last(dense[0][3]!, skips: [], workspace: workspace, profile: profile)
+        profile.measure(LayerKind.head) { head.apply(top, into: output, workspace: workspace) }
     }
 
     /// A batch [N, 3, H, W] → [N, 2, H, W], one image per thread when `threads` > 1 (see `Parallel`).

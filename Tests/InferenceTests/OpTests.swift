@@ -99,31 +99,46 @@ final class OpTests: XCTestCase {
     /// 64 → 64 channels at 224² is past Winograd's band budget (16 tile rows per band): outputs on both sides of
     /// each band boundary, at the edges and inside, equal the direct sum of products.
     func testWinogradInBandsOfTileRowsEqualsTheDirectSum() throws {
-        let (channels, side) = (64, 224)
-        let weight = SeededWeights.uniform(key: "bands.w", count: channels * channels * 9, low: -0.1, high: 0.1, baseSeed: 7)
-        var input = SeededWeights.uniform(key: "bands.x", count: channels * side * side, low: -1, high: 1, baseSeed: 7)
-        let conv = try Conv2d(weight: Tensor(shape: [channels, channels, 3, 3], storage: weight), padding: 1, preferWinograd: true)
-        var output = [Float](repeating: 0, count: channels * side * side)
+        try assertWinogradEqualsTheDirectSum(inChannels: 64, outChannels: 64, height: 224, width: 224,
+                                             rows: [0, 1, 63, 64, 65, 127, 128, 191, 192, 222, 223], columns: [0, 3, 4, 100, 223])
+    }
+
+    /// 200 → 72 channels: U is made in bands of 96, 96 and 8 input channels whose GEMMs accumulate into the same
+    /// products; on a 13×11 plane, whose last tile row and column are partial.
+    func testWinogradInBandsOfInputChannelsEqualsTheDirectSum() throws {
+        try assertWinogradEqualsTheDirectSum(inChannels: 200, outChannels: 72, height: 13, width: 11,
+                                             rows: [0, 3, 4, 11, 12], columns: [0, 1, 7, 8, 10])
+    }
+
+    /// The Winograd form of a seeded 3×3 convolution (padding 1) against the direct sum in double precision at
+    /// the given output positions, every 9th output channel.
+    private func assertWinogradEqualsTheDirectSum(
+        inChannels: Int, outChannels: Int, height: Int, width: Int, rows: [Int], columns: [Int]
+    ) throws {
+        let weight = SeededWeights.uniform(key: "bands.w", count: outChannels * inChannels * 9, low: -0.1, high: 0.1, baseSeed: 7)
+        var input = SeededWeights.uniform(key: "bands.x", count: inChannels * height * width, low: -1, high: 1, baseSeed: 7)
+        let conv = try Conv2d(weight: Tensor(shape: [outChannels, inChannels, 3, 3], storage: weight), padding: 1, preferWinograd: true)
+        var output = [Float](repeating: 0, count: outChannels * height * width)
         input.withUnsafeMutableBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in
-                _ = conv.apply(FeatureMap(data: x.baseAddress!, channels: channels, height: side, width: side),
+                _ = conv.apply(FeatureMap(data: x.baseAddress!, channels: inChannels, height: height, width: width),
                                into: y.baseAddress!, workspace: Workspace())
             }
         }
-        for y in [0, 1, 63, 64, 65, 127, 128, 191, 192, 222, 223] {
-            for x in [0, 3, 4, 100, 223] {
-                for o in stride(from: 0, to: channels, by: 9) {
+        for y in rows {
+            for x in columns {
+                for o in stride(from: 0, to: outChannels, by: 9) {
                     var sum = 0.0
-                    for c in 0..<channels {
+                    for c in 0..<inChannels {
                         for ky in 0..<3 {
                             for kx in 0..<3 {
                                 let (iy, ix) = (y + ky - 1, x + kx - 1)
-                                guard iy >= 0, iy < side, ix >= 0, ix < side else { continue }
-                                sum += Double(weight[((o * channels + c) * 3 + ky) * 3 + kx]) * Double(input[(c * side + iy) * side + ix])
+                                guard iy >= 0, iy < height, ix >= 0, ix < width else { continue }
+                                sum += Double(weight[((o * inChannels + c) * 3 + ky) * 3 + kx]) * Double(input[(c * height + iy) * width + ix])
                             }
                         }
                     }
-                    XCTAssertEqual(Double(output[(o * side + y) * side + x]), sum, accuracy: 1e-4, "channel \(o) at (\(y), \(x))")
+                    XCTAssertEqual(Double(output[(o * height + y) * width + x]), sum, accuracy: 1e-4, "channel \(o) at (\(y), \(x))")
                 }
             }
         }

@@ -103,15 +103,39 @@ def layer_kind(op, name, model):
             return "activations and residuals"
         if op in ("AveragePool", "GlobalAveragePool"):
             return "pooling"
-    elif op in ("Conv", "FusedConv"):
-        return "conv"
+    elif model == "segmentation":
+        return segmentation_kind(op, name)
     return "memory and other"
+
+
+# UNet++ decoder blocks x_<depth>_<layer> run at 14·2^layer (224² input); the head at 224.
+DECODER_SIDE = {str(layer): 14 << layer for layer in range(5)}
+
+
+def segmentation_kind(op, name):
+    """UNetPlusPlus.LayerKind's rows. ONNX Runtime fuses each dense layer's norm2+ReLU into its 1×1 convolution
+    (node .../relu2/Relu) and turns the norm1 BatchNormalization+ReLU into a Conv node of its own."""
+    if op not in ("Conv", "FusedConv"):
+        return "memory and other"
+    if "/segmentation_head/" in name or name.startswith("logits"):  # the head's conv is named after the output
+        return "head"
+    if "/decoder/" in name:
+        block = name.split("/decoder/")[1].split("/")[0]  # x_<depth>_<layer>
+        side = DECODER_SIDE[block.split("_")[2]]
+        return f"decoder 3x3 conv {side}x{side}"
+    if "/relu0/" in name or "/conv0/" in name:
+        return "stem"
+    if "/denselayer" in name:
+        if "/norm1/" in name:
+            return "encoder BN+ReLU"
+        return "encoder 3x3 conv" if "/conv2/" in name else "encoder 1x1 conv"
+    return "transitions"
 
 
 def profile(directory, model, threads, batch):
     prefix = os.path.join(tempfile.mkdtemp(), "ort")
     s = session(directory, model, threads, prefix)
-    x = frames("bench.frames", batch, -2.0, 2.5)
+    x = frames("bench.input", batch, -2.0, 2.0) if model == "segmentation" else frames("bench.frames", batch, -2.0, 2.5)
     s.run(None, {"input": x})  # warm-up, dropped below
     s.run(None, {"input": x})
     events = json.load(open(s.end_profiling()))

@@ -42,6 +42,7 @@ const ck_kernels *ck_variant(ck_isa isa);
 // CKernels.h is the module's umbrella header: the other kernels' headers are exported through it (after ck_isa).
 #include "GroupedConvolution.h"
 #include "CKernelsGEMM.h"
+#include "CWinograd.h"
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,71 @@
+// Winograd F(4×4, 3×3) transforms (CWinograd.h), one source for three instruction sets as kernels.c does:
+// winograd_variant.h compiled 4 wide for the baseline, 8 wide for AVX2, 16 wide for AVX-512.
+#include "CWinograd.h"
+
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+// Bit-for-bit agreement between the variants (and with the engine's earlier Swift transforms).
+#pragma clang fp contract(off)
+
+static size_t round_up(size_t value, size_t multiple) { return (value + multiple - 1) / multiple * multiple; }
+
+// One row of input_tiles' buffer (the vertical transform of six padded image rows): every tile group's loads
+// (4·W floats and two vectors one tile further) stay inside it.
+static size_t row_floats(size_t tile_columns, size_t width) {
+    return round_up(4 * round_up(tile_columns, width) + width + 1, width);
+}
+
+size_t ck_winograd_buffer_floats(size_t tile_columns) { return 6 * row_floats(tile_columns, 16); }
+
+// Per variant: WIDTH, VARIANT, TARGET and the shuffle indices for that width (EVENS/ODDS split two vectors' lanes,
+// SHIFT1 moves a vector one lane down taking the next vector's first lane, ZIP_* interleave two vectors lane by
+// lane (low and high halves), PAIRS_* interleave two vectors pair by pair); winograd_variant.h undefines them.
+#define WIDTH 4
+#define EVENS 0, 2, 4, 6
+#define ODDS 1, 3, 5, 7
+#define SHIFT1 1, 2, 3, 4
+#define ZIP_LO 0, 4, 1, 5
+#define ZIP_HI 2, 6, 3, 7
+#define PAIRS_LO 0, 1, 4, 5
+#define PAIRS_HI 2, 3, 6, 7
+#define VARIANT portable
+#define TARGET
+#include "winograd_variant.h"
+
+#define WIDTH 8
+#define EVENS 0, 2, 4, 6, 8, 10, 12, 14
+#define ODDS 1, 3, 5, 7, 9, 11, 13, 15
+#define SHIFT1 1, 2, 3, 4, 5, 6, 7, 8
+#define ZIP_LO 0, 8, 1, 9, 2, 10, 3, 11
+#define ZIP_HI 4, 12, 5, 13, 6, 14, 7, 15
+#define PAIRS_LO 0, 1, 8, 9, 2, 3, 10, 11
+#define PAIRS_HI 4, 5, 12, 13, 6, 7, 14, 15
+#define VARIANT avx2
+#define TARGET __attribute__((target("avx2")))
+#include "winograd_variant.h"
+
+#define WIDTH 16
+#define EVENS 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
+#define ODDS 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
+#define SHIFT1 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16
+#define ZIP_LO 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
+#define ZIP_HI 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31
+#define PAIRS_LO 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23
+#define PAIRS_HI 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31
+#define VARIANT avx512
+#define TARGET __attribute__((target("avx512f")))
+#include "winograd_variant.h"
+
+static const ck_winograd_kernels variants[] = {
+    {CK_ISA_PORTABLE, "portable", input_tiles_portable, output_tiles_portable, weight_tiles_portable},
+    {CK_ISA_AVX2, "avx2", input_tiles_avx2, output_tiles_avx2, weight_tiles_avx2},
+    {CK_ISA_AVX512, "avx512", input_tiles_avx512, output_tiles_avx512, weight_tiles_avx512},
+};
+
+const ck_winograd_kernels *ck_winograd_variant(ck_isa isa) {
+    return ck_variant(isa) ? &variants[isa] : NULL;
+}
+
+const ck_winograd_kernels *ck_winograd_active(void) { return &variants[ck_active()->isa]; }
