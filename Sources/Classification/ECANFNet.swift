@@ -37,6 +37,8 @@ public enum ECANFNetArchitecture {
     public static let ecaKernel = 5
     public static let embeddingWidth = 2304
     public static let inputSize = 224
+    /// Floats of one input frame, 3 × 224 × 224 channel-planar.
+    public static let frameSize = 3 * inputSize * inputSize
 
     public static let stem: [Convolution] = [
         .init(key: "stem.conv1", inChannels: 3, outChannels: 16, kernel: 3, stride: 2, groups: 1),
@@ -175,13 +177,13 @@ public struct ECANFNet: Sendable {
     /// Embeddings of `count` frames (count × 3 × 224 × 224, normalised) → count × 2304.
     public func embed(frames: [Float], count: Int, threads: Int = 1) throws -> [Float] {
         let side = ECANFNetArchitecture.inputSize
-        guard frames.count == count * Self.frameSize else {
+        guard frames.count == count * ECANFNetArchitecture.frameSize else {
             throw InferenceError.shapeMismatch(what: "backbone input", expected: [count, 3, side, side], found: [frames.count])
         }
         return try frames.withUnsafeBufferPointer { input in
             let base = SendablePointer(UnsafeMutablePointer(mutating: input.baseAddress!))
             return try embed(count: count, threads: threads) { index, frame in
-                frame.update(from: base.pointer + index * Self.frameSize, count: Self.frameSize)
+                frame.update(from: base.pointer + index * ECANFNetArchitecture.frameSize, count: ECANFNetArchitecture.frameSize)
             }
         }
     }
@@ -211,9 +213,9 @@ public struct ECANFNet: Sendable {
             Parallel.forEach(count: batches.count, threads: threads, workspaces: workspaces) { index, workspace in
                 let batch = batches[index]
                 guard !failure.isSet else { return }
-                let frames = workspace.scratch(Self.frameSlot, count: batch.count * Self.frameSize)
+                let frames = workspace.scratch(Self.frameSlot, count: batch.count * ECANFNetArchitecture.frameSize)
                 do {
-                    for (row, frame) in batch.enumerated() { try writeFrame(frame, frames + row * Self.frameSize) }
+                    for (row, frame) in batch.enumerated() { try writeFrame(frame, frames + row * ECANFNetArchitecture.frameSize) }
                 } catch {
                     failure.record(error)
                     return
@@ -225,7 +227,6 @@ public struct ECANFNet: Sendable {
         return output
     }
 
-    static let frameSize = 3 * ECANFNetArchitecture.inputSize * ECANFNetArchitecture.inputSize
     /// Workspace scratch slots (slot 0 is the convolutions'): the activation buffers (`forward`), and the input
     /// frames of the batch a worker runs.
     static let activationSlot = 1, frameSlot = 2
@@ -250,7 +251,7 @@ public struct ECANFNet: Sendable {
         let single = (0..<5).map { x + wide + $0 * Self.frameBufferCapacity }
         let (a, b) = (x + wide, x + 2 * wide)
         let (c, s) = (b + narrow, b + 2 * narrow)
-        let frameSize = Self.frameSize
+        let frameSize = ECANFNetArchitecture.frameSize
         let channels = ECANFNetArchitecture.blocks[Self.firstBatchedBlock - 1].outChannels
         var (h, w) = (0, 0)
         for f in 0..<frames {

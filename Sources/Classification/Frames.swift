@@ -36,12 +36,11 @@ public enum FramePath: Sendable, Hashable {
 /// ImageNet normalisation (albumentations `Normalize`, in float32), channel-planar (3 × 224 × 224).
 public enum FrameBuilder {
     public static let side = ECANFNetArchitecture.inputSize
-    public static let frameSize = 3 * side * side
     public static let zoomScale = 1.2
     static let mean: [Float] = [0.485, 0.456, 0.406]
     static let std: [Float] = [0.229, 0.224, 0.225]
 
-    /// Writes the normalised frame of one kept slice to `output` (frameSize floats).
+    /// Writes the normalised frame of one kept slice to `output` (`ECANFNetArchitecture.frameSize` floats).
     public static func write(
         slice: Image<UInt8>, wholeTumour: Image<UInt8>, enhancing: Image<UInt8>,
         variant: FrameVariant, path: FramePath, to output: UnsafeMutablePointer<Float>

@@ -18,9 +18,9 @@ struct Bench: ParsableCommand {
 
         func run() throws {
             var model = try SequenceClassifier.seeded(baseSeed: 0x5EED_C1A5).backbone
-            let frames = SeededWeights.uniform(key: "bench.frames", count: batch * FrameBuilder.frameSize, low: -2, high: 2.5, baseSeed: 1)
+            let frames = SeededWeights.uniform(key: "bench.frames", count: batch * ECANFNetArchitecture.frameSize, low: -2, high: 2.5, baseSeed: 1)
             let warmUp = min(batch, 2)
-            _ = try model.embed(frames: Array(frames.prefix(warmUp * FrameBuilder.frameSize)), count: warmUp, threads: threads)
+            _ = try model.embed(frames: Array(frames.prefix(warmUp * ECANFNetArchitecture.frameSize)), count: warmUp, threads: threads)
             var best = Double.infinity
             for _ in 0..<3 {
                 let start = DispatchTime.now().uptimeNanoseconds

@@ -180,7 +180,7 @@ public struct Conv3d: Sendable {
                                      store: true)
                 }
             }
-            Self.share(workers: workers) { worker in
+            Parallel.run(workers: workers) { worker in
                 let end = min(n, strips * (worker + 1) / workers * nr)
                 for start in Swift.stride(from: strips * worker / workers * nr, to: end, by: Self.tileColumns) {
                     run(tile: start..<min(end, start + Self.tileColumns), columns: columns.pointer + worker * tileFloats)
@@ -224,7 +224,7 @@ public struct Conv3d: Sendable {
                 fillPaddedSlab(input, firstPlane: first * stride.z - padding.z, depth: count + kernel.z - 1, slabDepth: slabDepth,
                                paddedHeight: paddedHeight, paddedWidth: paddedWidth, into: slab.pointer)
                 let tiles = count * tilesPerPlane
-                Self.share(workers: workers) { worker in
+                Parallel.run(workers: workers) { worker in
                     let tileSums = sums.pointer + worker * tileFloats
                     for tile in (tiles * worker / workers)..<(tiles * (worker + 1) / workers) {
                         let (plane, index) = tile.quotientAndRemainder(dividingBy: tilesPerPlane)
@@ -255,25 +255,9 @@ public struct Conv3d: Sendable {
                     target.update(repeating: 0, count: paddedPlane)
                     continue
                 }
-                let source = input.channel(c) + iz * input.planeSize
-                target.update(repeating: 0, count: padding.y * paddedWidth)
-                for y in 0..<input.height {
-                    let row = target + (padding.y + y) * paddedWidth
-                    row.update(repeating: 0, count: padding.x)
-                    (row + padding.x).update(from: source + y * input.width, count: input.width)
-                    (row + padding.x + input.width).update(repeating: 0, count: padding.x)
-                }
-                (target + (padding.y + input.height) * paddedWidth).update(repeating: 0, count: padding.y * paddedWidth)
+                copyZeroPadded(input.channel(c) + iz * input.planeSize, height: input.height, width: input.width,
+                               padding: padding.plane, into: target)
             }
-        }
-    }
-
-    /// Runs body(worker) for workers 0..<workers, on as many threads.
-    private static func share(workers: Int, _ body: @Sendable (Int) -> Void) {
-        if workers == 1 {
-            body(0)
-        } else {
-            DispatchQueue.concurrentPerform(iterations: workers, execute: body)
         }
     }
 }
@@ -409,12 +393,6 @@ private struct TileGeometry: @unchecked Sendable {
     }
 }
 
-/// A value handed to the tiles' threads, which only read through it.
-private struct UnsafeSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
-}
-
 extension Conv3d {
     /// PyTorch's Conv3d weight (and bias) under `prefix`, a cubic kernel; with `foldedNorm`, the BatchNorm3d under
     /// that prefix that follows the convolution is folded in.
@@ -485,7 +463,7 @@ public struct MaxPool3d: Sendable {
             }
         }
         let channels = input.channels, workers = max(1, min(threads, channels))
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        Parallel.run(workers: workers) { worker in
             for c in Swift.stride(from: worker, to: channels, by: workers) {
                 pool(channel: c, scratch: scratchPlanes.pointer + worker * planeSize)
             }

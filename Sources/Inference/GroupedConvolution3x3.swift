@@ -63,17 +63,14 @@ struct GroupedConvolution3x3: Sendable {
             for item in items {
                 let (image, group) = item.quotientAndRemainder(dividingBy: groups)
                 let target = padded.pointer + item * inPerGroup * paddedPlane
-                target.update(repeating: 0, count: inPerGroup * paddedPlane)
                 for c in 0..<inPerGroup {
-                    let plane = source.pointer + ((group * inPerGroup + c) * batch + image) * inputPlane
-                    for y in 0..<height {
-                        (target + c * paddedPlane + (y + 1) * paddedWidth + 1).update(from: plane + y * width, count: width)
-                    }
+                    copyZeroPadded(source.pointer + ((group * inPerGroup + c) * batch + image) * inputPlane, height: height,
+                                   width: width, padding: 1, into: target + c * paddedPlane)
                 }
             }
         }
         packed.withUnsafeBufferPointer { weights in
-            let blocks = UnsafePointerBox(weights.baseAddress!)
+            let blocks = UnsafeSendable(weights.baseAddress!)
             let blockCount = outChannels / Self.block
             Parallel.split(batch * blockCount, unitWork: Self.block * outputPlane * inPerGroup * 9, threads: threads) { items in
                 for item in items {
@@ -81,7 +78,7 @@ struct GroupedConvolution3x3: Sendable {
                     let group = block / blocksPerGroup, first = block * Self.block
                     let out = destination.pointer + (first * batch + image) * outputPlane
                     kernel(padded.pointer + (image * groups + group) * inPerGroup * paddedPlane, paddedHeight, paddedWidth, inPerGroup,
-                           blocks.pointer + first * inPerGroup * 9, self.stride, outputHeight, outputWidth, out, batch * outputPlane)
+                           blocks.value + first * inPerGroup * 9, self.stride, outputHeight, outputWidth, out, batch * outputPlane)
                     for o in 0..<Self.block {
                         activation.apply(out + o * batch * outputPlane, count: outputPlane, shift: bias?[first + o] ?? 0)
                     }
@@ -89,10 +86,4 @@ struct GroupedConvolution3x3: Sendable {
             }
         }
     }
-}
-
-/// Read-only weights shared by the threads of one call.
-private struct UnsafePointerBox: @unchecked Sendable {
-    let pointer: UnsafePointer<Float>
-    init(_ pointer: UnsafePointer<Float>) { self.pointer = pointer }
 }

@@ -34,12 +34,15 @@ public enum Parallel {
     /// calling thread alone when `threads` is 1 or the work (count · unitWork) is small.
     public static func split(_ count: Int, unitWork: Int, threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
         let parts = max(1, min(threads, count, count * unitWork / smallestSplitWork))
-        guard parts > 1 else {
-            body(0..<count)
-            return
-        }
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
-            body((part * count / parts)..<((part + 1) * count / parts))
+        run(workers: parts) { part in body((part * count / parts)..<((part + 1) * count / parts)) }
+    }
+
+    /// body(worker) for workers 0..<workers, each on a thread of its own; on the calling thread when there is one.
+    static func run(workers: Int, _ body: @Sendable (Int) -> Void) {
+        if workers == 1 {
+            body(0)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: workers, execute: body)
         }
     }
 
@@ -60,4 +63,10 @@ public enum Parallel {
 public struct SendablePointer: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
+}
+
+/// A value (a pointer to weights or offsets) handed to a call's threads, which only read through it.
+struct UnsafeSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

@@ -48,3 +48,20 @@ struct PatchRows {
         }
     }
 }
+
+/// `plane` [height][width] into `target` [height + 2·padding.y][width + 2·padding.x] with zeros around it: the
+/// bordered copy that the direct convolutions (`GroupedConvolution3x3`, `Conv3d`'s shifted rows) read instead of
+/// building columns.
+func copyZeroPadded(
+    _ plane: UnsafePointer<Float>, height: Int, width: Int, padding: Pair2D, into target: UnsafeMutablePointer<Float>
+) {
+    let paddedWidth = width + 2 * padding.x
+    target.update(repeating: 0, count: padding.y * paddedWidth)
+    for y in 0..<height {
+        let row = target + (padding.y + y) * paddedWidth
+        row.update(repeating: 0, count: padding.x)
+        (row + padding.x).update(from: plane + y * width, count: width)
+        (row + padding.x + width).update(repeating: 0, count: padding.x)
+    }
+    (target + (padding.y + height) * paddedWidth).update(repeating: 0, count: padding.y * paddedWidth)
+}

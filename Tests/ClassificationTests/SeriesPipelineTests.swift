@@ -17,7 +17,7 @@ final class SeriesPipelineTests: XCTestCase {
         let input = try SeriesInput(directory: Self.seriesDirectory)
         let first = try XCTUnwrap(SeriesClassifier.keptSlices(input).first)
         for (path, file) in [(FramePath.uint8, "series/frame0_uint8_path.npy"), (.float, "series/frame0_float_path.npy")] {
-            var frame = [Float](repeating: 0, count: FrameBuilder.frameSize)
+            var frame = [Float](repeating: 0, count: ECANFNetArchitecture.frameSize)
             try frame.withUnsafeMutableBufferPointer {
                 try FrameBuilder.write(slice: input.slices[first], wholeTumour: input.wholeTumour[first], enhancing: input.enhancing[first],
                                        variant: .zoomed, path: path, to: $0.baseAddress!)
@@ -85,16 +85,16 @@ final class SeriesPipelineTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(result.probability), recomputed[0], accuracy: 1e-6)
 
         let backbone = try Fixtures.seededModel().backbone
-        var frames = [Float](repeating: 0, count: 2 * FrameBuilder.frameSize)
+        var frames = [Float](repeating: 0, count: 2 * ECANFNetArchitecture.frameSize)
         try frames.withUnsafeMutableBufferPointer { buffer in
             try FrameBuilder.write(slice: single.slices[0], wholeTumour: single.wholeTumour[0], enhancing: single.enhancing[0],
                                    variant: .zoomed, path: .float, to: buffer.baseAddress!)
-            FrameBuilder.writePadding(to: buffer.baseAddress! + FrameBuilder.frameSize)
+            FrameBuilder.writePadding(to: buffer.baseAddress! + ECANFNetArchitecture.frameSize)
         }
         let pair = try backbone.embed(frames: frames, count: 2, threads: 2)
         var alone: [[Float]] = []
         for threads in [1, 2] {
-            alone.append(try backbone.embed(frames: Array(frames.prefix(FrameBuilder.frameSize)), count: 1, threads: threads))
+            alone.append(try backbone.embed(frames: Array(frames.prefix(ECANFNetArchitecture.frameSize)), count: 1, threads: threads))
             XCTAssertEqual(alone[threads - 1].count, ECANFNetArchitecture.embeddingWidth)
             XCTAssertLessThanOrEqual(maxAbsDifference(alone[threads - 1], Array(pair.prefix(ECANFNetArchitecture.embeddingWidth))), 1e-4,
                                      "\(threads) thread(s)")
