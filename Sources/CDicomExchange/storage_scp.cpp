@@ -8,13 +8,18 @@
 #include "dcmtk/dcmnet/dimse.h"
 #include "dcmtk/dcmnet/dul.h"
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <condition_variable>
 #include <csignal>
 #include <cstring>
 #include <memory>
+#include <arpa/inet.h>
 #include <mutex>
+#include <netinet/in.h>
+#include <poll.h>
 #include <string>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -71,6 +76,44 @@ bool makeDirectory(const std::string &path, bool &created) {
     return created || errno == EEXIST;
 }
 
+/// dcmnet's acceptor binds every interface; a socket handed to it through the process-wide
+/// dcmExternalSocketHandle replaces its own. The listeners of one process take turns with that setting.
+std::mutex externalSocketMutex;
+
+/// Runs `body` with dcmExternalSocketHandle set to `socket`, then clears it.
+template <typename Body>
+auto withExternalSocket(int socket, Body body) {
+    std::lock_guard<std::mutex> lock(externalSocketMutex);
+    dcmExternalSocketHandle.set(socket);
+    auto result = body();
+    dcmExternalSocketHandle.set(-1);
+    return result;
+}
+
+/// A listening IPv4 TCP socket on address:port, or -1 with `problem` said.
+int openListener(const char *address, uint16_t port, std::string &problem) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    local.sin_port = htons(port);
+    if (::inet_pton(AF_INET, address, &local.sin_addr) != 1) {
+        problem = "not an IPv4 address";
+        return -1;
+    }
+    const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (listener < 0) {
+        problem = std::strerror(errno);
+        return -1;
+    }
+    const int reuse = 1;
+    ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
+    if (::bind(listener, reinterpret_cast<sockaddr *>(&local), sizeof local) != 0 || ::listen(listener, 64) != 0) {
+        problem = std::strerror(errno);
+        ::close(listener);
+        return -1;
+    }
+    return listener;
+}
+
 }  // namespace
 
 struct mgmt_scp {
@@ -81,6 +124,7 @@ struct mgmt_scp {
     void *onStoredContext = nullptr;
 
     T_ASC_Network *network = nullptr;
+    int listenSocket = -1;
     std::thread acceptor;
     std::atomic<bool> stopping{false};
     std::mutex mutex;
@@ -89,6 +133,10 @@ struct mgmt_scp {
     std::atomic<uint64_t> tempCounter{0};
 
     std::atomic<uint64_t> accepted{0}, rejected{0}, declined{0}, echoes{0}, instances{0}, bytes{0}, failed{0};
+
+    ~mgmt_scp() {
+        if (listenSocket >= 0) ::close(listenSocket);
+    }
 
     void acceptLoop();
     void serve(T_ASC_Association *assoc);
@@ -151,9 +199,26 @@ void mgmt_scp::reject(T_ASC_Association *assoc, T_ASC_RejectParametersResult res
 
 void mgmt_scp::acceptLoop() {
     while (!stopping.load()) {
-        T_ASC_Association *assoc = nullptr;
         // Wakes every second to notice a stop.
-        OFCondition cond = ASC_receiveAssociation(network, &assoc, kMaxPDU, nullptr, nullptr, OFFalse, DUL_NOBLOCK, 1);
+        pollfd ready{listenSocket, POLLIN, 0};
+        if (::poll(&ready, 1, 1000) <= 0) continue;
+        const int connection = ::accept4(listenSocket, nullptr, nullptr, SOCK_CLOEXEC);
+        if (connection < 0) {
+            // Out of descriptors, say: the pending connection stays queued; do not spin on it.
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            continue;
+        }
+        // dcmnet leaves a connection open when the peer is already gone; such a one is closed here.
+        sockaddr_storage peer;
+        socklen_t peerLength = sizeof peer;
+        if (::getpeername(connection, reinterpret_cast<sockaddr *>(&peer), &peerLength) != 0) {
+            ::close(connection);
+            continue;
+        }
+        T_ASC_Association *assoc = nullptr;
+        OFCondition cond = withExternalSocket(connection, [&] {
+            return ASC_receiveAssociation(network, &assoc, kMaxPDU, nullptr, nullptr, OFFalse, DUL_NOBLOCK, 1);
+        });
         if (cond.bad()) {
             if (assoc) {
                 ASC_dropSCPAssociation(assoc);
@@ -316,8 +381,8 @@ void mgmt_scp::serve(T_ASC_Association *assoc) {
 
 extern "C" mgmt_scp *mgmt_scp_start(const mgmt_scp_config *config, mgmt_exchange_error *error) {
     clear(error);
-    if (!config || !config->ae_title || !config->incoming_root || config->port == 0) {
-        fail(error, MGMT_EXCHANGE_INVALID_ARGUMENT, "AE title, port and incoming root are required");
+    if (!config || !config->ae_title || !config->bind_address || !config->incoming_root || config->port == 0) {
+        fail(error, MGMT_EXCHANGE_INVALID_ARGUMENT, "AE title, bind address, port and incoming root are required");
         return nullptr;
     }
     const size_t titleLength = std::strlen(config->ae_title);
@@ -348,10 +413,18 @@ extern "C" mgmt_scp *mgmt_scp_start(const mgmt_scp_config *config, mgmt_exchange
         // A peer that vanishes mid-write must end its association, not the process.
         std::signal(SIGPIPE, SIG_IGN);
         dcmDisableGethostbyaddr.set(OFTrue);
-        OFCondition cond = ASC_initializeNetwork(NET_ACCEPTOR, config->port, 30, &created->network);
+        std::string problem;
+        created->listenSocket = openListener(config->bind_address, config->port, problem);
+        if (created->listenSocket < 0) {
+            return fail(error, MGMT_EXCHANGE_NETWORK, "cannot listen on %s:%u: %s", config->bind_address,
+                        unsigned(config->port), problem.c_str());
+        }
+        // Handed our socket, dcmnet makes none of its own; connections are handed to it one by one (acceptLoop).
+        OFCondition cond = withExternalSocket(created->listenSocket, [&] {
+            return ASC_initializeNetwork(NET_ACCEPTOR, config->port, 30, &created->network);
+        });
         if (cond.bad()) {
-            return fail(error, MGMT_EXCHANGE_NETWORK, "cannot listen on port %u: %s", unsigned(config->port),
-                        cond.text());
+            return fail(error, MGMT_EXCHANGE_NETWORK, "cannot start the DICOM network layer: %s", cond.text());
         }
         mgmt_scp *raw = created.get();
         created->acceptor = std::thread([raw] { raw->acceptLoop(); });

@@ -28,6 +28,8 @@ public struct StorageSCPCounters: Sendable, Equatable {
 public final class StorageSCP: @unchecked Sendable {
     public struct Configuration: Sendable {
         public var aeTitle: String
+        /// The IPv4 address to listen on: this host only by default; "0.0.0.0" is every interface.
+        public var bindAddress: String
         public var port: UInt16
         public var incomingRoot: String
         /// Calling AE titles allowed to associate; empty allows any.
@@ -37,9 +39,11 @@ public final class StorageSCP: @unchecked Sendable {
         public var maxAssociations: Int
         public var idleTimeoutSeconds: Int
 
-        public init(aeTitle: String, port: UInt16, incomingRoot: String, allowedCallingAETitles: [String] = [],
-                    allowedHosts: [String] = [], maxAssociations: Int = 16, idleTimeoutSeconds: Int = 60) {
+        public init(aeTitle: String, bindAddress: String = "127.0.0.1", port: UInt16, incomingRoot: String,
+                    allowedCallingAETitles: [String] = [], allowedHosts: [String] = [], maxAssociations: Int = 16,
+                    idleTimeoutSeconds: Int = 60) {
             self.aeTitle = aeTitle
+            self.bindAddress = bindAddress
             self.port = port
             self.incomingRoot = incomingRoot
             self.allowedCallingAETitles = allowedCallingAETitles
@@ -73,9 +77,10 @@ public final class StorageSCP: @unchecked Sendable {
                 titles.withUnsafeBufferPointer { titles in
                     hosts.withUnsafeBufferPointer { hosts in
                         configuration.aeTitle.withCString { ae in
-                            configuration.incomingRoot.withCString { root in
+                            configuration.incomingRoot.withCString { root in configuration.bindAddress.withCString { address in
                                 var config = mgmt_scp_config()
                                 config.ae_title = ae
+                                config.bind_address = address
                                 config.port = configuration.port
                                 config.incoming_root = root
                                 config.allowed_calling_ae_titles = titles.baseAddress.map { UnsafePointer($0) }
@@ -93,7 +98,7 @@ public final class StorageSCP: @unchecked Sendable {
                                 }
                                 config.on_stored_context = observer.toOpaque()
                                 return mgmt_scp_start(&config, &error)
-                            }
+                            } }
                         }
                     }
                 }

@@ -111,7 +111,10 @@ public struct FleetConfiguration: Sendable {
     // `ingest listen`, the fleet's DICOM Storage SCP.
     /// MGMT_DICOM_AE: the AE title the listener answers to (1-16 characters).
     public var dicomAETitle: String
-    /// MGMT_DICOM_PORT: the DICOM port (all interfaces: DCMTK's acceptor binds no single address).
+    /// MGMT_DICOM_BIND: the IPv4 address `ingest listen` listens on; default 127.0.0.1 (this host only), so
+    /// receiving from a scanner or PACS is a deliberate choice (its address, or 0.0.0.0 for every interface).
+    public var dicomBindAddress: String
+    /// MGMT_DICOM_PORT: the DICOM port.
     public var dicomPort: Int
     /// MGMT_DICOM_ALLOWED_AES: comma-separated calling AE titles allowed to associate; empty allows any.
     public var dicomAllowedAETitles: [String]
@@ -188,6 +191,7 @@ public struct FleetConfiguration: Sendable {
         guard dicomAETitle.count <= 16 else {
             throw .invalid("MGMT_DICOM_AE", value: dicomAETitle, expected: "an AE title of at most 16 characters")
         }
+        dicomBindAddress = text("MGMT_DICOM_BIND", "127.0.0.1")
         dicomPort = try integer("MGMT_DICOM_PORT", 11112, minimum: 1)
         guard dicomPort <= 65535 else {
             throw .invalid("MGMT_DICOM_PORT", value: String(dicomPort), expected: "a TCP port")

@@ -17,7 +17,8 @@ struct ListenCommand: ParsableCommand {
         commandName: "listen",
         abstract: "Receive studies by DICOM C-STORE and enqueue each once it is complete.",
         discussion: """
-            Configured from the environment: MGMT_DICOM_AE (default MGMTFLEET), MGMT_DICOM_PORT (11112), \
+            Configured from the environment: MGMT_DICOM_AE (default MGMTFLEET), MGMT_DICOM_BIND (127.0.0.1: \
+            this host only; the address to receive on, or 0.0.0.0 for every interface), MGMT_DICOM_PORT (11112), \
             MGMT_DICOM_ALLOWED_AES and MGMT_DICOM_ALLOWED_HOSTS (comma-separated; empty allows any), \
             MGMT_DICOM_INCOMING (default MGMT_STORE/incoming; the ingest workers must see it too) and \
             MGMT_WATCH_QUIET. Each instance is on disk (fsync, rename) before its success status goes back. \
@@ -33,11 +34,13 @@ struct ListenCommand: ParsableCommand {
         let enqueuer = try StudyEnqueuer(options: try WorkerOptions(configuration: configuration), logger: logger)
         defer { enqueuer.close() }
         let scp = try StorageSCP(StorageSCP.Configuration(
-            aeTitle: configuration.dicomAETitle, port: UInt16(configuration.dicomPort), incomingRoot: incoming.path,
+            aeTitle: configuration.dicomAETitle, bindAddress: configuration.dicomBindAddress,
+            port: UInt16(configuration.dicomPort), incomingRoot: incoming.path,
             allowedCallingAETitles: configuration.dicomAllowedAETitles, allowedHosts: configuration.dicomAllowedHosts))
         defer { scp.stop() }
         logger.info("listening for DICOM", metadata: [
-            "ae_title": "\(configuration.dicomAETitle)", "port": "\(configuration.dicomPort)",
+            "ae_title": "\(configuration.dicomAETitle)", "address": "\(configuration.dicomBindAddress)",
+            "port": "\(configuration.dicomPort)",
             "incoming": "\(incoming.path)", "quiet_s": "\(configuration.watchQuietSeconds)"])
 
         let enqueueProblem = Problem()

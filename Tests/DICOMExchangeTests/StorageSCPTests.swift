@@ -228,6 +228,40 @@ final class StorageSCPTests: XCTestCase {
         }
     }
 
+    /// The listening sockets on `port` as /proc/net/tcp writes their local address (hex IPv4:port).
+    private func listeningAddresses(port: UInt16) throws -> [String] {
+        let suffix = String(format: ":%04X", port)
+        let rows: [[Substring]] = try String(contentsOfFile: "/proc/net/tcp", encoding: .utf8).split(separator: "\n")
+            .map { $0.split(separator: " ") }
+        return rows.filter { $0.count > 3 && $0[3] == "0A" && $0[1].hasSuffix(suffix) }.map { String($0[1]) }
+    }
+
+    /// The listener is on this host only unless given an address; "0.0.0.0" opens every interface, and a name that
+    /// is not an IPv4 address is refused with the reason. The peers here reach it through 127.0.0.1 either way.
+    func testListensOnLoopbackUnlessGivenAnAddress() throws {
+        let scp = try startSCP()
+        defer { scp.stop() }
+        XCTAssertEqual(try listeningAddresses(port: port), [String(format: "0100007F:%04X", port)])
+        XCTAssertEqual(try Peers.run("/usr/bin/echoscu", ["-aec", "MGMT", "127.0.0.1", "\(port)"]).status, 0)
+
+        var everywherePort = Peers.freePort()
+        while everywherePort == port { everywherePort = Peers.freePort() }
+        let everywhere = try StorageSCP(.init(aeTitle: "MGMT", bindAddress: "0.0.0.0", port: everywherePort,
+                                              incomingRoot: incoming.path))
+        defer { everywhere.stop() }
+        XCTAssertEqual(try listeningAddresses(port: everywherePort), [String(format: "00000000:%04X", everywherePort)])
+        XCTAssertEqual(try Peers.run("/usr/bin/echoscu", ["-aec", "MGMT", "127.0.0.1", "\(everywherePort)"]).status, 0)
+
+        XCTAssertThrowsError(try StorageSCP(.init(aeTitle: "MGMT", bindAddress: "localhost", port: Peers.freePort(),
+                                                  incomingRoot: incoming.path))) { error in
+            XCTAssertTrue("\(error)".contains("cannot listen on localhost:"), "\(error)")
+            XCTAssertTrue("\(error)".contains("not an IPv4 address"), "\(error)")
+        }
+        XCTAssertThrowsError(try StorageSCP(.init(aeTitle: "MGMT", port: port, incomingRoot: incoming.path))) { error in
+            XCTAssertTrue("\(error)".contains("cannot listen on 127.0.0.1:\(port)"), "a port in use: \(error)")
+        }
+    }
+
     func testPeerParsing() {
         XCTAssertEqual(DicomPeer("PACS@pacs.local:104"), DicomPeer(aeTitle: "PACS", host: "pacs.local", port: 104))
         XCTAssertNil(DicomPeer("PACS@host"))

@@ -8,6 +8,7 @@ final class DicomListenConfigurationTests: XCTestCase {
     func testDefaultsListsAndErrors() throws {
         let defaults = try FleetConfiguration(environment: ["MGMT_STORE": "/data/store"])
         XCTAssertEqual(defaults.dicomAETitle, "MGMTFLEET")
+        XCTAssertEqual(defaults.dicomBindAddress, "127.0.0.1", "this host only unless told")
         XCTAssertEqual(defaults.dicomPort, 11112)
         XCTAssertEqual(defaults.dicomAllowedAETitles, [])
         XCTAssertEqual(defaults.dicomAllowedHosts, [])
@@ -15,7 +16,8 @@ final class DicomListenConfigurationTests: XCTestCase {
 
         let set = try FleetConfiguration(environment: [
             "MGMT_DICOM_AE": "FLEET1", "MGMT_DICOM_PORT": "104", "MGMT_DICOM_ALLOWED_AES": " PACS1, ROUTER ,",
-            "MGMT_DICOM_ALLOWED_HOSTS": "127.0.0.1", "MGMT_DICOM_INCOMING": "/in"])
+            "MGMT_DICOM_ALLOWED_HOSTS": "127.0.0.1", "MGMT_DICOM_INCOMING": "/in", "MGMT_DICOM_BIND": "0.0.0.0"])
+        XCTAssertEqual(set.dicomBindAddress, "0.0.0.0")
         XCTAssertEqual(set.dicomAETitle, "FLEET1")
         XCTAssertEqual(set.dicomPort, 104)
         XCTAssertEqual(set.dicomAllowedAETitles, ["PACS1", "ROUTER"])

@@ -35,6 +35,7 @@ typedef void (*mgmt_scp_stored_callback)(void *context, const char *study_uid, c
 
 typedef struct {
     const char *ae_title;                       // our AE title (1-16 characters)
+    const char *bind_address;                   // IPv4 address to listen on (0.0.0.0: every interface)
     uint16_t port;
     const char *incoming_root;                  // an existing directory
     const char *const *allowed_calling_ae_titles;  // empty list: any calling AE title
@@ -60,7 +61,7 @@ typedef struct {
 
 typedef struct mgmt_scp mgmt_scp;
 
-/// Listens on the port and serves associations on their own threads until mgmt_scp_stop.
+/// Listens on bind_address:port and serves associations on their own threads until mgmt_scp_stop.
 mgmt_scp *mgmt_scp_start(const mgmt_scp_config *config, mgmt_exchange_error *error);
 /// Stops accepting, waits for the running associations to end (they end on release, abort or idle timeout),
 /// frees the listener.
