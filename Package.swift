@@ -133,7 +133,7 @@ let package = Package(
             ]
         ),
         // What people read from the results database: evaluation inputs, the labels table, the page's source.
-        .target(name: "ResultsReader", dependencies: ["ResultsStore", "Evaluation", "ResultsPage"]),
+        .target(name: "ResultsReader", dependencies: ["Domain", "ResultsStore", "Evaluation", "ResultsPage"]),
         .executableTarget(
             name: "Reporter",
             dependencies: ["Domain", "Fleet", "FleetReport", "ResultsStore", "ResultsReader", "ResultsPage", "Evaluation", "Pictures",
@@ -178,7 +178,7 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"], exclude: ["Fixtures"]),
         .testTarget(name: "PicturesTests", dependencies: ["Pictures", "Imaging", "Evaluation"]),
         .testTarget(name: "ResultsPageTests", dependencies: ["ResultsPage", "Evaluation", "Pictures"]),
-        .testTarget(name: "ResultsReaderTests", dependencies: ["ResultsReader", "ResultsStore", "Evaluation", "ResultsPage"]),
+        .testTarget(name: "ResultsReaderTests", dependencies: ["Domain", "ResultsReader", "ResultsStore", "Evaluation", "ResultsPage"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -19,3 +19,26 @@ public enum ClassifierModel: String, Codable, CaseIterable, Sendable, Comparable
         }
     }
 }
+
+/// Whose probabilities a reading of the results takes (`reporter evaluate --model`, `reporter export --model`, the
+/// results page): one model's, or each patient's mean over the models that have a probability for them
+/// (`patient_predictions_by_model.mean_probability`; per MRI type, the mean over both models' series).
+public enum PredictionSource: Sendable, Hashable, CustomStringConvertible {
+    case model(ClassifierModel)
+    case meanOfModels
+
+    public static let allCases: [PredictionSource] = ClassifierModel.allCases.map { .model($0) } + [.meanOfModels]
+
+    /// `nfnet-lstm`, `resnet3d` or `mean`.
+    public init?(name: String) {
+        guard let source = Self.allCases.first(where: { $0.description == name }) else { return nil }
+        self = source
+    }
+
+    public var description: String {
+        switch self {
+        case .model(let model): model.rawValue
+        case .meanOfModels: "mean"
+        }
+    }
+}

@@ -59,13 +59,17 @@ public struct EvaluationReport: Sendable, Equatable, Codable {
     public static let intervalMethod = "DeLong (95 %, normal approximation, midrank form)"
 
     public let intervalMethod: String
+    /// Whose probabilities were judged: a model's name (`nfnet-lstm`, `resnet3d`) or `mean` (of the models).
+    public let predictionSource: String
     public let labelledPatients: Int
     public let patient: CohortEvaluation
     public let perType: [CohortEvaluation]
 
     /// `perType` maps an MRI type to its predictions, one per patient.
-    public init(labels: Labels, patientPredictions: [Prediction], perType: [String: [Prediction]]) throws {
+    public init(labels: Labels, predictionSource: String, patientPredictions: [Prediction],
+                perType: [String: [Prediction]]) throws {
         intervalMethod = Self.intervalMethod
+        self.predictionSource = predictionSource
         labelledPatients = labels.methylated.count
         patient = try CohortEvaluation(group: "patient", labels: labels, predictions: patientPredictions)
         self.perType = try perType.keys.sorted().map {
@@ -75,7 +79,8 @@ public struct EvaluationReport: Sendable, Equatable, Codable {
 
     /// The plain-text table `reporter evaluate` prints.
     public var textTable: String {
-        var lines = ["AUROC 95 % CI: \(intervalMethod); class methylated when probability ≥ \(BinaryEvaluation.threshold)",
+        var lines = ["predictions: \(predictionSource)",
+                     "AUROC 95 % CI: \(intervalMethod); class methylated when probability ≥ \(BinaryEvaluation.threshold)",
                      "labelled patients: \(labelledPatients)",
                      ""]
         let header = ["group", "n", "pos", "neg", "AUROC", "95% CI", "accuracy", "sensitivity", "specificity",

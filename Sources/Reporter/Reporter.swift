@@ -1,4 +1,5 @@
 import ArgumentParser
+import Domain
 import Fleet
 import FleetReport
 import Foundation
@@ -40,11 +41,14 @@ struct Reporter: AsyncParsableCommand {
         @Option(name: .long, help: "Value for patients without a probability (default: left empty).")
         var fillMissing: Double?
 
+        @Option(name: .long, help: "Whose predictions: nfnet-lstm (the 2D model), resnet3d (the 3D model) or mean (of the models).")
+        var model: PredictionSource = .model(.nfnetLSTM)
+
         func run() throws {
             let configuration = try FleetConfiguration()
             WorkerProcess.bootstrapLogging(level: configuration.logLevel)
             let rows = try SubmissionExport.rows(conninfo: try configuration.requirePostgresConninfo(),
-                                                 schema: configuration.postgresSchema)
+                                                 schema: configuration.postgresSchema, from: model)
             print(SubmissionExport.csv(rows, fillMissing: fillMissing), terminator: "")
             let missing = rows.filter { $0.probability == nil }
             if !missing.isEmpty, fillMissing == nil {

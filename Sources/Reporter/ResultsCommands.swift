@@ -42,6 +42,9 @@ struct Evaluate: ParsableCommand {
     @Option(name: .long, help: "Labels in the challenge format (BraTS21ID,MGMT_value); default: the loaded labels table.")
     var labels: String?
 
+    @Option(name: .long, help: "Whose predictions: nfnet-lstm (the 2D model), resnet3d (the 3D model) or mean (of the models).")
+    var model: PredictionSource = .model(.nfnetLSTM)
+
     @Flag(name: .long, help: "JSON instead of the text table.")
     var json = false
 
@@ -60,7 +63,7 @@ struct Evaluate: ParsableCommand {
             }
             truth = loaded
         }
-        let report = try access.database.evaluate(truth)
+        let report = try access.database.evaluate(truth, from: model)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -75,6 +78,11 @@ struct Evaluate: ParsableCommand {
             FileHandle.standardError.write(Data("reporter evaluate: ROC curves in \(plot) (\(legend))\n".utf8))
         }
     }
+}
+
+extension PredictionSource: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+    public static var allValueStrings: [String] { allCases.map(\.description) }
 }
 
 struct LabelsCommand: ParsableCommand {

@@ -69,15 +69,21 @@ enum HTML {
     static func cell(_ text: String, numeric: Bool = false) -> String { cell(html: escape(text), numeric: numeric) }
     static func patientLink(_ id: String) -> String { "<a href=\"/patients/\(escape(pathComponent(id)))\">\(escape(id))</a>" }
 
+    /// The 3D model's and the models' mean columns, in this order, where any patient has them.
+    static let otherSourceColumns = ["resnet3d", "mean"]
+
     static func overviewPage(_ overview: ResultsOverview) -> String {
         let types = Set(overview.patients.flatMap(\.perType.keys)).sorted()
+        let others = otherSourceColumns.filter { name in overview.patients.contains { $0.otherSources[name] != nil } }
         var body = "<h1>MGMT results</h1>\n"
-        body += "<p class=\"note\">Research use only. Probabilities of MGMT promoter methylation per patient; "
-            + "the mean over the MRI types that produced chunks.</p>\n"
+        body += "<p class=\"note\">Research use only. Probabilities of MGMT promoter methylation per patient: the 2D "
+            + "model's (nfnet-lstm), the mean over the MRI types that produced chunks, and its value per type"
+            + (others.isEmpty ? "" : "; the 3D model's (resnet3d) and the mean of the models that have one") + ".</p>\n"
         body += "<h2>Patients (\(overview.patients.count))</h2>\n"
-        body += table(["patient", "probability"] + types + ["types", "chunks", "reason", "computed"],
+        body += table(["patient", "nfnet-lstm"] + others + types + ["types", "chunks", "reason", "computed"],
                       overview.patients.map { p in
                           [cell(html: patientLink(p.patientId)), cell(probability(p.probability), numeric: true)]
+                              + others.map { cell(probability(p.otherSources[$0] ?? nil), numeric: true) }
                               + types.map { cell(probability(p.perType[$0] ?? nil), numeric: true) }
                               + [cell("\(p.typeCount)", numeric: true), cell("\(p.chunkCount)", numeric: true),
                                  cell(p.reason ?? ""), cell(p.computedAt)]
@@ -95,15 +101,17 @@ enum HTML {
                            cell(f.seriesUID ?? ""), cell(f.reason)]
                       }, id: "failures")
         body += "<h2>Evaluation against labels</h2>\n"
-        if let evaluation = overview.evaluation {
-            body += evaluationSection(evaluation)
-        } else {
+        if overview.evaluations.isEmpty {
             body += "<p class=\"note\">No labels loaded (<code>reporter labels load FILE</code>).</p>\n"
+        }
+        for evaluation in overview.evaluations {
+            body += "<h3>Predictions: \(escape(evaluation.predictionSource))</h3>\n" + evaluationSection(evaluation)
         }
         return document(title: "MGMT results", body: body)
     }
 
     static func evaluationSection(_ report: EvaluationReport) -> String {
+        let id = pathComponent(report.predictionSource)
         var html = "<p>AUROC 95 % CI: \(escape(report.intervalMethod)); methylated when probability ≥ "
             + "\(BinaryEvaluation.threshold). Labelled patients: \(report.labelledPatients).</p>\n"
         let cohorts = [report.patient] + report.perType
@@ -118,9 +126,9 @@ enum HTML {
                                   cell(c.labelledWithoutPrediction.map(\.value).joined(separator: " ")),
                                   cell(c.labelledWithoutProbability.map(\.value).joined(separator: " ")),
                                   cell(c.predictionsWithoutLabel.map(\.value).joined(separator: " "))]
-                      }, id: "evaluation")
+                      }, id: "evaluation-\(id)")
         let legend = ResultsPage.rocPlot(report).legend
-        html += "<p><img id=\"roc\" src=\"/evaluation/roc.png\" alt=\"ROC curves\" width=\"420\" height=\"420\"><br>"
+        html += "<p><img id=\"roc-\(id)\" src=\"/evaluation/\(id)/roc.png\" alt=\"ROC curves\" width=\"420\" height=\"420\"><br>"
             + legend.map { "<span class=\"swatch\" style=\"background:\($0.color)\"></span>\(escape($0.name))" }
             .joined(separator: " &nbsp; ") + "</p>\n"
         return html
@@ -129,17 +137,24 @@ enum HTML {
     static func patientPage(_ detail: PatientDetail) -> String {
         var body = "<p><a href=\"/\">← all patients</a></p>\n<h1>Patient \(escape(detail.patientId))</h1>\n"
         if let summary = detail.summary {
-            body += "<p id=\"patient-probability\">Probability \(probability(summary.probability)) over \(summary.typeCount) "
-                + "type(s), \(summary.chunkCount) chunk(s)" + (summary.reason.map { ": \(escape($0))" } ?? "") + ".</p>\n"
+            body += "<p id=\"patient-probability\">Probability (nfnet-lstm) \(probability(summary.probability)) over "
+                + "\(summary.typeCount) type(s), \(summary.chunkCount) chunk(s)" + (summary.reason.map { ": \(escape($0))" } ?? "")
+                + otherSourceColumns.compactMap { name in
+                    summary.otherSources[name].map { "; \(name == "mean" ? "mean of the models" : name) \(probability($0))" }
+                }.joined() + ".</p>\n"
         } else {
             body += "<p class=\"note\">No patient result yet: the studies are in flight.</p>\n"
         }
-        body += table(["MRI type", "series", "stage", "slices (total / kept / selected)", "probability", "chunk probabilities", "reason"],
+        let volumes = detail.series.contains { $0.volume != nil }
+        body += table(["MRI type", "series", "stage", "slices (total / kept / selected)", "nfnet-lstm", "chunk probabilities", "reason"]
+                      + (volumes ? ["resnet3d stage", "resnet3d", "resnet3d reason"] : []),
                       detail.series.map { s in
                           [cell(s.mriType), cell(s.seriesUID), cell(s.status),
                            cell("\(optional(s.slicesTotal)) / \(optional(s.slicesKept)) / \(optional(s.slicesSelected))"),
                            cell(probability(s.probability), numeric: true),
                            cell(s.chunkProbabilities.map { probability($0) }.joined(separator: " ")), cell(s.reason ?? "")]
+                              + (volumes ? [cell(s.volume?.status ?? "–"), cell(probability(s.volume?.probability), numeric: true),
+                                            cell(s.volume?.reason ?? "")] : [])
                       }, id: "series")
         for series in detail.series where series.hasPreview {
             body += "<h2>\(escape(series.mriType)) preview</h2>\n<p class=\"note\">Green: whole tumour; red: enhancing "

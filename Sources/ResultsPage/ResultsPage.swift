@@ -5,8 +5,9 @@ import Pictures
 
 /// `reporter serve`: the results as plain server-rendered HTML (no scripts), read-only.
 ///
-/// Routes: `/` (patients, studies in flight, recent failures, the evaluation when labels are loaded),
-/// `/patients/ID` (per-type detail and previews), `/series/UID/preview.png`, `/evaluation/roc.png`.
+/// Routes: `/` (patients, studies in flight, recent failures, the evaluations when labels are loaded),
+/// `/patients/ID` (per-type detail and previews), `/series/UID/preview.png`, `/evaluation/SOURCE/roc.png` (SOURCE:
+/// `nfnet-lstm`, `resnet3d` or `mean`).
 /// Identifiers in a path are checked before anything is read: a malformed one is 400, an unknown one 404, and a
 /// database that cannot be read is 503 — never a 500 with a query error.
 public enum ResultsPage {
@@ -50,9 +51,12 @@ public enum ResultsPage {
                                 body: .init(byteBuffer: ByteBuffer(bytes: png)))
             }
         }
-        router.get("/evaluation/roc.png") { _, _ in
+        router.get("/evaluation/:source/roc.png") { _, context in
             try await guarded(logger) {
-                guard let report = try await source.evaluation() else { return errorResponse(.notFound, "no labels loaded") }
+                let name = context.parameters.get("source") ?? ""
+                guard let report = try await source.evaluations().first(where: { $0.predictionSource == name }) else {
+                    return errorResponse(.notFound, "no evaluation of these predictions (labels loaded? results of this model?)")
+                }
                 let png = try PNG.encode(rocPlot(report).render())
                 return Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: "no-cache"],
                                 body: .init(byteBuffer: ByteBuffer(bytes: png)))

@@ -11,11 +11,27 @@ public struct PatientSummary: Sendable, Equatable {
     /// Probability per MRI type (nil: the type produced no chunks).
     public let perType: [String: Double?]
     public let computedAt: String
+    /// Where the 3D model ran for the patient: its probability (`resnet3d`) and the models' mean (`mean`), by
+    /// prediction source name; empty otherwise. `probability` and `perType` are the 2D model's (`nfnet-lstm`).
+    public let otherSources: [String: Double?]
 
     public init(patientId: String, probability: Double?, typeCount: Int, chunkCount: Int, reason: String?,
-                perType: [String: Double?], computedAt: String) {
+                perType: [String: Double?], computedAt: String, otherSources: [String: Double?] = [:]) {
         (self.patientId, self.probability, self.typeCount, self.chunkCount) = (patientId, probability, typeCount, chunkCount)
-        (self.reason, self.perType, self.computedAt) = (reason, perType, computedAt)
+        (self.reason, self.perType, self.computedAt, self.otherSources) = (reason, perType, computedAt, otherSources)
+    }
+}
+
+/// A series' result from the 3D model (`resnet3d`), where it runs on the series' MRI type.
+public struct VolumeDetail: Sendable, Equatable {
+    /// pending, classified or failed.
+    public let status: String
+    public let probability: Double?
+    /// Why there is no probability, or the error that failed it.
+    public let reason: String?
+
+    public init(status: String, probability: Double?, reason: String?) {
+        (self.status, self.probability, self.reason) = (status, probability, reason)
     }
 }
 
@@ -31,12 +47,16 @@ public struct SeriesDetail: Sendable, Equatable {
     /// Why there is no probability, or the error that failed the series.
     public let reason: String?
     public let hasPreview: Bool
+    /// nil where the 3D model does not run.
+    public let volume: VolumeDetail?
 
     public init(seriesUID: String, mriType: String, status: String, slicesTotal: Int?, slicesKept: Int?,
-                slicesSelected: Int?, probability: Double?, chunkProbabilities: [Double], reason: String?, hasPreview: Bool) {
+                slicesSelected: Int?, probability: Double?, chunkProbabilities: [Double], reason: String?, hasPreview: Bool,
+                volume: VolumeDetail? = nil) {
         (self.seriesUID, self.mriType, self.status) = (seriesUID, mriType, status)
         (self.slicesTotal, self.slicesKept, self.slicesSelected) = (slicesTotal, slicesKept, slicesSelected)
         (self.probability, self.chunkProbabilities, self.reason, self.hasPreview) = (probability, chunkProbabilities, reason, hasPreview)
+        self.volume = volume
     }
 }
 
@@ -85,13 +105,14 @@ public struct ResultsOverview: Sendable, Equatable {
     public let patients: [PatientSummary]
     public let studiesInFlight: [StudyInFlight]
     public let recentFailures: [FailureRecord]
-    /// nil until labels are loaded.
-    public let evaluation: EvaluationReport?
+    /// One per prediction source with results (the 2D model; the 3D model and the models' mean once it has
+    /// results); empty until labels are loaded.
+    public let evaluations: [EvaluationReport]
 
     public init(patients: [PatientSummary], studiesInFlight: [StudyInFlight], recentFailures: [FailureRecord],
-                evaluation: EvaluationReport?) {
-        (self.patients, self.studiesInFlight, self.recentFailures, self.evaluation) =
-            (patients, studiesInFlight, recentFailures, evaluation)
+                evaluations: [EvaluationReport]) {
+        (self.patients, self.studiesInFlight, self.recentFailures, self.evaluations) =
+            (patients, studiesInFlight, recentFailures, evaluations)
     }
 }
 
@@ -103,5 +124,6 @@ public protocol ResultsSource: Sendable {
     func patient(_ patientId: String) async throws -> PatientDetail?
     /// The series' preview PNG; nil when there is none.
     func preview(seriesUID: String) async throws -> [UInt8]?
-    func evaluation() async throws -> EvaluationReport?
+    /// As `ResultsOverview.evaluations`.
+    func evaluations() async throws -> [EvaluationReport]
 }

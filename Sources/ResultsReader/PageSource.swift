@@ -1,4 +1,5 @@
 import Dispatch
+import Domain
 import Evaluation
 import ResultsPage
 import ResultsStore
@@ -31,6 +32,7 @@ public struct PageSource: ResultsSource {
                     perType[try row.string("patient_id"), default: [:]][try row.string("mri_type")] =
                         .some(try row.optionalValue("probability", as: Double.self))
                 }
+                let otherSources = try Self.otherSources(connection, patientId: nil)
                 let patients = try connection.execute("""
                     SELECT patient_id, probability, n_types, n_chunks, reason,
                            to_char(computed_at, '\(Self.timestamp)') AS computed
@@ -40,7 +42,7 @@ public struct PageSource: ResultsSource {
                     return PatientSummary(patientId: id, probability: try row.optionalValue("probability"),
                                           typeCount: try row.int("n_types"), chunkCount: try row.int("n_chunks"),
                                           reason: try row.optionalValue("reason"), perType: perType[id] ?? [:],
-                                          computedAt: try row.string("computed"))
+                                          computedAt: try row.string("computed"), otherSources: otherSources[id] ?? [:])
                 }
                 let inFlight = try connection.execute("""
                     SELECT study_instance_uid, patient_id, to_char(received_at, '\(Self.timestamp)') AS received,
@@ -62,8 +64,30 @@ public struct PageSource: ResultsSource {
                 return (patients, inFlight, failures, try ResultsDatabase.labels(connection))
             }
             return ResultsOverview(patients: patients, studiesInFlight: inFlight, recentFailures: failures,
-                                   evaluation: try labels.map { try database.evaluate($0) })
+                                   evaluations: try evaluations(labels))
         }
+    }
+
+    /// The 3D model's patient probability and the models' mean, for the patients the 3D model has a row for (one
+    /// patient, or all when `patientId` is nil), by prediction source name.
+    static func otherSources(_ connection: PostgresConnection, patientId: String?) throws -> [String: [String: Double?]] {
+        var sources: [String: [String: Double?]] = [:]
+        for row in try connection.execute("""
+            SELECT v.patient_id, v.resnet3d, v.mean_probability FROM patient_predictions_by_model v
+            WHERE EXISTS (SELECT 1 FROM patient_predictions p WHERE p.patient_id = v.patient_id AND p.model = 'resnet3d')
+              AND ($1::text IS NULL OR v.patient_id = $1)
+            """, [patientId], role: "read predictions by model").rows {
+            sources[try row.string("patient_id")] = [
+                PredictionSource.model(.resnet3d).description: try row.optionalValue("resnet3d", as: Double.self),
+                PredictionSource.meanOfModels.description: try row.optionalValue("mean_probability", as: Double.self),
+            ]
+        }
+        return sources
+    }
+
+    private func evaluations(_ labels: Labels?) throws -> [EvaluationReport] {
+        guard let labels else { return [] }
+        return try database.sourcesWithPredictions().map { try database.evaluate(labels, from: $0) }
     }
 
     public func patient(_ patientId: String) async throws -> PatientDetail? {
@@ -82,20 +106,29 @@ public struct PageSource: ResultsSource {
                 }
                 let series = try connection.execute("""
                     SELECT r.series_instance_uid, r.mri_type, r.status, r.slices_total, r.slices_kept, r.slices_selected,
-                           r.preview_key IS NOT NULL AS has_preview, p.probability, coalesce(r.error, p.reason) AS reason
+                           r.preview_key IS NOT NULL AS has_preview, p.probability, coalesce(r.error, p.reason) AS reason,
+                           r.resnet3d_status, v.probability AS resnet3d_probability,
+                           coalesce(r.resnet3d_error, v.reason) AS resnet3d_reason
                     FROM series r LEFT JOIN series_predictions p ON p.series_instance_uid = r.series_instance_uid
                                                                  AND p.model = 'nfnet-lstm'
+                                  LEFT JOIN series_predictions v ON v.series_instance_uid = r.series_instance_uid
+                                                                 AND v.model = 'resnet3d'
                     WHERE r.patient_id = $1 ORDER BY r.mri_type, r.series_instance_uid
                     """, [patientId], role: "read series").rows.map { row in
                     let uid = try row.string("series_instance_uid")
+                    let volume = try row.optionalValue("resnet3d_status", as: String.self).map { status in
+                        VolumeDetail(status: status, probability: try row.optionalValue("resnet3d_probability"),
+                                     reason: try row.optionalValue("resnet3d_reason"))
+                    }
                     return SeriesDetail(seriesUID: uid, mriType: try row.string("mri_type"), status: try row.string("status"),
                                         slicesTotal: try row.optionalValue("slices_total"),
                                         slicesKept: try row.optionalValue("slices_kept"),
                                         slicesSelected: try row.optionalValue("slices_selected"),
                                         probability: try row.optionalValue("probability"),
                                         chunkProbabilities: chunks[uid] ?? [], reason: try row.optionalValue("reason"),
-                                        hasPreview: try row.bool("has_preview"))
+                                        hasPreview: try row.bool("has_preview"), volume: volume)
                 }
+                let otherSources = try Self.otherSources(connection, patientId: patientId)[patientId] ?? [:]
                 guard summary != nil || !series.isEmpty else { return nil }
                 var perType: [String: [Double]] = [:]
                 for s in series { if let p = s.probability { perType[s.mriType, default: []].append(p) } }
@@ -104,7 +137,7 @@ public struct PageSource: ResultsSource {
                                    typeCount: try row.int("n_types"), chunkCount: try row.int("n_chunks"),
                                    reason: try row.optionalValue("reason"),
                                    perType: perType.mapValues { $0.reduce(0, +) / Double($0.count) },
-                                   computedAt: try row.string("computed"))
+                                   computedAt: try row.string("computed"), otherSources: otherSources)
                 }, series: series)
             }
         }
@@ -123,8 +156,8 @@ public struct PageSource: ResultsSource {
         }
     }
 
-    public func evaluation() async throws -> EvaluationReport? {
-        try await offload { try database.loadedLabels().map { try database.evaluate($0) } }
+    public func evaluations() async throws -> [EvaluationReport] {
+        try await offload { try evaluations(try database.loadedLabels()) }
     }
 
     /// libpq blocks: run it on a dispatch thread, not on the concurrency pool the HTTP server answers from.

@@ -1,3 +1,4 @@
+import Domain
 import Evaluation
 import Foundation
 import ResultsStore
@@ -36,19 +37,32 @@ public struct ResultsDatabase: Sendable {
     // MARK: evaluation
 
     /// The patients' probabilities and, per MRI type, each patient's mean over their series of that type (the
-    /// value the patient probability averages), keyed for the join with labels: the 2D model's (`nfnet-lstm`)
-    /// rows; `label_evaluation` has the 3D model's groups too.
-    public func predictions() throws -> (patient: [Prediction], perType: [String: [Prediction]]) {
-        try read("read predictions") { connection in
-            let patients = try connection.execute("SELECT patient_id, probability FROM patient_predictions WHERE model = 'nfnet-lstm'",
-                                                  role: "read patient predictions").rows.map {
+    /// value the patient probability averages), keyed for the join with labels, from one model or from the models'
+    /// mean (`label_evaluation` has the groups of each model).
+    public func predictions(from source: PredictionSource) throws -> (patient: [Prediction], perType: [String: [Prediction]]) {
+        let patientQuery, perTypeQuery: String
+        var parameters: [(any PostgresParameter)?] = []
+        switch source {
+        case .model(let model):
+            patientQuery = "SELECT patient_id, probability FROM patient_predictions WHERE model = $1"
+            perTypeQuery = """
+                SELECT mri_type, patient_id, avg(probability) AS probability FROM series_predictions
+                WHERE model = $1 GROUP BY mri_type, patient_id
+                """
+            parameters = [model.rawValue]
+        case .meanOfModels:
+            patientQuery = "SELECT patient_id, mean_probability AS probability FROM patient_predictions_by_model"
+            perTypeQuery = """
+                SELECT mri_type, patient_id, avg(probability) AS probability FROM series_predictions
+                GROUP BY mri_type, patient_id
+                """
+        }
+        return try read("read predictions") { connection in
+            let patients = try connection.execute(patientQuery, parameters, role: "read patient predictions").rows.map {
                 Prediction(patient: PatientKey(try $0.string("patient_id")), probability: try $0.optionalValue("probability"))
             }
             var perType: [String: [Prediction]] = [:]
-            for row in try connection.execute("""
-                SELECT mri_type, patient_id, avg(probability) AS probability FROM series_predictions
-                WHERE model = 'nfnet-lstm' GROUP BY mri_type, patient_id
-                """, role: "read series predictions").rows {
+            for row in try connection.execute(perTypeQuery, parameters, role: "read series predictions").rows {
                 perType[try row.string("mri_type"), default: []].append(
                     Prediction(patient: PatientKey(try row.string("patient_id")), probability: try row.optionalValue("probability")))
             }
@@ -56,9 +70,20 @@ public struct ResultsDatabase: Sendable {
         }
     }
 
-    public func evaluate(_ labels: Labels) throws -> EvaluationReport {
-        let (patient, perType) = try predictions()
-        return try EvaluationReport(labels: labels, patientPredictions: patient, perType: perType)
+    public func evaluate(_ labels: Labels, from source: PredictionSource) throws -> EvaluationReport {
+        let (patient, perType) = try predictions(from: source)
+        return try EvaluationReport(labels: labels, predictionSource: source.description, patientPredictions: patient,
+                                    perType: perType)
+    }
+
+    /// The prediction sources with at least one patient probability row: the 2D model always (the page and
+    /// `evaluate` show it even before any result), the 3D model and the models' mean once the 3D model has rows.
+    public func sourcesWithPredictions() throws -> [PredictionSource] {
+        let hasVolumeRows = try read("read models") { connection in
+            try !connection.execute("SELECT 1 FROM patient_predictions WHERE model = 'resnet3d' LIMIT 1",
+                                    role: "read models").rows.isEmpty
+        }
+        return hasVolumeRows ? PredictionSource.allCases : [.model(.nfnetLSTM)]
     }
 
     /// The labels loaded with `loadLabels`; nil when none are.

@@ -32,7 +32,7 @@ final class EvaluationTests: XCTestCase {
         let labels = try Labels(csv: Self.fixture.labels_csv)
         XCTAssertEqual(labels.methylated.count, 240)
         let types = ["FLAIR", "T1w", "T1wCE", "T2w"]
-        let report = try EvaluationReport(labels: labels, patientPredictions: predictions("patient"),
+        let report = try EvaluationReport(labels: labels, predictionSource: "cohort", patientPredictions: predictions("patient"),
                                           perType: Dictionary(uniqueKeysWithValues: types.map { ($0, predictions($0)) }))
         XCTAssertEqual(report.perType.map(\.group), types)
         for cohort in [report.patient] + report.perType {
@@ -64,6 +64,7 @@ final class EvaluationTests: XCTestCase {
         // The text table states the method and lists the mismatched identifiers.
         let table = report.textTable
         XCTAssertTrue(table.contains("DeLong"))
+        XCTAssertTrue(table.hasPrefix("predictions: cohort\n"), table)
         XCTAssertTrue(table.contains("patient: predicted without label: 901 902 903 904 905 906"), table)
         XCTAssertTrue(table.contains("patient: labelled without prediction: 231 232"), table)
         // JSON round trip (the `--json` output).

@@ -111,6 +111,13 @@ extension FleetEndToEndTests {
         XCTAssertEqual(try view[0].double("resnet3d"), offline3D, accuracy: 1e-12)
         XCTAssertEqual(try view[0].double("mean_probability"), (offline2D + offline3D) / 2, accuracy: 1e-12)
         XCTAssertEqual(try view[0].int("n_models"), 2)
+        // The submission export of either model or of their mean.
+        for (model, expected) in [("nfnet-lstm", offline2D), ("resnet3d", offline3D), ("mean", (offline2D + offline3D) / 2)] {
+            let csv = try cluster.runToCompletion("reporter", ["export", "--csv", "--model", model])
+            XCTAssertEqual(csv.status, 0, csv.output)
+            let row = try XCTUnwrap(csv.output.split(separator: "\n").first { $0.hasPrefix("00500,") }, csv.output)
+            XCTAssertEqual(try XCTUnwrap(Double(row.dropFirst("00500,".count))), expected, accuracy: 1e-12, model)
+        }
         XCTAssertEqual(cluster.terminate("cls3d"), 0, "the 3D worker stops cleanly on SIGTERM")
     }
 

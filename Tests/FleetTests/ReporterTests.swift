@@ -66,7 +66,9 @@ final class ReporterTests: XCTestCase {
         XCTAssertEqual(failures.first?.jobId, "future")
         XCTAssertEqual(failures.first?.reason,
                        "undecodable (rejected): unknown message schema 7 (this worker reads 1)")
-        XCTAssertEqual(SubmissionExport.csv(try tables.patientPredictions(), fillMissing: nil),
+        XCTAssertEqual(SubmissionExport.csv(try tables.patientPredictions().map {
+            SubmissionExport.Row(patientId: $0.patientId, probability: $0.probability)
+        }, fillMissing: nil),
                        "BraTS21ID,MGMT_value\n00042,0.625\n")
     }
 

@@ -50,7 +50,7 @@ extension FleetEndToEndTests {
         XCTAssertTrue(overview.contains("<a href=\"/patients/00700\">00700</a>"), overview)
         let probability = try XCTUnwrap(try tables.patientPredictions().first?.probability)
         XCTAssertTrue(overview.contains("<td class=\"num\">\(EvaluationReport.format(probability))</td>"), overview)
-        XCTAssertTrue(overview.contains("<img id=\"roc\" src=\"/evaluation/roc.png\""), overview)
+        XCTAssertTrue(overview.contains("<img id=\"roc-nfnet-lstm\" src=\"/evaluation/nfnet-lstm/roc.png\""), overview)
         let detail = try chromium(["--dump-dom", base + "/patients/00700"])
         XCTAssertTrue(detail.contains("src=\"/series/\(uid)/preview.png\""), detail)
 

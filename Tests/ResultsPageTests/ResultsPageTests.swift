@@ -25,7 +25,7 @@ final class ResultsPageTests: XCTestCase {
                                                 seriesCount: 4, seriesFinished: 1, seriesStages: "FLAIR:classified T1w:segmented")],
                 recentFailures: [FailureRecord(lastSeen: "2026-11-27 12:03", kind: "failed", stage: "ingest", patientId: "00015",
                                                seriesUID: nil, reason: "mixed slice sizes <64x64>")],
-                evaluation: try await evaluation())
+                evaluations: try await evaluations())
         }
 
         func patient(_ patientId: String) async throws -> PatientDetail? {
@@ -41,14 +41,14 @@ final class ResultsPageTests: XCTestCase {
 
         func preview(seriesUID: String) async throws -> [UInt8]? { seriesUID == "1.2.3.4" ? Self.preview : nil }
 
-        func evaluation() async throws -> EvaluationReport? {
+        func evaluations() async throws -> [EvaluationReport] {
             let labels = try Labels(csv: "BraTS21ID,MGMT_value\n12,1\n13,0\n16,0\n")
-            return try EvaluationReport(
-                labels: labels,
+            return try [EvaluationReport(
+                labels: labels, predictionSource: "nfnet-lstm",
                 patientPredictions: [Prediction(patient: PatientKey("00012"), probability: 0.625),
                                      Prediction(patient: PatientKey("00013"), probability: nil),
                                      Prediction(patient: PatientKey("00016"), probability: 0.2)],
-                perType: [:])
+                perType: [:])]
         }
     }
 
@@ -62,7 +62,8 @@ final class ResultsPageTests: XCTestCase {
             XCTAssertFalse(text.contains("<script"))
             XCTAssertTrue(text.contains("FLAIR:classified T1w:segmented"))
             XCTAssertTrue(text.contains("mixed slice sizes &lt;64x64&gt;"))
-            XCTAssertTrue(text.contains("<img id=\"roc\" src=\"/evaluation/roc.png\""))
+            XCTAssertTrue(text.contains("<img id=\"roc-nfnet-lstm\" src=\"/evaluation/nfnet-lstm/roc.png\""), text)
+            XCTAssertFalse(text.contains("resnet3d"), "no 3D columns where the 3D model has no results")
 
             let (patientStatus, patientPage) = try fetch(base + "/patients/00012")
             XCTAssertEqual(patientStatus, 200)
@@ -74,9 +75,10 @@ final class ResultsPageTests: XCTestCase {
             let (previewStatus, preview) = try fetch(base + "/series/1.2.3.4/preview.png")
             XCTAssertEqual(previewStatus, 200)
             XCTAssertEqual(preview, FixedSource.preview)
-            let (rocStatus, roc) = try fetch(base + "/evaluation/roc.png")
+            let (rocStatus, roc) = try fetch(base + "/evaluation/nfnet-lstm/roc.png")
             XCTAssertEqual(rocStatus, 200)
             XCTAssertEqual(try PNG.decode(roc).width, ROCPlot.size)
+            XCTAssertEqual(try fetch(base + "/evaluation/resnet3d/roc.png").status, 404, "no evaluation of the 3D model here")
 
             // Bad input: 400 for what cannot be an identifier, 404 for what is unknown; never 500.
             for (path, expected) in [("/patients/99999", 404), ("/patients/1'%3B%20DROP%20TABLE%20studies--", 400),
@@ -88,6 +90,70 @@ final class ResultsPageTests: XCTestCase {
         }
     }
 
+    /// Where the 3D model has results: its probability and the models' mean beside the 2D one, per patient and per
+    /// series, and an evaluation per prediction source with its own ROC picture.
+    struct TwoModelSource: ResultsSource {
+        static let patient = PatientSummary(patientId: "00012", probability: 0.625, typeCount: 1, chunkCount: 2,
+                                            reason: nil, perType: ["FLAIR": 0.625], computedAt: "2026-11-27 12:00",
+                                            otherSources: ["resnet3d": 0.875, "mean": 0.75])
+        static let twoDOnly = PatientSummary(patientId: "00016", probability: 0.25, typeCount: 1, chunkCount: 1,
+                                             reason: nil, perType: ["FLAIR": 0.25], computedAt: "2026-11-27 12:00")
+
+        func overview() async throws -> ResultsOverview {
+            ResultsOverview(patients: [Self.patient, Self.twoDOnly], studiesInFlight: [], recentFailures: [],
+                            evaluations: try await evaluations())
+        }
+
+        func patient(_ patientId: String) async throws -> PatientDetail? {
+            PatientDetail(patientId: patientId, summary: Self.patient, series: [
+                SeriesDetail(seriesUID: "1.2.3.4", mriType: "FLAIR", status: "classified", slicesTotal: 24, slicesKept: 20,
+                             slicesSelected: 9, probability: 0.625, chunkProbabilities: [0.5, 0.75], reason: nil, hasPreview: false,
+                             volume: VolumeDetail(status: "classified", probability: 0.875, reason: nil)),
+                SeriesDetail(seriesUID: "1.2.3.5", mriType: "T2w", status: "classified", slicesTotal: 24, slicesKept: 20,
+                             slicesSelected: 0, probability: nil, chunkProbabilities: [], reason: "no tumour slices",
+                             hasPreview: false, volume: VolumeDetail(status: "failed", probability: nil, reason: "volume <missing>")),
+            ])
+        }
+
+        func preview(seriesUID: String) async throws -> [UInt8]? { nil }
+
+        func evaluations() async throws -> [EvaluationReport] {
+            let labels = try Labels(csv: "BraTS21ID,MGMT_value\n12,1\n16,0\n")
+            return try [("nfnet-lstm", 0.625), ("resnet3d", 0.875), ("mean", 0.75)].map { source, p in
+                try EvaluationReport(labels: labels, predictionSource: source,
+                                     patientPredictions: [Prediction(patient: PatientKey("00012"), probability: p),
+                                                          Prediction(patient: PatientKey("00016"), probability: 0.25)],
+                                     perType: [:])
+            }
+        }
+    }
+
+    func testBothModelsSideBySideWithAnEvaluationEach() async throws {
+        try await withServer(TwoModelSource()) { base in
+            let text = String(decoding: try fetch(base + "/").body, as: UTF8.self)
+            XCTAssertTrue(text.contains("<th>nfnet-lstm</th><th>resnet3d</th><th>mean</th><th>FLAIR</th>"), text)
+            XCTAssertTrue(text.contains("00012</a></td><td class=\"num\">0.625</td><td class=\"num\">0.875</td>"
+                                        + "<td class=\"num\">0.750</td><td class=\"num\">0.625</td>"), text)
+            XCTAssertTrue(text.contains("00016</a></td><td class=\"num\">0.250</td><td class=\"num\">–</td>"
+                                        + "<td class=\"num\">–</td><td class=\"num\">0.250</td>"), text)
+            for source in ["nfnet-lstm", "resnet3d", "mean"] {
+                XCTAssertTrue(text.contains("<h3>Predictions: \(source)</h3>"), source)
+                XCTAssertTrue(text.contains("<img id=\"roc-\(source)\" src=\"/evaluation/\(source)/roc.png\""), source)
+                let (status, roc) = try fetch(base + "/evaluation/\(source)/roc.png")
+                XCTAssertEqual(status, 200, source)
+                XCTAssertEqual(try PNG.decode(roc).width, ROCPlot.size)
+            }
+            XCTAssertEqual(try fetch(base + "/evaluation/nobody/roc.png").status, 404)
+
+            let patient = String(decoding: try fetch(base + "/patients/00012").body, as: UTF8.self)
+            XCTAssertTrue(patient.contains("Probability (nfnet-lstm) 0.625 over 1 type(s), 2 chunk(s); resnet3d 0.875; "
+                                           + "mean of the models 0.750."), patient)
+            XCTAssertTrue(patient.contains("<th>resnet3d stage</th><th>resnet3d</th><th>resnet3d reason</th>"), patient)
+            XCTAssertTrue(patient.contains("<td>classified</td><td class=\"num\">0.875</td><td></td>"), patient)
+            XCTAssertTrue(patient.contains("<td>failed</td><td class=\"num\">–</td><td>volume &lt;missing&gt;</td>"), patient)
+        }
+    }
+
     func testUnreadableDatabaseIsServiceUnavailable() async throws {
         try await withServer(FixedSource(failing: true)) { base in
             XCTAssertEqual(try fetch(base + "/").status, 503)
@@ -95,7 +161,7 @@ final class ResultsPageTests: XCTestCase {
         }
     }
 
-    private func withServer(_ source: FixedSource, _ body: (String) async throws -> Void) async throws {
+    private func withServer(_ source: some ResultsSource, _ body: (String) async throws -> Void) async throws {
         let port = PortBox()
         let server = Task {
             try await ResultsPage.serve(source: source, host: "127.0.0.1", port: 0, logger: Logger(label: "test")) {

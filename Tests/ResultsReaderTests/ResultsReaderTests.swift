@@ -1,3 +1,4 @@
+import Domain
 import Evaluation
 import Foundation
 import Logging
@@ -87,7 +88,7 @@ final class ResultsReaderTests: XCTestCase {
         try database.loadLabels(labels, from: "cohort.json")
         XCTAssertEqual(try database.loadedLabels()?.methylated.count, 240)
 
-        let report = try database.evaluate(labels)
+        let report = try database.evaluate(labels, from: .model(.nfnetLSTM))
         let view = try database.labelEvaluationView()
         XCTAssertEqual(Set(view.keys), Set(["patient"] + Self.types))
         for cohort in [report.patient] + report.perType {
@@ -120,11 +121,92 @@ final class ResultsReaderTests: XCTestCase {
         }
     }
 
+    /// The 3D model's rows for the cohort (probability p² where the 2D one is p, so the two differ but are not
+    /// independent), as the reporter records them, its status on every series.
+    private func writeVolumeCohort(_ connection: PostgresConnection) throws {
+        try connection.withTransaction { tx in
+            try tx.execute("UPDATE series SET resnet3d_status = 'classified'")
+            for row in fixture.groups["patient"]! {
+                try tx.execute("""
+                    INSERT INTO patient_predictions (patient_id, model, probability, n_types, n_chunks, reason, weights_sha256,
+                                                     computed_at)
+                    VALUES ($1, 'resnet3d', $2, 1, 1, $3, '{}', now())
+                    """, [row.id, row.p.map { $0 * $0 }, row.p == nil ? "no volume" : nil])
+            }
+            for (t, type) in Self.types.enumerated() {
+                for row in fixture.groups[type]! {
+                    try tx.execute("""
+                        INSERT INTO series_predictions (series_instance_uid, patient_id, mri_type, model, probability, n_chunks,
+                                                        weights_sha256, computed_at)
+                        VALUES ($1, $2, $3, 'resnet3d', $4, 1, 'w3', now())
+                        """, ["1.9.\(Int(row.id)!).\(t)", row.id, type, row.p.map { $0 * $0 }])
+                }
+            }
+        }
+    }
+
+    /// With the 3D model's rows: `evaluate` per model equals the `label_evaluation` view's groups of that model, the
+    /// models' mean equals an evaluation of the means computed here, and the page source shows both models.
+    func testEachModelAndTheirMeanAreEvaluatedAndShown() async throws {
+        XCTAssertEqual(try database.sourcesWithPredictions(), [.model(.nfnetLSTM)])
+        let connection = try PostgresConnection(conninfo: database.conninfo)
+        try connection.execute("SET search_path TO \"\(schema)\"")
+        try writeVolumeCohort(connection)
+        XCTAssertEqual(try database.sourcesWithPredictions(), PredictionSource.allCases)
+        let labels = try Labels(csv: fixture.labels_csv)
+        try database.loadLabels(labels, from: "cohort.json")
+
+        let view = try database.labelEvaluationView()
+        let volume = try database.evaluate(labels, from: .model(.resnet3d))
+        XCTAssertEqual(volume.predictionSource, "resnet3d")
+        for cohort in [volume.patient] + volume.perType {
+            let row = try XCTUnwrap(view["resnet3d:" + cohort.group], cohort.group)
+            let m = cohort.metrics
+            XCTAssertEqual(try ["n", "tp", "fp", "tn", "fn"].map { try row.int($0) },
+                           [m.count, m.truePositives, m.falsePositives, m.trueNegatives, m.falseNegatives], cohort.group)
+            XCTAssertEqual(try row.double("auroc"), try XCTUnwrap(m.auroc), accuracy: 1e-9, cohort.group)
+            XCTAssertEqual(try row.double("auroc_ci_lower"), try XCTUnwrap(m.aurocCI95?.lower), accuracy: 1e-9, cohort.group)
+        }
+        // p² changes the calls at 0.5 but not the order: same AUROC as the 2D model, other accuracy.
+        let twoD = try database.evaluate(labels, from: .model(.nfnetLSTM))
+        XCTAssertEqual(try XCTUnwrap(volume.patient.metrics.auroc), try XCTUnwrap(twoD.patient.metrics.auroc), accuracy: 1e-12)
+        XCTAssertNotEqual(volume.patient.metrics.truePositives, twoD.patient.metrics.truePositives)
+
+        let mean = try database.evaluate(labels, from: .meanOfModels)
+        func means(_ group: String) -> [Prediction] {
+            fixture.groups[group]!.map { Prediction(patient: PatientKey($0.id), probability: $0.p.map { ($0 + $0 * $0) / 2 }) }
+        }
+        let expected = try EvaluationReport(labels: labels, predictionSource: "mean", patientPredictions: means("patient"),
+                                            perType: Dictionary(uniqueKeysWithValues: Self.types.map { ($0, means($0)) }))
+        XCTAssertEqual(mean.predictionSource, "mean")
+        for (got, want) in zip([mean.patient] + mean.perType, [expected.patient] + expected.perType) {
+            XCTAssertEqual(got.group, want.group)
+            XCTAssertEqual(got.metrics.count, want.metrics.count, got.group)
+            XCTAssertEqual(got.metrics.truePositives, want.metrics.truePositives, got.group)
+            XCTAssertEqual(try XCTUnwrap(got.metrics.auroc), try XCTUnwrap(want.metrics.auroc), accuracy: 1e-9, got.group)
+        }
+
+        let source = PageSource(database: database) { key, _ in Array(key.utf8) }
+        let overview = try await source.overview()
+        XCTAssertEqual(overview.evaluations.map(\.predictionSource), ["nfnet-lstm", "resnet3d", "mean"])
+        let scored = try XCTUnwrap(fixture.groups["patient"]!.first { $0.p != nil })
+        let p = try XCTUnwrap(scored.p)
+        let summary = try XCTUnwrap(overview.patients.first { $0.patientId == scored.id })
+        XCTAssertEqual(try XCTUnwrap(summary.otherSources["resnet3d"] ?? nil), p * p, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(summary.otherSources["mean"] ?? nil), (p + p * p) / 2, accuracy: 1e-12)
+        let detail = try await source.patient(scored.id)
+        XCTAssertEqual(detail?.summary?.otherSources, summary.otherSources)
+        let volumes = try XCTUnwrap(detail?.series.compactMap(\.volume))
+        XCTAssertEqual(volumes.count, detail?.series.count)
+        XCTAssertEqual(Set(volumes.map(\.status)), ["classified"])
+    }
+
     func testPageSourceReadsOnlyAndFindsPatients() async throws {
         let source = PageSource(database: database) { key, _ in Array(key.utf8) }
         let overview = try await source.overview()
         XCTAssertEqual(overview.patients.count, fixture.groups["patient"]!.count)
-        XCTAssertNil(overview.evaluation)
+        XCTAssertEqual(overview.evaluations, [])
+        XCTAssertTrue(overview.patients.allSatisfy { $0.otherSources.isEmpty }, "no 3D model, no 3D columns")
         let first = try XCTUnwrap(fixture.groups["patient"]!.first)
         let detail = try await source.patient(first.id)
         XCTAssertEqual(detail?.summary?.probability, first.p)
@@ -150,7 +232,7 @@ final class ResultsReaderTests: XCTestCase {
             XCTAssertEqual((error as? PostgresError)?.sqlState, "25006", "\(error)")
         }
         try database.loadLabels(Labels(csv: fixture.labels_csv), from: "test")
-        let evaluated = try await source.overview().evaluation
-        XCTAssertNotNil(evaluated)
+        let evaluated = try await source.overview().evaluations
+        XCTAssertEqual(evaluated.map(\.predictionSource), ["nfnet-lstm"])
     }
 }
