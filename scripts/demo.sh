@@ -63,6 +63,14 @@ for worker in reporter ingest seg-worker cls-worker cls-worker-3d ingest-deliver
 done
 
 sql() { psql "$MGMT_PG_CONNINFO_READER" -X -q -t -A -F '|' -c "$1" 2>/dev/null || true; }
+# What the reporter still owes to earlier runs on these servers (status events, dead letters of jobs that failed
+# while no reporter ran) is recorded before this run's start time, so the progress below counts only this run.
+for _ in $(seq 120); do
+  owed=$(scripts/servers.sh rabbitmqctl list_queues name messages 2>/dev/null |
+         awk '$1 == "report" || $1 ~ /[.]dead$/ { n += $2 } END { print n + 0 }')
+  ((owed == 0)) && break
+  sleep 0.5
+done
 t0=$(sql "select now()")
 echo "== enqueueing"
 # The broker's definitions hold the topology (servers.sh); the retry covers a broker still finishing its start.
