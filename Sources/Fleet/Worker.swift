@@ -98,6 +98,9 @@ public final class Worker<S: Stage>: @unchecked Sendable {
         }
         if let broker, let delivery {
             do {
+                // No delivery may reach this consumer any more: the copy, queued before the ack frees the
+                // prefetch slot, would come straight back to it and return on close as a counted delivery.
+                try broker.stopConsuming()
                 try requeueForStop(delivery, on: broker)
             } catch {
                 // The connection closes next, so the broker requeues the delivery itself (counting a delivery).

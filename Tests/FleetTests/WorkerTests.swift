@@ -234,6 +234,9 @@ final class WorkerTests: XCTestCase {
         try harness.broker.ack(back)
         XCTAssertEqual(back.messageID, "handed-back")
         XCTAssertEqual(back.routingKey, key)
+        // Never delivered before (a basic.get from a quorum queue says 0, a consumer nil): not handed to the
+        // stopping worker on its way back, where closing the connection would have counted a delivery.
+        XCTAssertEqual(back.deliveryCount ?? 0, 0, "\(back.headers)")
     }
 
     /// A worker starts by removing the workspaces of workers that are gone (their lock is free: the kernel drops
