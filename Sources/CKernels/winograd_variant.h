@@ -6,6 +6,7 @@
 #define W(name) JOIN(name, VARIANT)
 
 typedef float W(wfloats) __attribute__((vector_size(WIDTH * 4)));
+typedef int32_t W(wints) __attribute__((vector_size(WIDTH * 4)));
 
 TARGET static inline W(wfloats) W(load)(const float *pointer) {
     W(wfloats) value;
@@ -181,6 +182,100 @@ TARGET static void W(weight_tiles)(const float *raw, size_t raw_stride, size_t c
             W(kernel_transform)(t[i][0], t[i][1], t[i][2], row);
             for (size_t j = 0; j < 6; j++) W(store)(u + (6 * i + j) * u_stride + p, row[j], lanes);
         }
+    }
+}
+
+// input_tiles for the tile rows first_row ..< first_row + rows of a stack of images (row u is tile row
+// u % tile_rows of the image at plane + (u / tile_rows) · image_stride): tile tx of band row j goes to column
+// j · tile_columns + tx of v, so the few tiles of a small plane's rows (and of several images) share vectors. In r,
+// band row j's vertical transform lies at columns j · 4 · tile_columns on (no gaps), so every tile starts 4 columns
+// after the one before; the two columns past each row's last tile (which the next row's first columns take) are
+// kept aside in `tail` and blended into that tile's lanes.
+TARGET static void W(input_band)(const float *plane, size_t image_stride, size_t height, size_t width, size_t tile_rows,
+                                 size_t first_row, size_t rows, size_t tile_columns, float *v, size_t v_stride,
+                                 float *buffer) {
+    const size_t span = 4 * tile_columns, tiles = rows * tile_columns;
+    const size_t line = band_line_floats(tiles, WIDTH), tail_line = tiles + WIDTH;
+    float *r = buffer, *tail = r + 6 * line;  // tail: [6][2][tail_line], then the last-tile lane mask
+    int32_t *last = (int32_t *)(tail + 12 * tail_line);
+    for (size_t t = 0; t < tiles; t++) last[t] = t % tile_columns == tile_columns - 1 ? -1 : 0;
+    for (size_t j = 0; j < rows; j++) {
+        const size_t unit = first_row + j, ty = unit % tile_rows;
+        const float *image = plane + unit / tile_rows * image_stride;
+        const float *lines[6];
+        for (size_t i = 0; i < 6; i++) {
+            ptrdiff_t y = (ptrdiff_t)(4 * ty + i) - 1;
+            lines[i] = y < 0 || (size_t)y >= height ? NULL : image + (size_t)y * width;
+        }
+        for (size_t k = 0; k < span + 2; k += WIDTH) {
+            W(wfloats) x[6], t[6];
+            for (int i = 0; i < 6; i++) x[i] = lines[i] ? W(padded_columns)(lines[i], width, k) : (W(wfloats)){0};
+            W(input_transform)(x, t);
+            for (int i = 0; i < 6; i++) memcpy(r + i * line + j * span + k, &t[i], sizeof t[i]);
+        }
+        for (size_t i = 0; i < 6; i++) {
+            tail[(2 * i) * tail_line + j * tile_columns + tile_columns - 1] = r[i * line + j * span + span];
+            tail[(2 * i + 1) * tail_line + j * tile_columns + tile_columns - 1] = r[i * line + j * span + span + 1];
+        }
+    }
+    for (size_t i = 0; i < 6; i++) {
+        const float *row = r + i * line, *tail4 = tail + 2 * i * tail_line, *tail5 = tail4 + tail_line;
+        float *first = v + 6 * i * v_stride;
+        for (size_t g = 0; g < tiles; g += WIDTH) {
+            const float *at = row + 4 * g;
+            W(wfloats) a0 = W(load)(at), a1 = W(load)(at + WIDTH), a2 = W(load)(at + 2 * WIDTH), a3 = W(load)(at + 3 * WIDTH);
+            W(wfloats) even01 = __builtin_shufflevector(a0, a1, EVENS), odd01 = __builtin_shufflevector(a0, a1, ODDS);
+            W(wfloats) even23 = __builtin_shufflevector(a2, a3, EVENS), odd23 = __builtin_shufflevector(a2, a3, ODDS);
+            W(wfloats) x[6], t[6];
+            x[0] = __builtin_shufflevector(even01, even23, EVENS);
+            x[1] = __builtin_shufflevector(odd01, odd23, EVENS);
+            x[2] = __builtin_shufflevector(even01, even23, ODDS);
+            x[3] = __builtin_shufflevector(odd01, odd23, ODDS);
+            x[4] = __builtin_shufflevector(x[0], W(load)(at + 4 * WIDTH), SHIFT1);
+            x[5] = __builtin_shufflevector(x[1], W(load)(at + 4 * WIDTH + 1), SHIFT1);
+            W(wints) mask;
+            memcpy(&mask, last + g, sizeof mask);
+            x[4] = (W(wfloats))(((W(wints))x[4] & ~mask) | ((W(wints))W(load)(tail4 + g) & mask));
+            x[5] = (W(wfloats))(((W(wints))x[5] & ~mask) | ((W(wints))W(load)(tail5 + g) & mask));
+            W(input_transform)(x, t);
+            size_t lanes = tiles - g < WIDTH ? tiles - g : WIDTH;
+            for (size_t j = 0; j < 6; j++) W(store)(first + j * v_stride + g, t[j], lanes);
+        }
+    }
+}
+
+// output_tiles for the tile rows of input_band's numbering (tile tx of band row j at column j · tile_columns + tx
+// of m): every tile's 4×4 block goes to four rows of the buffer side by side, then each band row's rows are
+// copied into their image's plane (plane + image · image_stride), cut at height and width.
+TARGET static void W(output_band)(const float *m, size_t m_stride, size_t tile_rows, size_t first_row, size_t rows,
+                                  size_t tile_columns, float *plane, size_t image_stride, size_t height, size_t width,
+                                  float *buffer) {
+    const size_t span = 4 * tile_columns, tiles = rows * tile_columns, line = band_line_floats(tiles, WIDTH);
+    for (size_t g = 0; g < tiles; g += WIDTH) {
+        W(wfloats) a[6][4];
+        for (size_t j = 0; j < 6; j++) {
+            W(wfloats) column[6];
+            for (size_t i = 0; i < 6; i++) column[i] = W(load)(m + (6 * i + j) * m_stride + g);
+            W(output_transform)(column, a[j]);
+        }
+        for (size_t row = 0; row < 4; row++) {
+            W(wfloats) values[6], out[4];
+            for (size_t j = 0; j < 6; j++) values[j] = a[j][row];
+            W(output_transform)(values, out);
+            W(wfloats) lo01 = __builtin_shufflevector(out[0], out[1], ZIP_LO), hi01 = __builtin_shufflevector(out[0], out[1], ZIP_HI);
+            W(wfloats) lo23 = __builtin_shufflevector(out[2], out[3], ZIP_LO), hi23 = __builtin_shufflevector(out[2], out[3], ZIP_HI);
+            W(wfloats) quarter[4] = {
+                __builtin_shufflevector(lo01, lo23, PAIRS_LO), __builtin_shufflevector(lo01, lo23, PAIRS_HI),
+                __builtin_shufflevector(hi01, hi23, PAIRS_LO), __builtin_shufflevector(hi01, hi23, PAIRS_HI),
+            };
+            memcpy(buffer + row * line + 4 * g, quarter, sizeof quarter);
+        }
+    }
+    for (size_t j = 0; j < rows; j++) {
+        const size_t unit = first_row + j, ty = unit % tile_rows;
+        float *image = plane + unit / tile_rows * image_stride;
+        for (size_t row = 0; row < 4 && 4 * ty + row < height; row++)
+            memcpy(image + (4 * ty + row) * width, buffer + row * line + j * span, width * sizeof(float));
     }
 }
 
