@@ -4,41 +4,25 @@
 
 #define JOIN2(a, b) a##_##b
 #define JOIN(a, b) JOIN2(a, b)
-#define G(name) JOIN(name, VARIANT)
+#define W(name) JOIN(name, VARIANT)
 
-typedef float G(gfloats) __attribute__((vector_size(WIDTH * 4), aligned(4)));
-
-// The first `lanes` lanes of value (masked when partial: the last vector of a strip of 4, 16 or 49 tiles).
-TARGET static inline void G(store)(float *pointer, G(gfloats) value, size_t lanes) {
-    if (lanes == WIDTH) {
-        memcpy(pointer, &value, sizeof value);
-        return;
-    }
-#if WIDTH == 16
-    _mm512_mask_storeu_ps(pointer, (__mmask16)((1u << lanes) - 1), (__m512)value);
-#elif WIDTH == 8
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    _mm256_maskstore_ps(pointer, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)lanes), lane), (__m256)value);
-#else
-    for (size_t lane = 0; lane < lanes; lane++) pointer[lane] = value[lane];
-#endif
-}
+#include "lanes_variant.h"
 
 // MR rows × `vectors` vectors of c (the last one `cols − (vectors − 1) · WIDTH` lanes wide); `vectors` is a constant
 // at every call, so the accumulators stay in registers.
-TARGET static inline __attribute__((always_inline)) void G(tile)(const float *u, size_t m, size_t k, const float *v,
+TARGET static inline __attribute__((always_inline)) void W(tile)(const float *u, size_t m, size_t k, const float *v,
                                                                 size_t ldv, float *c, size_t ldc, size_t cols,
                                                                 const int vectors) {
-    G(gfloats) sum[MR][NV];
+    W(wfloats) sum[MR][NV];
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR; r++)
 #pragma clang loop unroll(full)
-        for (int j = 0; j < NV; j++) sum[r][j] = (G(gfloats)){0};
+        for (int j = 0; j < NV; j++) sum[r][j] = (W(wfloats)){0};
     for (size_t kk = 0; kk < k; kk++) {
-        G(gfloats) row[NV];
+        W(wfloats) row[NV];
 #pragma clang loop unroll(full)
         for (int j = 0; j < NV; j++)
-            if (j < vectors) row[j] = *(const G(gfloats) *)(v + kk * ldv + j * WIDTH);
+            if (j < vectors) row[j] = W(load)(v + kk * ldv + j * WIDTH);
         const float *weights = u + kk * m;
 #pragma clang loop unroll(full)
         for (int r = 0; r < MR; r++) {
@@ -54,13 +38,13 @@ TARGET static inline __attribute__((always_inline)) void G(tile)(const float *u,
         for (int j = 0; j < NV; j++)
             if (j < vectors) {
                 size_t lanes = cols - (size_t)j * WIDTH < WIDTH ? cols - (size_t)j * WIDTH : WIDTH;
-                G(store)(c + r * ldc + j * WIDTH, sum[r][j], lanes);
+                W(store)(c + r * ldc + j * WIDTH, sum[r][j], lanes);
             }
 }
 
 // Strip by strip of up to NV vectors of tiles (v's strip, k × strip, stays in L1 while every row panel of u
 // passes over it).
-TARGET static void G(winograd_gemm)(const float *u, size_t m, size_t k, const float *v, size_t ldv, size_t n, float *c,
+TARGET static void W(winograd_gemm)(const float *u, size_t m, size_t k, const float *v, size_t ldv, size_t n, float *c,
                                     size_t ldc) {
     for (size_t j = 0; j < n; j += NV * WIDTH) {
         const size_t cols = n - j < NV * WIDTH ? n - j : NV * WIDTH;
@@ -69,19 +53,19 @@ TARGET static void G(winograd_gemm)(const float *u, size_t m, size_t k, const fl
             const float *panel = u + r;
             float *out = c + r * ldc + j;
             switch (vectors) {
-            case 1: G(tile)(panel, m, k, v + j, ldv, out, ldc, cols, 1); break;
+            case 1: W(tile)(panel, m, k, v + j, ldv, out, ldc, cols, 1); break;
 #if NV >= 2
-            case 2: G(tile)(panel, m, k, v + j, ldv, out, ldc, cols, 2); break;
+            case 2: W(tile)(panel, m, k, v + j, ldv, out, ldc, cols, 2); break;
 #endif
 #if NV >= 3
-            case 3: G(tile)(panel, m, k, v + j, ldv, out, ldc, cols, 3); break;
+            case 3: W(tile)(panel, m, k, v + j, ldv, out, ldc, cols, 3); break;
 #endif
             }
         }
     }
 }
 
-#undef G
+#undef W
 #undef JOIN
 #undef JOIN2
 #undef WIDTH

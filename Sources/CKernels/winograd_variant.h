@@ -5,31 +5,8 @@
 #define JOIN(a, b) JOIN2(a, b)
 #define W(name) JOIN(name, VARIANT)
 
-typedef float W(wfloats) __attribute__((vector_size(WIDTH * 4)));
+#include "lanes_variant.h"
 typedef int32_t W(wints) __attribute__((vector_size(WIDTH * 4)));
-
-TARGET static inline W(wfloats) W(load)(const float *pointer) {
-    W(wfloats) value;
-    memcpy(&value, pointer, sizeof value);
-    return value;
-}
-
-// The first `lanes` lanes of value: one store, masked when partial (a plane of 14 or 7 tile columns has a partial
-// group in every tile row).
-TARGET static inline void W(store)(float *pointer, W(wfloats) value, size_t lanes) {
-    if (lanes == WIDTH) {
-        memcpy(pointer, &value, sizeof value);
-        return;
-    }
-#if WIDTH == 16
-    _mm512_mask_storeu_ps(pointer, (__mmask16)((1u << lanes) - 1), (__m512)value);
-#elif WIDTH == 8
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    _mm256_maskstore_ps(pointer, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)lanes), lane), (__m256)value);
-#else
-    for (size_t lane = 0; lane < lanes; lane++) pointer[lane] = value[lane];
-#endif
-}
 
 // The first `lanes` floats at pointer, zeros in the other lanes.
 TARGET static inline W(wfloats) W(load_lanes)(const float *pointer, size_t lanes) {
