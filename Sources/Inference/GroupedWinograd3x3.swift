@@ -61,9 +61,9 @@ struct GroupedWinograd3x3: Sendable {
 
     /// input [inChannels][batch][H][W] → activation(output + bias), same layout. The tiles of all images are
     /// numbered image by image, tile row by tile row, and cut into bands of whole tile rows; per (group, band)
-    /// (split over `Parallel.threadsForOneItem` threads, each with its own scratch): the group's U unless the
-    /// thread has it already, the input transform of the group's channels, the 36 products, and the output
-    /// transform with bias and activation over the rows just written.
+    /// (the tile rows split evenly over `Parallel.threadsForOneItem` threads, each with its own scratch): the
+    /// group's U unless the thread has it already, the input transform of the group's channels, the 36 products,
+    /// and the output transform with bias and activation over the rows just written.
     func apply(_ input: FeatureMap, into output: FeatureMap, bias: [Float]?, activation: Activation, workspace: Workspace) {
         let transforms = UnsafeSendable(ck_winograd_active().pointee)
         let gemm = ck_winograd_gemm()!
@@ -78,9 +78,10 @@ struct GroupedWinograd3x3: Sendable {
         let vFloats = elements * inPerGroup * bandTiles + Int(CK_WINOGRAD_GEMM_READ_PAST)
         let mFloats = elements * outPerGroup * bandTiles + Int(CK_WINOGRAD_READ_PAST)
         let workerFloats = (uFloats + vFloats + mFloats + ck_winograd_band_buffer_floats(bandTiles) + 15) / 16 * 16
-        // Work items (group, band of tile rows), group by group: a worker makes a group's U once for its run of them.
-        let bands = (allRows + bandRows - 1) / bandRows, items = groups * bands
-        let workers = max(1, min(Parallel.threadsForOneItem, items))
+        // The (group, tile row) pairs, group by group, split evenly over the threads; each thread takes its share
+        // in bands of up to bandRows rows of one group, and makes a group's U once for its run of them.
+        let units = groups * allRows
+        let workers = max(1, min(Parallel.threadsForOneItem, units))
         let scratch = SendablePointer(workspace.scratch(Workspace.convolutionSlot, count: workers * workerFloats))
         let (source, destination) = (UnsafeSendable(UnsafePointer(input.data)), SendablePointer(output.data))
         kernels.withUnsafeBufferPointer { k in
@@ -91,14 +92,16 @@ struct GroupedWinograd3x3: Sendable {
                 let buffer = m + mFloats
                 let (vElement, mElement) = (inPerGroup * bandTiles, outPerGroup * bandTiles)
                 var groupInU = -1
-                for item in (worker * items / workers)..<((worker + 1) * items / workers) {
-                    let (g, band) = item.quotientAndRemainder(dividingBy: bands)
+                var unit = worker * units / workers
+                let end = (worker + 1) * units / workers
+                while unit < end {
+                    let (g, firstRow) = unit.quotientAndRemainder(dividingBy: allRows)
                     if g != groupInU {
                         transforms.value.weight_tiles(kernels.value + g * 9 * groupKernels, groupKernels, groupKernels, u, groupKernels)
                         groupInU = g
                     }
-                    let firstRow = band * bandRows
-                    let rows = firstRow..<min(firstRow + bandRows, allRows)
+                    let rows = firstRow..<min(firstRow + bandRows, allRows, end - g * allRows)
+                    unit += rows.count
                     for c in 0..<inPerGroup {
                         transforms.value.input_band(source.value + (g * inPerGroup + c) * batch * plane, plane, height, width, tileRows,
                                                     firstRow, rows.count, tileColumns, v + c * bandTiles, vElement, buffer)
