@@ -19,6 +19,14 @@ static size_t row_floats(size_t tile_columns, size_t width) {
 
 size_t ck_winograd_buffer_floats(size_t tile_columns) { return 6 * row_floats(tile_columns, 16); }
 
+// One row of input_band's and output_band's buffers for `tiles` tiles: the widest group's loads and stores (5
+// vectors past its first tile's 4·g columns) stay inside it.
+static size_t band_line_floats(size_t tiles, size_t width) { return round_up(4 * round_up(tiles, width) + 5 * width + 1, width); }
+
+size_t ck_winograd_band_buffer_floats(size_t tiles) {
+    return 6 * band_line_floats(tiles, 16) + 13 * (tiles + 16);
+}
+
 // Per variant: WIDTH, VARIANT, TARGET and the shuffle indices for that width (EVENS/ODDS split two vectors' lanes,
 // SHIFT1 moves a vector one lane down taking the next vector's first lane, ZIP_* interleave two vectors lane by
 // lane (low and high halves), PAIRS_* interleave two vectors pair by pair); winograd_variant.h undefines them.
@@ -59,9 +67,11 @@ size_t ck_winograd_buffer_floats(size_t tile_columns) { return 6 * row_floats(ti
 #include "winograd_variant.h"
 
 static const ck_winograd_kernels variants[] = {
-    {CK_ISA_PORTABLE, "portable", input_tiles_portable, output_tiles_portable, weight_tiles_portable},
-    {CK_ISA_AVX2, "avx2", input_tiles_avx2, output_tiles_avx2, weight_tiles_avx2},
-    {CK_ISA_AVX512, "avx512", input_tiles_avx512, output_tiles_avx512, weight_tiles_avx512},
+    {CK_ISA_PORTABLE, "portable", input_tiles_portable, output_tiles_portable, weight_tiles_portable, input_band_portable,
+     output_band_portable},
+    {CK_ISA_AVX2, "avx2", input_tiles_avx2, output_tiles_avx2, weight_tiles_avx2, input_band_avx2, output_band_avx2},
+    {CK_ISA_AVX512, "avx512", input_tiles_avx512, output_tiles_avx512, weight_tiles_avx512, input_band_avx512,
+     output_band_avx512},
 };
 
 const ck_winograd_kernels *ck_winograd_variant(ck_isa isa) {

@@ -128,16 +128,16 @@ public struct ECANFNet: Sendable {
                                              preferWinograd: true, from: source)
         }
         blocks = try ECANFNetArchitecture.blocks.enumerated().map { index, spec in
-            // Blocks that run frame by frame take Winograd where they can (stage 0's 3×3s are ungrouped: 64 wide).
-            let frameByFrame = index < Self.firstBatchedBlock
+            // Winograd for the stride-1 3×3s down to 14² planes, grouped or not (stage 0's are ungrouped, 64 wide).
+            let winograd = index < Self.firstWinogradlessBlock
             return Block(
                 spec: spec,
                 downsample: try spec.downsample.map { try Self.standardizedConvolution($0, prefix: prefix, activation: .identity, from: source) },
                 conv1: try Self.standardizedConvolution(spec.conv1, prefix: prefix, activation: .silu, from: source),
                 conv2: try Self.standardizedConvolution(spec.conv2, prefix: prefix, activation: .silu,
-                                                        preferWinograd: frameByFrame, from: source),
+                                                        preferWinograd: winograd, from: source),
                 conv2b: try Self.standardizedConvolution(spec.conv2b, prefix: prefix, activation: .silu,
-                                                         preferWinograd: frameByFrame, from: source),
+                                                         preferWinograd: winograd, from: source),
                 conv3: try Self.standardizedConvolution(spec.conv3, prefix: prefix, activation: .identity, from: source),
                 eca: try source.tensor(prefix + spec.ecaKey, shape: [1, 1, ECANFNetArchitecture.ecaKernel]).storage)
         }
@@ -240,6 +240,10 @@ public struct ECANFNet: Sendable {
     static let narrowBufferCapacity = 1536 * 14 * 14
     /// Blocks before this index run frame by frame (large planes already make wide GEMMs); the rest run batched.
     static let firstBatchedBlock = ECANFNetArchitecture.blocks.firstIndex { $0.key.hasPrefix("stages.2.") }!
+    /// Blocks from this one on (stage 3, 7² planes) keep the direct grouped kernel: one 7² image is 4 Winograd
+    /// tiles (8² outputs for 7²), and making U costs more than the products save at small batches (0.43× the
+    /// direct kernel at batch 1, 1.5× at batch 8).
+    static let firstWinogradlessBlock = ECANFNetArchitecture.blocks.firstIndex { $0.key.hasPrefix("stages.3.") }!
 
     /// A batch of frames. The activation slot holds the batched block input x (channel-major, [C][B][H][W]),
     /// then either the five per-frame buffers (CHW) of the frame-by-frame head, or the batched a, b, c, s: the

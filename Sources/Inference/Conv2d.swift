@@ -52,8 +52,9 @@ public struct BatchNorm: Sendable {
 /// Weights are [out, in/groups, kh, kw]. One entry point, `apply`, over a feature map of one image or a
 /// channel-major batch: im2col + sgemm per group over the whole batch, where a 1×1 stride-1 unpadded convolution
 /// is the GEMM on the input itself; or, where the model asks for it (`preferWinograd`) and the convolution
-/// allows it (3×3, stride 1, pad 1, ungrouped), Winograd F(4×4, 3×3) (`Winograd3x3`) image by image, keeping
-/// only the kernels (their transform is made band by band when used); or, for a grouped or stride-2 3×3 whose
+/// allows it (3×3, stride 1, pad 1), Winograd F(4×4, 3×3), keeping only the kernels (their transform is made when
+/// used): for small groups (≤ 64 channels in and out, grouped or not) over the batch's tiles at once
+/// (`GroupedWinograd3x3`), else, ungrouped, image by image (`Winograd3x3`); or, for a grouped or stride-2 3×3 whose
 /// groups have 32-multiple outputs, CKernels' direct kernel (`GroupedConvolution3x3`). Temporary memory comes
 /// from the caller's `Workspace`.
 public struct Conv2d: Sendable {
@@ -77,6 +78,8 @@ public struct Conv2d: Sendable {
         case winograd(Winograd3x3)
         /// Packed for the direct 3×3 kernel (grouped or stride 2, 32-multiple output groups: `GroupedConvolution3x3`).
         case grouped3x3(GroupedConvolution3x3)
+        /// Winograd for small groups, grouped or not (`GroupedWinograd3x3`).
+        case groupedWinograd(GroupedWinograd3x3)
     }
 
     public init(
@@ -115,7 +118,10 @@ public struct Conv2d: Sendable {
         // Winograd rounds a little more than a direct sum and pays off on large planes image by image (at 14×14
         // in a batch, one GEMM over the batch's im2col columns is wider), so the model chooses it.
         let isWinogradEligible = kernel == 3 && stride == 1 && padding == 1 && dilation == 1 && groups == 1
-        if preferWinograd && isWinogradEligible {
+        if preferWinograd && GroupedWinograd3x3.fits(kernel: kernel, stride: stride, padding: padding, dilation: dilation,
+                                                     inChannels: inChannels, outChannels: out, groups: groups) {
+            weights = .groupedWinograd(GroupedWinograd3x3(weight: raw, inChannels: inChannels, outChannels: out, groups: groups))
+        } else if preferWinograd && isWinogradEligible {
             weights = .winograd(Winograd3x3(weight: raw, inChannels: inChannels, outChannels: outChannels))
         } else if GroupedConvolution3x3.fits(kernel: kernel, stride: stride, padding: padding, dilation: dilation,
                                              groups: groups, outChannels: out) {
@@ -142,6 +148,10 @@ public struct Conv2d: Sendable {
             weights = .direct([])
             grouped.scaleOutputs(by: norm.scale)
             weights = .grouped3x3(grouped)
+        case .groupedWinograd(var grouped):
+            weights = .direct([])
+            grouped.scaleOutputs(by: norm.scale)
+            weights = .groupedWinograd(grouped)
         }
         bias = norm.folded(bias: bias)
     }
@@ -172,6 +182,8 @@ public struct Conv2d: Sendable {
                                output: output + b * plane, bias: bias, activation: activation, workspace: workspace)
             }
         case .grouped3x3(let grouped):
+            grouped.apply(input, into: result, bias: bias, activation: activation, workspace: workspace)
+        case .groupedWinograd(let grouped):
             grouped.apply(input, into: result, bias: bias, activation: activation, workspace: workspace)
         case .direct(let weight):
             convolveByGEMM(input, weight: weight, into: result, workspace: workspace)

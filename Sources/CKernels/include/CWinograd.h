@@ -32,10 +32,25 @@ typedef struct {
     // U = G k Gᵀ of `count` 3×3 kernels stored as nine planes `raw_stride` floats apart (plane 3·a + b holds tap
     // (a, b) of each kernel, kernels consecutive): element e of kernel p goes to u[e · u_stride + p].
     void (*weight_tiles)(const float *raw, size_t raw_stride, size_t count, float *u, size_t u_stride);
+    // input_tiles over a band of tile rows that may span images, for planes with few tile columns: band row j is
+    // tile row u % tile_rows of the image at plane + (u / tile_rows) · image_stride, u = first_row + j, and its
+    // tile tx goes to v[e · v_stride + j · tile_columns + tx]; the band's tiles share vectors. `buffer` holds
+    // ck_winograd_band_buffer_floats(rows · tile_columns) floats.
+    void (*input_band)(const float *plane, size_t image_stride, size_t height, size_t width, size_t tile_rows,
+                       size_t first_row, size_t rows, size_t tile_columns, float *v, size_t v_stride, float *buffer);
+    // output_tiles over input_band's band: element e of band tile j · tile_columns + tx is
+    // m[e · m_stride + j · tile_columns + tx]; writes the band's output rows below `height` of each image's plane.
+    // Reads m as output_tiles does.
+    void (*output_band)(const float *m, size_t m_stride, size_t tile_rows, size_t first_row, size_t rows,
+                        size_t tile_columns, float *plane, size_t image_stride, size_t height, size_t width,
+                        float *buffer);
 } ck_winograd_kernels;
 
 // Floats of input_tiles' buffer for a plane of `tile_columns` tile columns.
 size_t ck_winograd_buffer_floats(size_t tile_columns);
+
+// Floats of input_band's and output_band's buffer for a band of `tiles` tiles.
+size_t ck_winograd_band_buffer_floats(size_t tiles);
 
 // Floats output_tiles may read past the last tile of m (the widest vector).
 #define CK_WINOGRAD_READ_PAST 16
