@@ -50,8 +50,9 @@ public struct BatchNorm: Sendable {
 
 /// 2-D convolution (PyTorch's Conv2d semantics) with an optional fused per-channel epilogue.
 /// Weights are [out, in/groups, kh, kw]. One entry point, `apply`, over a feature map of one image or a
-/// channel-major batch: im2col + sgemm per group over the whole batch, where a 1×1 stride-1 unpadded convolution
-/// is the GEMM on the input itself; or, where the model asks for it (`preferWinograd`) and the convolution
+/// channel-major batch: im2col + sgemm per group over the whole batch, where a grouped 1×1 stride-1 unpadded
+/// convolution is the GEMM on the input itself; for an ungrouped one, CKernels' packed GEMM on the input itself
+/// (`PointwiseConvolution`); or, where the model asks for it (`preferWinograd`) and the convolution
 /// allows it (3×3, stride 1, pad 1, ungrouped), Winograd F(4×4, 3×3) (`Winograd3x3`) image by image, keeping
 /// only the kernels (their transform is made band by band when used); or, for a grouped or stride-2 3×3 whose
 /// groups have 32-multiple outputs, CKernels' direct kernel (`GroupedConvolution3x3`). Temporary memory comes
@@ -77,6 +78,8 @@ public struct Conv2d: Sendable {
         case winograd(Winograd3x3)
         /// Packed for the direct 3×3 kernel (grouped or stride 2, 32-multiple output groups: `GroupedConvolution3x3`).
         case grouped3x3(GroupedConvolution3x3)
+        /// Packed for CKernels' GEMM, for an ungrouped 1×1 stride-1 unpadded convolution (`PointwiseConvolution`).
+        case pointwise(PointwiseConvolution)
     }
 
     public init(
@@ -121,6 +124,8 @@ public struct Conv2d: Sendable {
                                              groups: groups, outChannels: out) {
             weights = .grouped3x3(GroupedConvolution3x3(weight: raw, inChannels: inChannels, outChannels: out,
                                                         groups: groups, stride: stride.y))
+        } else if kernel == 1 && stride == 1 && padding == 0 && groups == 1 {
+            weights = .pointwise(PointwiseConvolution(weight: raw, outChannels: out))
         } else {
             weights = .direct(raw)
         }
@@ -142,6 +147,10 @@ public struct Conv2d: Sendable {
             weights = .direct([])
             grouped.scaleOutputs(by: norm.scale)
             weights = .grouped3x3(grouped)
+        case .pointwise(var pointwise):
+            weights = .direct([])
+            pointwise.scaleOutputs(by: norm.scale)
+            weights = .pointwise(pointwise)
         }
         bias = norm.folded(bias: bias)
     }
@@ -173,6 +182,9 @@ public struct Conv2d: Sendable {
             }
         case .grouped3x3(let grouped):
             grouped.apply(input, into: result, bias: bias, activation: activation, workspace: workspace)
+        case .pointwise(let pointwise):
+            pointwise.apply(input, into: output, bias: bias, activation: activation, threads: Parallel.threadsForOneItem,
+                            workspace: workspace)
         case .direct(let weight):
             convolveByGEMM(input, weight: weight, into: result, workspace: workspace)
             finish(output, planeSize: input.batch * oh * ow)
