@@ -1,10 +1,10 @@
 /// A 1×1, stride-1, unpadded, ungrouped convolution on CKernels' packed GEMM: output [out × n] = W [out × in] ·
 /// input [in × n], n = batch·H·W, the channel-major input read in place as B (row c at c·n: no columns, no copy),
-/// W packed once, at load. The product runs in tiles of `tileColumns` positions × `outputBlock` output channels,
-/// `depthBlock` input channels at a time, so each tile's weights, input rows and sums stay in L2; the bias is added
-/// as the GEMM stores the last block, another activation is applied to the tile's rows while they are in cache.
-/// Tiles are shared out over the threads by their work, each computed the same way whoever runs it: a frame gives
-/// the same bits on any number of threads.
+/// W packed once, at load. The product runs in tiles of `tileColumns` positions (the last one up to twice that) ×
+/// `outputBlock` output channels, `depthBlock` input channels at a time, so each tile's weights, input rows and
+/// sums stay in L2; the bias is added as the GEMM stores the last block, another activation is applied to the
+/// tile's rows while they are in cache. Tiles are shared out over the threads by their work, each computed the
+/// same way whoever runs it: a frame gives the same bits on any number of threads.
 struct PointwiseConvolution: Sendable {
     private var weights: PackedWeights
 
@@ -49,8 +49,10 @@ struct PointwiseConvolution: Sendable {
         if let tail {
             for c in 0..<k { (tail + c * nr).update(from: input.data + c * n + inPlace, count: tailWidth) }
         }
-        let tileColumns = max(nr, Self.tileColumns / nr * nr)
-        let columnTiles = Swift.stride(from: 0, to: n, by: tileColumns).map { $0..<min(n, $0 + tileColumns) }
+        // The last tile takes the remainder (less than a tile) rather than a narrow tile of its own, which would read
+        // all of a row block's weights for a few columns.
+        let tileColumns = max(nr, Self.tileColumns / nr * nr), columnTileCount = max(1, n / tileColumns)
+        let columnTiles = (0..<columnTileCount).map { $0 * tileColumns..<($0 == columnTileCount - 1 ? n : ($0 + 1) * tileColumns) }
         let outputBlock = max(mr, Self.outputBlock / mr * mr)
         let rowBlocks = Swift.stride(from: 0, to: m, by: outputBlock).map { $0..<min(m, $0 + outputBlock) }
         let tiles = columnTiles.flatMap { columns in rowBlocks.map { (columns: columns, outputs: $0) } }
