@@ -39,6 +39,7 @@ struct PointwiseConvolution: Sendable {
         workspace: Workspace
     ) {
         let (m, k, n) = (outChannels, inChannels, input.batch * input.planeSize)
+        guard m > 0, n > 0 else { return }
         let fusesActivation = activation == .identity || activation == .relu
         let product = PackedProduct(gemm: weights.gemm, m: m, k: k, relu: activation == .relu, depthBlock: Self.depthBlock)
         let nr = Int(product.gemm.nr), mr = Int(product.gemm.mr)
