@@ -9,71 +9,104 @@
 
 typedef float V(gemm_floats) __attribute__((vector_size(WIDTH * 4), aligned(4)));
 
-// One mr × nr tile of C from A's panel (at k0, [kc][MR]) and B's strip (row r at b + offsets[r], at least nr
-// readable floats); rows × cols of it are stored.
-TARGET static inline void V(tile)(const float *a, const float *b, const ptrdiff_t *offsets, size_t kc, float *c, size_t ldc,
-                                  size_t rows, size_t cols, int accumulate, int finish, const float *bias, int relu) {
-    V(gemm_floats) sum[MR][NV];
-#pragma clang loop unroll(full)
-    for (int r = 0; r < MR; r++)
-#pragma clang loop unroll(full)
-        for (int v = 0; v < NV; v++) sum[r][v] = (V(gemm_floats)){0};
-    for (size_t k = 0; k < kc; k++) {
-        V(gemm_floats) row[NV];
-#pragma clang loop unroll(full)
-        for (int v = 0; v < NV; v++) row[v] = *(const V(gemm_floats) *)(b + offsets[k] + v * WIDTH);
-#pragma clang loop unroll(full)
-        for (int r = 0; r < MR; r++) {
-            const float weight = a[k * MR + r];
-#pragma clang loop unroll(full)
-            for (int v = 0; v < NV; v++) sum[r][v] += row[v] * weight;
-        }
+// One mr × (nv · LANES) tile of C, in vectors VT of LANES floats, from A's panel (at k0, [kc][MR]) and B's strip
+// (row r at b + offsets[r], at least nv · LANES readable floats); rows × cols of it are stored. Inlined with nv a
+// constant: one function per strip width (the full one, NV vectors of WIDTH; narrower ones for a last strip that
+// needs fewer vectors, down to one of half width).
+#define TILE(NAME, VT, LANES)                                                                                                  \
+    TARGET static inline __attribute__((always_inline)) void V(NAME)(                                                          \
+        const float *a, const float *b, const ptrdiff_t *offsets, size_t kc, float *c, size_t ldc, size_t rows, size_t cols,   \
+        int accumulate, int finish, const float *bias, int relu, const int nv) {                                               \
+        VT sum[MR][NV];                                                                                                        \
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < MR; r++)                                                        \
+            _Pragma("clang loop unroll(full)") for (int v = 0; v < NV; v++) sum[r][v] = (VT){0};                               \
+        for (size_t k = 0; k < kc; k++) {                                                                                      \
+            VT row[NV];                                                                                                        \
+            _Pragma("clang loop unroll(full)") for (int v = 0; v < nv; v++) row[v] = *(const VT *)(b + offsets[k] + v * LANES); \
+            _Pragma("clang loop unroll(full)") for (int r = 0; r < MR; r++) {                                                  \
+                const float weight = a[k * MR + r];                                                                            \
+                _Pragma("clang loop unroll(full)") for (int v = 0; v < nv; v++) sum[r][v] += row[v] * weight;                  \
+            }                                                                                                                  \
+        }                                                                                                                      \
+        if (rows == MR && cols == (size_t)nv * LANES) {                                                                        \
+            _Pragma("clang loop unroll(full)") for (int r = 0; r < MR; r++) {                                                  \
+                const float shift = finish && bias ? bias[r] : 0.0f;                                                           \
+                _Pragma("clang loop unroll(full)") for (int v = 0; v < nv; v++) {                                              \
+                    VT *out = (VT *)(c + r * ldc + v * LANES);                                                                 \
+                    VT x = sum[r][v];                                                                                          \
+                    if (accumulate) x = *out + x;                                                                              \
+                    if (finish) {                                                                                              \
+                        x = x + shift;                                                                                         \
+                        if (relu) x = __builtin_elementwise_max(x, (VT){0});                                                   \
+                    }                                                                                                          \
+                    *out = x;                                                                                                  \
+                }                                                                                                              \
+            }                                                                                                                  \
+            return;                                                                                                            \
+        }                                                                                                                      \
+        float partial[MR][NV * LANES];                                                                                         \
+        memcpy(partial, sum, sizeof partial);                                                                                  \
+        for (size_t r = 0; r < rows; r++) {                                                                                    \
+            const float shift = finish && bias ? bias[r] : 0.0f;                                                               \
+            for (size_t j = 0; j < cols; j++) {                                                                                \
+                float x = partial[r][j];                                                                                       \
+                if (accumulate) x = c[r * ldc + j] + x;                                                                        \
+                if (finish) {                                                                                                  \
+                    x = x + shift;                                                                                             \
+                    if (relu) x = x > 0.0f ? x : 0.0f;                                                                         \
+                }                                                                                                              \
+                c[r * ldc + j] = x;                                                                                            \
+            }                                                                                                                  \
+        }                                                                                                                      \
     }
-    if (rows == MR && cols == NR) {
-#pragma clang loop unroll(full)
-        for (int r = 0; r < MR; r++) {
-            const float shift = finish && bias ? bias[r] : 0.0f;
-#pragma clang loop unroll(full)
-            for (int v = 0; v < NV; v++) {
-                V(gemm_floats) *out = (V(gemm_floats) *)(c + r * ldc + v * WIDTH);
-                V(gemm_floats) x = sum[r][v];
-                if (accumulate) x = *out + x;
-                if (finish) {
-                    x = x + shift;
-                    if (relu) x = __builtin_elementwise_max(x, (V(gemm_floats)){0});
-                }
-                *out = x;
-            }
-        }
-        return;
-    }
-    float partial[MR][NR];
-    memcpy(partial, sum, sizeof partial);
-    for (size_t r = 0; r < rows; r++) {
-        const float shift = finish && bias ? bias[r] : 0.0f;
-        for (size_t j = 0; j < cols; j++) {
-            float x = partial[r][j];
-            if (accumulate) x = c[r * ldc + j] + x;
-            if (finish) {
-                x = x + shift;
-                if (relu) x = x > 0.0f ? x : 0.0f;
-            }
-            c[r * ldc + j] = x;
-        }
-    }
-}
+typedef float V(gemm_half) __attribute__((vector_size(WIDTH * 2), aligned(4)));
+TILE(tile, V(gemm_floats), WIDTH)
+TILE(tile_half, V(gemm_half), WIDTH / 2)
+#undef TILE
 
-// Strip by strip of nr columns (B's strip stays in L1 while every panel of A passes over it), panel by panel.
+// The strips of nv vectors: panel by panel of A over B's strip (which stays in L1 while every panel passes over it).
+#define STRIP(NAME, TILE, nv)                                                                                              \
+    TARGET static void V(NAME)(const float *packed_a, size_t m, size_t k, size_t k0, size_t kc, const float *b,      \
+                                     const ptrdiff_t *row_offsets, size_t cols, float *c, size_t ldc, int accumulate,      \
+                                     int finish, const float *bias, int relu) {                                            \
+        const size_t panels = (m + MR - 1) / MR;                                                                           \
+        for (size_t p = 0; p < panels; p++) {                                                                              \
+            const size_t rows = m - p * MR < MR ? m - p * MR : MR;                                                         \
+            V(TILE)(packed_a + p * MR * k + k0 * MR, b, row_offsets, kc, c + p * MR * ldc, ldc, rows, cols, accumulate,   \
+                    finish, bias ? bias + p * MR : NULL, relu, nv);                                                         \
+        }                                                                                                                  \
+    }
+STRIP(strip_half, tile_half, 1)
+STRIP(strip_1, tile, 1)
+STRIP(strip_2, tile, 2)
+#if NV > 2
+STRIP(strip_3, tile, 3)
+#endif
+#undef STRIP
+
+// Strip by strip of nr columns; the last one, when narrower, as a strip of only the vectors it needs (half a
+// vector's width or less: one vector of half width).
 TARGET static void V(multiply)(const float *packed_a, size_t m, size_t k, size_t k0, size_t kc, const float *b,
                                const ptrdiff_t *row_offsets, size_t n, float *c, size_t ldc, int accumulate, int finish,
                                const float *bias, int relu) {
-    const size_t panels = (m + MR - 1) / MR;
     for (size_t j = 0; j < n; j += NR) {
         const size_t cols = n - j < NR ? n - j : NR;
-        for (size_t p = 0; p < panels; p++) {
-            const size_t rows = m - p * MR < MR ? m - p * MR : MR;
-            V(tile)(packed_a + p * MR * k + k0 * MR, b + j, row_offsets, kc, c + p * MR * ldc + j, ldc, rows, cols, accumulate,
-                    finish, bias ? bias + p * MR : NULL, relu);
+        if (cols <= WIDTH / 2) {
+            V(strip_half)(packed_a, m, k, k0, kc, b + j, row_offsets, cols, c + j, ldc, accumulate, finish, bias, relu);
+            continue;
+        }
+        switch ((cols + WIDTH - 1) / WIDTH) {
+        case 1:
+            V(strip_1)(packed_a, m, k, k0, kc, b + j, row_offsets, cols, c + j, ldc, accumulate, finish, bias, relu);
+            break;
+        case 2:
+            V(strip_2)(packed_a, m, k, k0, kc, b + j, row_offsets, cols, c + j, ldc, accumulate, finish, bias, relu);
+            break;
+#if NV > 2
+        default:
+            V(strip_3)(packed_a, m, k, k0, kc, b + j, row_offsets, cols, c + j, ldc, accumulate, finish, bias, relu);
+            break;
+#endif
         }
     }
 }

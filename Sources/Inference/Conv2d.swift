@@ -50,8 +50,9 @@ public struct BatchNorm: Sendable {
 
 /// 2-D convolution (PyTorch's Conv2d semantics) with an optional fused per-channel epilogue.
 /// Weights are [out, in/groups, kh, kw]. One entry point, `apply`, over a feature map of one image or a
-/// channel-major batch: im2col + sgemm per group over the whole batch, where a 1×1 stride-1 unpadded convolution
-/// is the GEMM on the input itself; or, where the model asks for it (`preferWinograd`) and the convolution
+/// channel-major batch: im2col + sgemm per group over the whole batch, where a grouped 1×1 stride-1 unpadded
+/// convolution is the GEMM on the input itself; for an ungrouped one, CKernels' packed GEMM on the input itself
+/// (`PointwiseConvolution`); or, where the model asks for it (`preferWinograd`) and the convolution
 /// allows it (3×3, stride 1, pad 1), Winograd F(4×4, 3×3), keeping only the kernels (their transform is made when
 /// used): for small groups (≤ 64 channels in and out, grouped or not) over the batch's tiles at once
 /// (`GroupedWinograd3x3`), else, ungrouped, image by image (`Winograd3x3`); or, for a grouped or stride-2 3×3 whose
@@ -80,6 +81,8 @@ public struct Conv2d: Sendable {
         case grouped3x3(GroupedConvolution3x3)
         /// Winograd for small groups, grouped or not (`GroupedWinograd3x3`).
         case groupedWinograd(GroupedWinograd3x3)
+        /// Packed for CKernels' GEMM, for an ungrouped 1×1 stride-1 unpadded convolution (`PointwiseConvolution`).
+        case pointwise(PointwiseConvolution)
     }
 
     public init(
@@ -127,6 +130,8 @@ public struct Conv2d: Sendable {
                                              groups: groups, outChannels: out) {
             weights = .grouped3x3(GroupedConvolution3x3(weight: raw, inChannels: inChannels, outChannels: out,
                                                         groups: groups, stride: stride.y))
+        } else if kernel == 1 && stride == 1 && padding == 0 && groups == 1 {
+            weights = .pointwise(PointwiseConvolution(weight: raw, outChannels: out))
         } else {
             weights = .direct(raw)
         }
@@ -152,6 +157,10 @@ public struct Conv2d: Sendable {
             weights = .direct([])
             grouped.scaleOutputs(by: norm.scale)
             weights = .groupedWinograd(grouped)
+        case .pointwise(var pointwise):
+            weights = .direct([])
+            pointwise.scaleOutputs(by: norm.scale)
+            weights = .pointwise(pointwise)
         }
         bias = norm.folded(bias: bias)
     }
@@ -185,6 +194,9 @@ public struct Conv2d: Sendable {
             grouped.apply(input, into: result, bias: bias, activation: activation, workspace: workspace)
         case .groupedWinograd(let grouped):
             grouped.apply(input, into: result, bias: bias, activation: activation, workspace: workspace)
+        case .pointwise(let pointwise):
+            pointwise.apply(input, into: output, bias: bias, activation: activation, threads: Parallel.threadsForOneItem,
+                            workspace: workspace)
         case .direct(let weight):
             convolveByGEMM(input, weight: weight, into: result, workspace: workspace)
             finish(output, planeSize: input.batch * oh * ow)

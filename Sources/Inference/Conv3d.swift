@@ -52,10 +52,8 @@ public struct Conv3d: Sendable {
     public private(set) var bias: [Float]?
     /// Applied after the bias (and after any accumulated addend) as the GEMM stores the output: identity or ReLU.
     public let activation: Activation
-    /// The weights [out × in·kd·kh·kw], batch norm folded, packed for the GEMM variant `isa`.
-    private let packedWeight: [Float]
-    /// The instruction set of the GEMM variant the weights are packed for (CKernels' active one at load).
-    private let isa: UInt32
+    /// The weights [out × in·kd·kh·kw], batch norm folded, packed for the GEMM.
+    private let packedWeight: PackedWeights
     /// Output positions (columns) per tile, a multiple of every variant's nr (48, 16, 8): with `depthBlock` rows,
     /// a tile of 288 kB, within L2 (measured best among 288–768 columns and 64–256 rows).
     static let tileColumns = 384
@@ -91,13 +89,7 @@ public struct Conv3d: Sendable {
         var raw = weight.storage
         self.bias = bias?.storage
         if let norm { (raw, self.bias) = try norm.folded(intoWeight: raw, bias: self.bias, outChannels: out) }
-        let gemm = ck_gemm_active()!
-        isa = gemm.pointee.isa.rawValue
-        let k = raw.count / max(1, out)
-        packedWeight = [Float](unsafeUninitializedCapacity: ck_gemm_packed_count(gemm, out, k)) { packed, count in
-            ck_gemm_pack_a(gemm, raw, out, k, packed.baseAddress)
-            count = packed.count
-        }
+        packedWeight = PackedWeights(raw, rows: out)
     }
 
     public func outputSize(depth: Int, height: Int, width: Int) -> (depth: Int, height: Int, width: Int) {
@@ -121,11 +113,11 @@ public struct Conv3d: Sendable {
         let planes = planes ?? 0..<size.depth
         precondition(planes.lowerBound >= outputOrigin && planes.upperBound - outputOrigin <= output.depth,
                      "conv3d planes outside the output buffer")
-        let product = Product(gemm: ck_gemm_variant(ck_isa(rawValue: isa))!.pointee, m: outChannels,
-                              k: inChannels * kernel.z * kernel.y * kernel.x, relu: activation == .relu)
+        let product = PackedProduct(gemm: packedWeight.gemm, m: outChannels, k: packedWeight.depth, relu: activation == .relu,
+                                    depthBlock: Self.depthBlock)
         let destination = Destination(output: output, firstPlane: planes.lowerBound - outputOrigin, accumulate: accumulate)
-        packedWeight.withUnsafeBufferPointer { weights in (bias ?? []).withUnsafeBufferPointer { bias in
-            let operands = Operands(weights: weights.baseAddress!, bias: bias.isEmpty ? nil : bias.baseAddress)
+        packedWeight.packed.withUnsafeBufferPointer { weights in (bias ?? []).withUnsafeBufferPointer { bias in
+            let operands = PackedOperands(weights: weights.baseAddress!, bias: bias.isEmpty ? nil : bias.baseAddress)
             if prefersShiftedRows(input, product: product) {
                 convolveShifted(input, planes: planes, into: destination, product: product, operands: operands, threads: threads,
                                 workspace: workspace)
@@ -140,7 +132,7 @@ public struct Conv3d: Sendable {
     /// output grid's extra columns (kw − 1 per row, and each tile's last strip rounded up to nr), the columns cost
     /// building them, measured at a quarter of the GEMM for 64 output channels and falling as 1/m (each column
     /// built serves m rows). So layers 1–2 read shifted rows, the small planes of layers 3–4 columns.
-    private func prefersShiftedRows(_ input: FeatureVolume, product: Product) -> Bool {
+    private func prefersShiftedRows(_ input: FeatureVolume, product: PackedProduct) -> Bool {
         guard stride == 1 else { return false }
         let paddedWidth = input.width + 2 * padding.x
         let (outputHeight, outputWidth) = (input.height + 2 * padding.y - kernel.y + 1, paddedWidth - kernel.x + 1)
@@ -155,7 +147,7 @@ public struct Conv3d: Sendable {
     /// Strided, or planes too small for shifted rows: im2col columns, `depthBlock` rows of k by `tileColumns` output positions at a time, each built just
     /// before the GEMM reads it and stored by the GEMM straight into the output (bias and activation fused).
     private func convolveByColumns(
-        _ input: FeatureVolume, planes: Range<Int>, into destination: Destination, product: Product, operands: Operands,
+        _ input: FeatureVolume, planes: Range<Int>, into destination: Destination, product: PackedProduct, operands: PackedOperands,
         threads: Int, workspace: Workspace
     ) {
         let output = destination.output
@@ -195,7 +187,7 @@ public struct Conv3d: Sendable {
     /// kw − 1 columns are not outputs). Each tile's sums go to a scratch tile, then its real columns to the output
     /// with the addend, bias and activation.
     private func convolveShifted(
-        _ input: FeatureVolume, planes: Range<Int>, into destination: Destination, product: Product, operands: Operands,
+        _ input: FeatureVolume, planes: Range<Int>, into destination: Destination, product: PackedProduct, operands: PackedOperands,
         threads: Int, workspace: Workspace
     ) {
         let output = destination.output
@@ -262,42 +254,6 @@ public struct Conv3d: Sendable {
     }
 }
 
-/// The convolution as one GEMM [m × k] · [k × positions], k in blocks of at most `Conv3d.depthBlock` rows.
-private struct Product: @unchecked Sendable {
-    let gemm: ck_gemm
-    let m: Int
-    let k: Int
-    let relu: Bool
-    let blockRows: Int
-    let blocks: [Range<Int>]
-
-    init(gemm: ck_gemm, m: Int, k: Int, relu: Bool) {
-        (self.gemm, self.m, self.k, self.relu) = (gemm, m, k, relu)
-        let count = (k + Conv3d.depthBlock - 1) / Conv3d.depthBlock
-        let blockRows = (k + count - 1) / count
-        self.blockRows = blockRows
-        blocks = (0..<count).map { ($0 * blockRows)..<min(k, ($0 + 1) * blockRows) }
-    }
-
-    /// C (+)= A[:, rows] · B[rows], B's row r at b + rowOffsets[r − block start]; with `store`, the last block adds
-    /// the bias and applies the activation.
-    func multiply(
-        _ operands: Operands, rows: Range<Int>, b: UnsafePointer<Float>, rowOffsets: UnsafePointer<Int>, n: Int,
-        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, store: Bool
-    ) {
-        let isLast = rows.upperBound == k
-        gemm.multiply(operands.weights, m, k, rows.lowerBound, rows.count, b, rowOffsets, n, c, ldc,
-                      accumulate || rows.lowerBound > 0 ? 1 : 0, store && isLast ? 1 : 0, store ? operands.bias : nil,
-                      relu ? 1 : 0)
-    }
-}
-
-/// The packed weights and the bias, read by every thread.
-private struct Operands: @unchecked Sendable {
-    let weights: UnsafePointer<Float>
-    let bias: UnsafePointer<Float>?
-}
-
 /// Where the output planes being computed go: their first plane in `output`, and whether to add to what is there.
 private struct Destination: @unchecked Sendable {
     let output: FeatureVolume
@@ -312,7 +268,7 @@ private struct TileStore: @unchecked Sendable {
     let destination: Destination
     let gridWidth: Int
     let tileStride: Int
-    let operands: Operands
+    let operands: PackedOperands
     let activation: Activation
 
     func store(_ sums: UnsafePointer<Float>, plane: Int, grid: Range<Int>) {

@@ -21,7 +21,18 @@ final class GEMMVariantTests: XCTestCase {
 
     func testEveryVariantMatchesTheExactProduct() {
         XCTAssertEqual(String(cString: ck_gemm_active().pointee.name), String(cString: ck_active().pointee.name))
-        for (m, k, n) in [(13, 300, 53), (64, 37, 200), (1, 5, 1), (8, 1, 48)] {
+        assertEveryVariantMatchesTheExactProduct([(13, 300, 53), (64, 37, 200), (1, 5, 1), (8, 1, 48)])
+    }
+
+    /// A last strip narrower than nr runs as a strip of only the vectors it needs, down to one of half a vector's
+    /// width: n = 68, 57, 52, 44, 39 end in strips of 2, 1, half, 3, 3 vectors on AVX-512 (nr 48); half, 2, half,
+    /// 2, 1 on AVX2 (nr 16); 1, half, 1, 1, 2 on the portable variant (nr 8).
+    func testNarrowLastStripsMatchTheExactProduct() {
+        assertEveryVariantMatchesTheExactProduct([(9, 40, 68), (16, 29, 57), (7, 33, 52), (11, 12, 44), (5, 21, 39)])
+    }
+
+    func assertEveryVariantMatchesTheExactProduct(_ shapes: [(m: Int, k: Int, n: Int)]) {
+        for (m, k, n) in shapes {
             let ldb = n + 7, ldc = n + 3
             let a = values(m * k, seed: 1), b = values(k * ldb + 64, seed: 2), bias = values(m, seed: 3)
             let addend = values(m * ldc, seed: 4)
