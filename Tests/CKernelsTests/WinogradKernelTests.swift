@@ -74,11 +74,14 @@ final class WinogradKernelTests: XCTestCase {
             for t in 0..<tiles {
                 let tile = (0..<6).map { i in (0..<6).map { j in Double(m[(6 * i + j) * tiles + t]) } }
                 let expected = product(product(Self.aT, tile), transpose(Self.aT))
+                // Float rounding is relative to the terms' magnitudes (|Aᵀ|·|M|·|A|), not to a sum that may cancel.
+                let absolute = Self.aT.map { $0.map(abs) }
+                let magnitude = product(product(absolute, tile.map { $0.map(abs) }), transpose(absolute))
                 let (ty, tx) = (t / tileColumns, t % tileColumns)
                 for r in 0..<4 where 4 * ty + r < height {
                     for c in 0..<4 where 4 * tx + c < width {
-                        let value = expected[r][c]
-                        XCTAssertEqual(Double(y[(4 * ty + r) * width + 4 * tx + c]), value, accuracy: 1e-5 * max(1, abs(value)),
+                        XCTAssertEqual(Double(y[(4 * ty + r) * width + 4 * tx + c]), expected[r][c],
+                                       accuracy: 1e-6 * magnitude[r][c] + 1e-12,
                                        "\(height)×\(width) tile (\(ty), \(tx)) at (\(r), \(c))")
                     }
                 }
