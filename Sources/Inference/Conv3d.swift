@@ -52,10 +52,10 @@ public struct Conv3d: Sendable {
     public private(set) var bias: [Float]?
     /// Applied after the bias (and after any accumulated addend) as the GEMM stores the output: identity or ReLU.
     public let activation: Activation
-    /// The weights [out × in·kd·kh·kw], batch norm folded, packed for the GEMM variant `isa`.
-    private let packedWeight: [Float]
-    /// The instruction set of the GEMM variant the weights are packed for (CKernels' active one at load).
-    private let isa: UInt32
+    /// How the convolution computes: chosen at load, by `preferredMethod` unless the caller says.
+    public let method: Method
+    /// The weights in the one form `method` needs.
+    private let form: Form
     /// Output positions (columns) per tile, a multiple of every variant's nr (48, 16, 8): with `depthBlock` rows,
     /// a tile of 288 kB, within L2 (measured best among 288–768 columns and 64–256 rows).
     static let tileColumns = 384
@@ -67,7 +67,7 @@ public struct Conv3d: Sendable {
 
     public init(
         weight: Tensor, bias: Tensor? = nil, stride: Triple3D = 1, padding: Triple3D = 0,
-        activation: Activation = .identity, folding norm: BatchNorm? = nil
+        activation: Activation = .identity, folding norm: BatchNorm? = nil, method: Method? = nil
     ) throws {
         guard weight.shape.count == 5 else {
             throw InferenceError.shapeMismatch(what: "conv3d weight", expected: [-1, -1, -1, -1, -1], found: weight.shape)
@@ -91,13 +91,52 @@ public struct Conv3d: Sendable {
         var raw = weight.storage
         self.bias = bias?.storage
         if let norm { (raw, self.bias) = try norm.folded(intoWeight: raw, bias: self.bias, outChannels: out) }
-        let gemm = ck_gemm_active()!
-        isa = gemm.pointee.isa.rawValue
-        let k = raw.count / max(1, out)
-        packedWeight = [Float](unsafeUninitializedCapacity: ck_gemm_packed_count(gemm, out, k)) { packed, count in
-            ck_gemm_pack_a(gemm, raw, out, k, packed.baseAddress)
-            count = packed.count
+        let method = method ?? Self.preferredMethod(inChannels: inChannels, outChannels: out, kernel: kernel, stride: stride,
+                                                    padding: padding)
+        self.method = method
+        switch method {
+        case .direct:
+            let gemm = ck_gemm_active()!
+            let k = raw.count / max(1, out)
+            let packed = [Float](unsafeUninitializedCapacity: ck_gemm_packed_count(gemm, out, k)) { packed, count in
+                ck_gemm_pack_a(gemm, raw, out, k, packed.baseAddress)
+                count = packed.count
+            }
+            form = .packed(packed, isa: gemm.pointee.isa.rawValue)
+        case .winograd:
+            guard Self.admitsWinograd(kernel: kernel, stride: stride, padding: padding) else {
+                throw InferenceError.invalidParameter("conv3d: Winograd takes 3×3×3 kernels of stride 1, padding 1")
+            }
+            form = .winograd(Winograd3x3x3(weight: raw, inChannels: inChannels, outChannels: out))
         }
+    }
+
+    /// How a convolution computes: `direct`, a GEMM of the weights with the input's taps (shifted rows or
+    /// columns), or `winograd` (Winograd3x3x3: F(2×2×2, 3×3×3), stride 1 and padding 1 only).
+    public enum Method: Sendable, Equatable {
+        case direct
+        case winograd
+    }
+
+    private enum Form: Sendable {
+        /// [out × in·kd·kh·kw] packed for the GEMM variant `isa` (CKernels' active one at load).
+        case packed([Float], isa: UInt32)
+        case winograd(Winograd3x3x3)
+    }
+
+    /// The input channels for which Winograd measured faster than the direct GEMM (resnet18-3D's layer1 and
+    /// layer2, 1 and 2 threads, S = 128 and 224); with more, its transformed weights (64/27 the direct ones)
+    /// no longer stay in cache and its 64 GEMMs of depth `in` gain less over one of depth 27·in.
+    static let winogradChannels = 32...128
+
+    static func admitsWinograd(kernel: Triple3D, stride: Triple3D, padding: Triple3D) -> Bool {
+        kernel == 3 && stride == 1 && padding == 1
+    }
+
+    /// Winograd where it measured faster, the direct GEMM everywhere else.
+    public static func preferredMethod(inChannels: Int, outChannels: Int, kernel: Triple3D, stride: Triple3D, padding: Triple3D) -> Method {
+        admitsWinograd(kernel: kernel, stride: stride, padding: padding) && winogradChannels.contains(inChannels)
+            && winogradChannels.contains(outChannels) ? .winograd : .direct
     }
 
     public func outputSize(depth: Int, height: Int, width: Int) -> (depth: Int, height: Int, width: Int) {
@@ -121,9 +160,22 @@ public struct Conv3d: Sendable {
         let planes = planes ?? 0..<size.depth
         precondition(planes.lowerBound >= outputOrigin && planes.upperBound - outputOrigin <= output.depth,
                      "conv3d planes outside the output buffer")
+        let firstPlane = planes.lowerBound - outputOrigin
+        let packedWeight: [Float], isa: UInt32
+        switch form {
+        case .winograd(let winograd):
+            (bias ?? []).withUnsafeBufferPointer { bias in
+                winograd.apply(input, planes: planes, into: output, firstPlane: firstPlane, accumulate: accumulate,
+                               bias: bias.isEmpty ? nil : bias.baseAddress, relu: activation == .relu, threads: threads,
+                               workspace: workspace)
+            }
+            return
+        case .packed(let weights, let variant):
+            (packedWeight, isa) = (weights, variant)
+        }
         let product = Product(gemm: ck_gemm_variant(ck_isa(rawValue: isa))!.pointee, m: outChannels,
                               k: inChannels * kernel.z * kernel.y * kernel.x, relu: activation == .relu)
-        let destination = Destination(output: output, firstPlane: planes.lowerBound - outputOrigin, accumulate: accumulate)
+        let destination = Destination(output: output, firstPlane: firstPlane, accumulate: accumulate)
         packedWeight.withUnsafeBufferPointer { weights in (bias ?? []).withUnsafeBufferPointer { bias in
             let operands = Operands(weights: weights.baseAddress!, bias: bias.isEmpty ? nil : bias.baseAddress)
             if prefersShiftedRows(input, product: product) {

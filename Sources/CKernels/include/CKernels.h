@@ -43,6 +43,7 @@ const ck_kernels *ck_variant(ck_isa isa);
 #include "GroupedConvolution.h"
 #include "CKernelsGEMM.h"
 #include "CWinograd.h"
+#include "CWinograd3D.h"
 
 #ifdef __cplusplus
 }
