@@ -40,9 +40,12 @@ public struct FeatureVolume {
 /// [out, in, kd, kh, kw], packed once, at load, for CKernels' GEMM (CKernelsGEMM.h), which multiplies them by B a
 /// tile of output positions at a time. B never exists whole (a 224³ stem would need 17 GB of im2col columns, and
 /// whole planes of columns, 86 MB in layer 1 at 112³, cost OpenBLAS a third of its speed), nor is it packed:
-/// - stride 1 (the stem, layers 1–2): each tap's row of B is a shifted view of a zero-padded slab of the input;
+/// - stride 1 (the stem; 3×3×3 layers of other widths than layers 1–2's): each tap's row of B is a shifted view of
+///   a zero-padded slab of the input;
 /// - otherwise: im2col columns from the same in-plane patch rows as `Conv2d`'s (one per input plane the tap meets,
 ///   zeros where it meets the depth padding), `depthBlock` rows by `tileColumns` positions built just before use.
+/// The 3×3×3 stride-1 padding-1 layers of 32–128 channels (resnet18-3D's layers 1–2) are `Winograd3x3x3` instead:
+/// 3.4× fewer multiplications, and only its transformed weights are kept.
 public struct Conv3d: Sendable {
     public let inChannels: Int
     public let outChannels: Int
@@ -124,9 +127,9 @@ public struct Conv3d: Sendable {
         case winograd(Winograd3x3x3)
     }
 
-    /// The input channels for which Winograd measured faster than the direct GEMM (resnet18-3D's layer1 and
-    /// layer2, 1 and 2 threads, S = 128 and 224); with more, its transformed weights (64/27 the direct ones)
-    /// no longer stay in cache and its 64 GEMMs of depth `in` gain less over one of depth 27·in.
+    /// The channel counts that take Winograd by default: resnet18-3D's layers 1–2 (2.1–2.5× faster than the direct
+    /// GEMM). Its layers 3–4 measured 2.0× and 1.7× faster too, but the transformed weights are 64/27 the direct
+    /// ones: +29 MB for layer3's three convolutions, +108 MB for layer4's (layers 1–2: +10 MB), so they stay direct.
     static let winogradChannels = 32...128
 
     static func admitsWinograd(kernel: Triple3D, stride: Triple3D, padding: Triple3D) -> Bool {

@@ -17,8 +17,8 @@ struct Winograd3x3x3: Sendable {
     private let isa: UInt32
 
     /// Tiles per block (the GEMMs' n): a multiple of every GEMM variant's nr (48, 16, 8). At 64 channels a block's
-    /// V and M are 1.5 MB each, in L2 and L3 (measured best of 48–384 at 64 and 128 channels).
-    static let blockTiles = 96
+    /// V and M are 0.75 MB each, in L2 and L3 (of 48–288, 48 measured best at 64–256 channels; 96 was level at 64).
+    static let blockTiles = 48
 
     /// `weight` is [out, in, 3, 3, 3] (batch norm already folded).
     init(weight: [Float], inChannels: Int, outChannels: Int) {
@@ -26,15 +26,22 @@ struct Winograd3x3x3: Sendable {
         self.outChannels = outChannels
         let gemm = ck_gemm_active()!
         isa = gemm.pointee.isa.rawValue
-        let matrix = outChannels * inChannels
-        var u = [Float](repeating: 0, count: Self.points * matrix)
-        ck_winograd3d_weights(weight, matrix, &u, matrix)
-        let pointFloats = ck_gemm_packed_count(gemm, outChannels, inChannels)
+        let (pointFloats, mr) = (ck_gemm_packed_count(gemm, outChannels, inChannels), gemm.pointee.mr)
         self.pointFloats = pointFloats
+        // U a panel of mr output channels at a time (U whole would be a second copy of the packed form, held only
+        // to be packed): packing a panel's rows alone lays them out as the whole matrix's packing does.
+        var u = [Float](repeating: 0, count: Self.points * mr * inChannels)
         packed = [Float](unsafeUninitializedCapacity: Self.points * pointFloats) { packed, count in
-            u.withUnsafeBufferPointer { u in
-                for e in 0..<Self.points {
-                    ck_gemm_pack_a(gemm, u.baseAddress! + e * matrix, outChannels, inChannels, packed.baseAddress! + e * pointFloats)
+            weight.withUnsafeBufferPointer { weight in
+                for first in stride(from: 0, to: outChannels, by: mr) {
+                    let rows = min(mr, outChannels - first), panel = rows * inChannels
+                    u.withUnsafeMutableBufferPointer { u in
+                        ck_winograd3d_weights(weight.baseAddress! + first * inChannels * 27, panel, u.baseAddress, panel)
+                        for e in 0..<Self.points {
+                            ck_gemm_pack_a(gemm, u.baseAddress! + e * panel, rows, inChannels,
+                                           packed.baseAddress! + e * pointFloats + first * inChannels)
+                        }
+                    }
                 }
             }
             count = Self.points * pointFloats
