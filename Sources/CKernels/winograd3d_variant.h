@@ -47,12 +47,12 @@ TARGET static inline void W(store_lanes)(float *pointer, W(floats3d) value, size
 #endif
 }
 
-// Columns column ..< column + WIDTH of an image row `width` long, zero outside it.
-TARGET static inline W(floats3d) W(row_columns)(const float *row, size_t width, ptrdiff_t column) {
-    if (column >= (ptrdiff_t)width || column + WIDTH <= 0) return (W(floats3d)){0};
-    size_t first = column < 0 ? (size_t)-column : 0;
-    size_t end = (ptrdiff_t)width - column < WIDTH ? (size_t)((ptrdiff_t)width - column) : WIDTH;
-    return W(load_range)(row + column, first, end);
+// The lanes of a chunk of WIDTH columns from `column` (maybe negative) that fall inside a row `width` long:
+// first ..< end, none when first ≥ end.
+TARGET static inline void W(lanes_inside)(ptrdiff_t column, size_t width, size_t *first, size_t *end) {
+    const ptrdiff_t low = -column, high = (ptrdiff_t)width - column;
+    *first = low < 0 ? 0 : low > WIDTH ? WIDTH : (size_t)low;
+    *end = high < 0 ? 0 : high > WIDTH ? WIDTH : (size_t)high;
 }
 
 // Bᵀ x lane-wise: [x0 − x2, x1 + x2, x2 − x1, x1 − x3].
@@ -84,12 +84,16 @@ TARGET static void W(input_tiles)(const float *volume, size_t depth, size_t heig
                              : volume + ((size_t)z * height + (size_t)y) * width;
         }
     // Depth, then height, WIDTH columns at a time: buffer row 4·i + j holds point (i, j) of every column; its
-    // column k is image column 2·first − 1 + k.
-    for (size_t k = 0; k < row; k += WIDTH) {
+    // column k is image column 2·first − 1 + k. Only the 2·count + 2 columns the tiles meet are made: the width
+    // pass reads further (up to row_floats), but lanes that read there are not stored.
+    for (size_t k = 0; k < 2 * count + 2; k += WIDTH) {
         const ptrdiff_t column = (ptrdiff_t)(2 * first + k) - 1;
+        size_t inside, end;
+        W(lanes_inside)(column, width, &inside, &end);
         W(floats3d) x[4][4], t[4][4], r[4];
         for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++) x[i][j] = rows[i][j] ? W(row_columns)(rows[i][j], width, column) : (W(floats3d)){0};
+            for (int j = 0; j < 4; j++)
+                x[i][j] = rows[i][j] && inside < end ? W(load_range)(rows[i][j] + column, inside, end) : (W(floats3d)){0};
         for (int j = 0; j < 4; j++) {
             W(input_transform)(x[0][j], x[1][j], x[2][j], x[3][j], r);
             for (int i = 0; i < 4; i++) t[i][j] = r[i];
