@@ -1,6 +1,6 @@
 // The F(2×2×2, 3×3×3) tile transforms of one instruction set on Clang's vector extension: winograd3d.c includes
-// this file once per variant with VARIANT, WIDTH, TARGET and the shuffle index lists. WIDTH tiles of a row of
-// tiles run at a time, one per lane.
+// this file once per variant with VARIANT, WIDTH and TARGET (vector_lanes.h adds W(load), W(store) and the shuffle
+// index lists). WIDTH tiles of a row of tiles run at a time, one per lane.
 
 #define JOIN2(a, b) a##_##b
 #define JOIN(a, b) JOIN2(a, b)
@@ -8,11 +8,8 @@
 
 typedef float W(floats3d) __attribute__((vector_size(WIDTH * 4)));
 
-TARGET static inline W(floats3d) W(load)(const float *pointer) {
-    W(floats3d) value;
-    memcpy(&value, pointer, sizeof value);
-    return value;
-}
+#define LANES W(floats3d)
+#include "vector_lanes.h"
 
 // Lanes first ..< end of pointer[0 ..< WIDTH], zeros in the others; lanes outside are not read.
 TARGET static inline W(floats3d) W(load_range)(const float *pointer, size_t first, size_t end) {
@@ -28,22 +25,6 @@ TARGET static inline W(floats3d) W(load_range)(const float *pointer, size_t firs
     W(floats3d) value = {0};
     for (size_t lane = first; lane < end; lane++) value[lane] = pointer[lane];
     return value;
-#endif
-}
-
-// The first `lanes` lanes of value; the other floats at pointer are not touched.
-TARGET static inline void W(store_lanes)(float *pointer, W(floats3d) value, size_t lanes) {
-    if (lanes == WIDTH) {
-        memcpy(pointer, &value, sizeof value);
-        return;
-    }
-#if WIDTH == 16
-    _mm512_mask_storeu_ps(pointer, (__mmask16)((1u << lanes) - 1), (__m512)value);
-#elif WIDTH == 8
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    _mm256_maskstore_ps(pointer, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)lanes), lane), (__m256)value);
-#else
-    for (size_t lane = 0; lane < lanes; lane++) pointer[lane] = value[lane];
 #endif
 }
 
@@ -117,7 +98,7 @@ TARGET static void W(input_tiles)(const float *volume, size_t depth, size_t heig
             W(floats3d) t[4];
             W(input_transform)(x0, x1, x2, x3, t);
             const size_t lanes = count - g < WIDTH ? count - g : WIDTH;
-            for (size_t l = 0; l < 4; l++) W(store_lanes)(points + l * v_stride + g, t[l], lanes);
+            for (size_t l = 0; l < 4; l++) W(store)(points + l * v_stride + g, t[l], lanes);
         }
     }
 }
@@ -160,7 +141,7 @@ TARGET static void W(output_tiles)(const float *m, size_t m_stride, size_t first
                     if (accumulate) x = W(load_range)(target + q * WIDTH, 0, lanes) + x;
                     x = x + bias;
                     if (relu) x = __builtin_elementwise_max(x, (W(floats3d)){0});
-                    W(store_lanes)(target + q * WIDTH, x, lanes);
+                    W(store)(target + q * WIDTH, x, lanes);
                 }
             }
     }
@@ -175,5 +156,8 @@ TARGET static void W(output_tiles)(const float *m, size_t m_stride, size_t first
 #undef SHIFT1
 #undef ZIP_LO
 #undef ZIP_HI
+#undef PAIRS_LO
+#undef PAIRS_HI
+#undef LANES
 #undef VARIANT
 #undef TARGET

@@ -1,5 +1,6 @@
 // The Winograd transforms of one instruction set on Clang's vector extension: winograd.c includes this file once
-// per variant with VARIANT, WIDTH, TARGET and the shuffle index lists. Tiles run WIDTH at a time, one tile per lane.
+// per variant with VARIANT, WIDTH and TARGET (vector_lanes.h adds the shuffle index lists). Tiles run WIDTH at a
+// time, one tile per lane.
 
 #define JOIN2(a, b) a##_##b
 #define JOIN(a, b) JOIN2(a, b)
@@ -7,28 +8,8 @@
 
 typedef float W(wfloats) __attribute__((vector_size(WIDTH * 4)));
 
-TARGET static inline W(wfloats) W(load)(const float *pointer) {
-    W(wfloats) value;
-    memcpy(&value, pointer, sizeof value);
-    return value;
-}
-
-// The first `lanes` lanes of value: one store, masked when partial (a plane of 14 or 7 tile columns has a partial
-// group in every tile row).
-TARGET static inline void W(store)(float *pointer, W(wfloats) value, size_t lanes) {
-    if (lanes == WIDTH) {
-        memcpy(pointer, &value, sizeof value);
-        return;
-    }
-#if WIDTH == 16
-    _mm512_mask_storeu_ps(pointer, (__mmask16)((1u << lanes) - 1), (__m512)value);
-#elif WIDTH == 8
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    _mm256_maskstore_ps(pointer, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)lanes), lane), (__m256)value);
-#else
-    for (size_t lane = 0; lane < lanes; lane++) pointer[lane] = value[lane];
-#endif
-}
+#define LANES W(wfloats)
+#include "vector_lanes.h"
 
 // The first `lanes` floats at pointer, zeros in the other lanes.
 TARGET static inline W(wfloats) W(load_lanes)(const float *pointer, size_t lanes) {
@@ -195,5 +176,6 @@ TARGET static void W(weight_tiles)(const float *raw, size_t raw_stride, size_t c
 #undef ZIP_HI
 #undef PAIRS_LO
 #undef PAIRS_HI
+#undef LANES
 #undef VARIANT
 #undef TARGET
