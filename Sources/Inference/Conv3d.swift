@@ -65,8 +65,9 @@ public struct Conv3d: Sendable {
     /// Rows of k per tile: a strip of the micro-kernel's width stays in L1 while the weights pass over it.
     static let depthBlock = 192
     /// The most floats of zero-padded input planes copied at once for a stride-1 convolution (at least one
-    /// output plane's worth).
-    static let slabBudget = 1 << 22
+    /// output plane's worth): 4 MB. The stem is the 3D ResNet's one stride-1 direct layer left; a plane's copy costs
+    /// well under 1 % of its GEMM, and the 16 MB this was let the stem's slab hold 7 MB of scratch at 224³.
+    static let slabBudget = 1 << 20
 
     public init(
         weight: Tensor, bias: Tensor? = nil, stride: Triple3D = 1, padding: Triple3D = 0,

@@ -20,6 +20,11 @@ struct Winograd3x3x3: Sendable {
     /// V and M are 0.75 MB each, in L2 and L3 (of 48–288, 48 measured best at 64–256 channels; 96 was level at 64).
     static let blockTiles = 48
 
+    /// Output channels per band of M, at most (a multiple of every GEMM variant's mr: 8, 6, 4): a block's M is made
+    /// and transformed band by band, so 128 channels need 2.4 MB of scratch per thread, not 3.1 (V is read once per
+    /// band; the sums, and their bits, are the same).
+    static let outputBand = 72
+
     /// `weight` is [out, in, 3, 3, 3] (batch norm already folded).
     init(weight: [Float], inChannels: Int, outChannels: Int) {
         self.inChannels = inChannels
@@ -60,11 +65,12 @@ struct Winograd3x3x3: Sendable {
         let grid = TileGrid(planes: planes.count, height: input.height, width: input.width)
         let blocks = (grid.count + Self.blockTiles - 1) / Self.blockTiles
         let workers = max(1, min(threads, blocks))
-        // Per worker: V [point][in][tile], M [point][out][tile], the input transform's rows; each rounded to 16
-        // floats, with the GEMM's and the output transform's reads past their ends.
+        precondition(Self.outputBand % gemm.mr == 0, "an output band must hold whole panels of the packed weights")
+        // Per worker: V [point][in][tile], M [point][band's out][tile], the input transform's rows; each rounded to
+        // 16 floats, with the GEMM's and the output transform's reads past their ends.
         func rounded(_ floats: Int) -> Int { (floats + 15) & ~15 }
         let vFloats = rounded(Self.points * inChannels * Self.blockTiles + gemm.nr)
-        let mFloats = rounded(Self.points * outChannels * Self.blockTiles + Int(CK_WINOGRAD3D_READ_PAST))
+        let mFloats = rounded(Self.points * min(outChannels, Self.outputBand) * Self.blockTiles + Int(CK_WINOGRAD3D_READ_PAST))
         let workerFloats = vFloats + mFloats + rounded(ck_winograd3d_buffer_floats(min(Self.blockTiles, grid.columns)))
         let scratch = SendablePointer(workspace.scratch(Workspace.convolutionSlot, count: workers * workerFloats))
         let rowOffsets = (0..<inChannels).map { $0 * Self.blockTiles }
@@ -113,17 +119,26 @@ private struct BlockRun: @unchecked Sendable {
                                        columns.lowerBound, columns.count, v + c * blockTiles + offset, inChannels * blockTiles, buffer)
             }
         }
-        for e in 0..<Winograd3x3x3.points {
-            gemm.multiply(packed + e * pointFloats, outChannels, inChannels, 0, inChannels, v + e * inChannels * blockTiles, rowOffsets,
-                          tiles.count, m + e * outChannels * blockTiles, blockTiles, 0, 0, nil, 0)
+        for band in stride(from: 0, to: outChannels, by: Winograd3x3x3.outputBand) {
+            let count = min(Winograd3x3x3.outputBand, outChannels - band)
+            for e in 0..<Winograd3x3x3.points {
+                // The band's rows of U are whole panels of the packing, from panel band / mr on.
+                gemm.multiply(packed + e * pointFloats + band * inChannels, count, inChannels, 0, inChannels,
+                              v + e * inChannels * blockTiles, rowOffsets, tiles.count, m + e * count * blockTiles, blockTiles, 0, 0, nil, 0)
+            }
+            transformOutput(tiles: tiles, channels: band..<band + count, m: m)
         }
-        let planeSize = output.planeSize
+    }
+
+    /// Y = Aᵀ M A of output channels `channels` (M holding them alone), with the addend, bias and ReLU.
+    private func transformOutput(tiles: Range<Int>, channels: Range<Int>, m: UnsafeMutablePointer<Float>) {
+        let (planeSize, width, blockTiles) = (output.planeSize, output.width, Winograd3x3x3.blockTiles)
         grid.forEachRow(in: tiles) { tz, ty, columns, offset in
             let corner = output.data + (firstPlane + 2 * tz) * planeSize + 2 * ty * width
-            let (planes, rows) = (min(2, grid.planes - 2 * tz), min(2, height - 2 * ty))
-            for o in 0..<outChannels {
-                transforms.output_tiles(m + o * blockTiles + offset, outChannels * blockTiles, columns.lowerBound, columns.count,
-                                        corner + o * output.volumeSize, planeSize, planes, rows, width, bias?[o] ?? 0,
+            let (planes, rows) = (min(2, grid.planes - 2 * tz), min(2, output.height - 2 * ty))
+            for o in channels {
+                transforms.output_tiles(m + (o - channels.lowerBound) * blockTiles + offset, channels.count * blockTiles, columns.lowerBound,
+                                        columns.count, corner + o * output.volumeSize, planeSize, planes, rows, width, bias?[o] ?? 0,
                                         accumulate ? 1 : 0, relu ? 1 : 0)
             }
         }
