@@ -181,7 +181,7 @@ final class Conv3dTests: XCTestCase {
         let o3 = pool.outputSize(depth: d, height: h, width: w)
         XCTAssertTrue(o3 == (4, 3, 3))
         var output = [Float](repeating: 0, count: channels * o3.depth * o3.height * o3.width)
-        var scratch = [Float](repeating: 0, count: threads * h * w)
+        var scratch = [Float](repeating: 0, count: threads * MaxPool3d.scratchFloats(height: h, width: w))
         // Output planes 1..<3 from a slab of input planes 1..<6 (the planes their windows meet).
         let slab = 1..<6
         var slabValues = [Float]()
