@@ -27,41 +27,18 @@ size_t ck_winograd_band_buffer_floats(size_t tiles) {
     return 6 * band_line_floats(tiles, 16) + 13 * (tiles + 16);
 }
 
-// Per variant: WIDTH, VARIANT, TARGET and the shuffle indices for that width (EVENS/ODDS split two vectors' lanes,
-// SHIFT1 moves a vector one lane down taking the next vector's first lane, ZIP_* interleave two vectors lane by
-// lane (low and high halves), PAIRS_* interleave two vectors pair by pair); winograd_variant.h undefines them.
+// Per variant: WIDTH, VARIANT and TARGET (vector_lanes.h gives the shuffle index lists for that width).
 #define WIDTH 4
-#define EVENS 0, 2, 4, 6
-#define ODDS 1, 3, 5, 7
-#define SHIFT1 1, 2, 3, 4
-#define ZIP_LO 0, 4, 1, 5
-#define ZIP_HI 2, 6, 3, 7
-#define PAIRS_LO 0, 1, 4, 5
-#define PAIRS_HI 2, 3, 6, 7
 #define VARIANT portable
 #define TARGET
 #include "winograd_variant.h"
 
 #define WIDTH 8
-#define EVENS 0, 2, 4, 6, 8, 10, 12, 14
-#define ODDS 1, 3, 5, 7, 9, 11, 13, 15
-#define SHIFT1 1, 2, 3, 4, 5, 6, 7, 8
-#define ZIP_LO 0, 8, 1, 9, 2, 10, 3, 11
-#define ZIP_HI 4, 12, 5, 13, 6, 14, 7, 15
-#define PAIRS_LO 0, 1, 8, 9, 2, 3, 10, 11
-#define PAIRS_HI 4, 5, 12, 13, 6, 7, 14, 15
 #define VARIANT avx2
 #define TARGET __attribute__((target("avx2")))
 #include "winograd_variant.h"
 
 #define WIDTH 16
-#define EVENS 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
-#define ODDS 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
-#define SHIFT1 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16
-#define ZIP_LO 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
-#define ZIP_HI 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31
-#define PAIRS_LO 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23
-#define PAIRS_HI 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31
 #define VARIANT avx512
 #define TARGET __attribute__((target("avx512f")))
 #include "winograd_variant.h"

@@ -6,7 +6,9 @@
 #define JOIN(a, b) JOIN2(a, b)
 #define W(name) JOIN(name, VARIANT)
 
-#include "lanes_variant.h"
+typedef float W(wfloats) __attribute__((vector_size(WIDTH * 4)));
+#define LANES W(wfloats)
+#include "vector_lanes.h"
 
 // MR rows × `vectors` vectors of c (the last one `cols − (vectors − 1) · WIDTH` lanes wide); `vectors` is a constant
 // at every call, so the accumulators stay in registers.
@@ -69,6 +71,14 @@ TARGET static void W(winograd_gemm)(const float *u, size_t m, size_t k, const fl
 #undef JOIN
 #undef JOIN2
 #undef WIDTH
+#undef LANES
+#undef EVENS
+#undef ODDS
+#undef SHIFT1
+#undef ZIP_LO
+#undef ZIP_HI
+#undef PAIRS_LO
+#undef PAIRS_HI
 #undef MR
 #undef NV
 #undef VARIANT

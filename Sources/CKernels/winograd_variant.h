@@ -1,11 +1,13 @@
 // The Winograd transforms of one instruction set on Clang's vector extension: winograd.c includes this file once
-// per variant with VARIANT, WIDTH, TARGET and the shuffle index lists. Tiles run WIDTH at a time, one tile per lane.
+// per variant with VARIANT, WIDTH and TARGET (vector_lanes.h adds the shuffle index lists). Tiles run WIDTH at a time, one tile per lane.
 
 #define JOIN2(a, b) a##_##b
 #define JOIN(a, b) JOIN2(a, b)
 #define W(name) JOIN(name, VARIANT)
 
-#include "lanes_variant.h"
+typedef float W(wfloats) __attribute__((vector_size(WIDTH * 4)));
+#define LANES W(wfloats)
+#include "vector_lanes.h"
 typedef int32_t W(wints) __attribute__((vector_size(WIDTH * 4)));
 
 // The first `lanes` floats at pointer, zeros in the other lanes.
@@ -251,6 +253,7 @@ TARGET static void W(output_band)(const float *m, size_t m_stride, size_t tile_r
 #undef JOIN
 #undef JOIN2
 #undef WIDTH
+#undef LANES
 #undef EVENS
 #undef ODDS
 #undef SHIFT1

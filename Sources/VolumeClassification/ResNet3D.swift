@@ -126,7 +126,7 @@ public struct ResNet3D: Sendable {
         let stemPlane = stem.outChannels * stemSize.height * stemSize.width
         // A slab of p pooled planes needs 2p + 1 stem planes (stride 2, window 3).
         let pooledPerSlab = max(1, (slabCapacity / stemPlane - 1) / 2)
-        let planeScratch = workspace.floats(max(1, threads) * stemSize.height * stemSize.width)
+        let planeScratch = workspace.floats(max(1, threads) * MaxPool3d.scratchFloats(height: stemSize.height, width: stemSize.width))
         var first = 0
         while first < output.depth {
             let last = min(first + pooledPerSlab, output.depth)

@@ -89,6 +89,55 @@ final class Conv3dTests: XCTestCase {
         }
     }
 
+    /// Winograd F(2×2×2, 3×3×3) against the direct form on odd sizes (partial tiles in every axis, rows of tiles
+    /// that blocks of 48 split), channel counts that are not multiples of 8 (130 outputs: two bands of M), with bias,
+    /// a residual addend and ReLU, on a slab of output planes; the same bits on 1 and 2 threads. F(2, 3) rounds a
+    /// little more than the direct sum: within 2e-6 of the largest |output|.
+    func testWinogradMatchesTheDirectForm() throws {
+        for (channels, out, size) in [(3, 5, (5, 7, 9)), (13, 10, (4, 6, 11)), (20, 72, (7, 9, 34)), (64, 64, (3, 17, 15)),
+                                      (8, 130, (3, 5, 7))] {
+            let input = values("winograd.input", channels * size.0 * size.1 * size.2)
+            let weight = try Tensor(shape: [out, channels, 3, 3, 3], storage: values("winograd.weight", out * channels * 27).map { $0 * 0.2 })
+            let bias = try Tensor(shape: [out], storage: values("winograd.bias", out))
+            let planeSize = size.1 * size.2
+            for planes in [0..<size.0, 1..<size.0] {
+                let addend = values("winograd.addend", out * planes.count * planeSize)
+                func convolve(_ method: Conv3d.Method, threads: Int) throws -> [Float] {
+                    let conv = try Conv3d(weight: weight, bias: bias, padding: 1, activation: .relu, method: method)
+                    XCTAssertEqual(conv.method, method)
+                    var (inputCopy, output) = (input, addend)
+                    inputCopy.withUnsafeMutableBufferPointer { i in
+                        output.withUnsafeMutableBufferPointer { o in
+                            conv.apply(FeatureVolume(data: i.baseAddress!, channels: channels, depth: size.0, height: size.1, width: size.2),
+                                       into: FeatureVolume(data: o.baseAddress!, channels: out, depth: planes.count, height: size.1, width: size.2),
+                                       planes: planes, outputOrigin: planes.lowerBound, accumulate: true, threads: threads, workspace: Workspace())
+                        }
+                    }
+                    return output
+                }
+                let direct = try convolve(.direct, threads: 1)
+                let winograd = try convolve(.winograd, threads: 1)
+                let difference = zip(winograd, direct).map { abs($0 - $1) }.max() ?? 0
+                let scale = direct.map(abs).max() ?? 1
+                XCTAssertLessThan(difference, 2e-6 * scale, "in \(channels) out \(out) size \(size) planes \(planes)")
+                let twoThreads = try convolve(.winograd, threads: 2)
+                XCTAssertEqual(zip(twoThreads, winograd).filter { $0.bitPattern != $1.bitPattern }.count, 0, "values that differ on 2 threads")
+            }
+        }
+    }
+
+    /// Winograd is refused where it does not apply (stride 2, a 1×1×1 kernel) and chosen by itself only for the
+    /// channel counts where it measured faster.
+    func testWinogradOnlyWhereItAppliesAndPays() throws {
+        let weight3 = try Tensor(shape: [64, 64, 3, 3, 3], storage: [Float](repeating: 0.01, count: 64 * 64 * 27))
+        XCTAssertThrowsError(try Conv3d(weight: weight3, stride: 2, padding: 1, method: .winograd))
+        XCTAssertThrowsError(try Conv3d(weight: Tensor(shape: [2, 1, 1, 1, 1], storage: [1, 2]), method: .winograd))
+        XCTAssertEqual(try Conv3d(weight: weight3, padding: 1).method, .winograd)
+        XCTAssertEqual(try Conv3d(weight: weight3, stride: 2, padding: 1).method, .direct)
+        XCTAssertEqual(Conv3d.preferredMethod(inChannels: 512, outChannels: 512, kernel: 3, stride: 1, padding: 1), .direct)
+        XCTAssertEqual(Conv3d.preferredMethod(inChannels: 3, outChannels: 5, kernel: 3, stride: 1, padding: 1), .direct)
+    }
+
     /// The GEMM's store applies identity or ReLU; any other activation is refused at load, not silently dropped.
     func testOnlyActivationsTheStoreAppliesAreAccepted() throws {
         let weight = try Tensor(shape: [2, 1, 1, 1, 1], storage: [1, 2])
@@ -132,7 +181,7 @@ final class Conv3dTests: XCTestCase {
         let o3 = pool.outputSize(depth: d, height: h, width: w)
         XCTAssertTrue(o3 == (4, 3, 3))
         var output = [Float](repeating: 0, count: channels * o3.depth * o3.height * o3.width)
-        var scratch = [Float](repeating: 0, count: threads * h * w)
+        var scratch = [Float](repeating: 0, count: threads * MaxPool3d.scratchFloats(height: h, width: w))
         // Output planes 1..<3 from a slab of input planes 1..<6 (the planes their windows meet).
         let slab = 1..<6
         var slabValues = [Float]()

@@ -44,6 +44,7 @@ const ck_kernels *ck_variant(ck_isa isa);
 #include "CKernelsGEMM.h"
 #include "CWinograd.h"
 #include "CWinogradGEMM.h"
+#include "CWinograd3D.h"
 
 #ifdef __cplusplus
 }
