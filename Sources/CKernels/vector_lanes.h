@@ -3,7 +3,7 @@
 // it defines WIDTH, TARGET, W(name) and LANES (its vector type of WIDTH floats): W(load), W(store) of the first
 // lanes, and the shuffle index lists for WIDTH: EVENS/ODDS split two vectors' lanes, SHIFT1 moves a vector one lane
 // down taking the next vector's first lane, ZIP_LO/ZIP_HI interleave two vectors lane by lane (low and high
-// halves), PAIRS_LO/PAIRS_HI pair by pair. The variant undefines the lists with its other parameters.
+// halves), PAIRS_LO/PAIRS_HI pair by pair. The variant ends by including vector_lanes_end.h, which undefines them.
 
 #if WIDTH == 4
 #define EVENS 0, 2, 4, 6

@@ -147,17 +147,4 @@ TARGET static void W(output_tiles)(const float *m, size_t m_stride, size_t first
     }
 }
 
-#undef W
-#undef JOIN
-#undef JOIN2
-#undef WIDTH
-#undef EVENS
-#undef ODDS
-#undef SHIFT1
-#undef ZIP_LO
-#undef ZIP_HI
-#undef PAIRS_LO
-#undef PAIRS_HI
-#undef LANES
-#undef VARIANT
-#undef TARGET
+#include "vector_lanes_end.h"

@@ -67,19 +67,6 @@ TARGET static void W(winograd_gemm)(const float *u, size_t m, size_t k, const fl
     }
 }
 
-#undef W
-#undef JOIN
-#undef JOIN2
-#undef WIDTH
-#undef LANES
-#undef EVENS
-#undef ODDS
-#undef SHIFT1
-#undef ZIP_LO
-#undef ZIP_HI
-#undef PAIRS_LO
-#undef PAIRS_HI
 #undef MR
 #undef NV
-#undef VARIANT
-#undef TARGET
+#include "vector_lanes_end.h"

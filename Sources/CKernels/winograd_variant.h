@@ -249,17 +249,4 @@ TARGET static void W(output_band)(const float *m, size_t m_stride, size_t tile_r
     }
 }
 
-#undef W
-#undef JOIN
-#undef JOIN2
-#undef WIDTH
-#undef LANES
-#undef EVENS
-#undef ODDS
-#undef SHIFT1
-#undef ZIP_LO
-#undef ZIP_HI
-#undef PAIRS_LO
-#undef PAIRS_HI
-#undef VARIANT
-#undef TARGET
+#include "vector_lanes_end.h"
