@@ -83,14 +83,26 @@ echo "== progress (series of patient 00042 by MRI type; a re-run recomputes and 
 started=$(date +%s)
 last=""
 while true; do
-  # series touched since this run's start; n finished of n announced by ingest
-  row=$(sql "select coalesce(string_agg(r.mri_type || '=' || case when r.updated_at >= '$t0'
-                                        then r.status || coalesce('+3d:' || r.resnet3d_status, '') else 'waiting' end,
-                                        ' ' order by r.mri_type), 'waiting for ingest'),
-                    count(*) filter (where r.updated_at >= '$t0' and r.status in ('classified', 'failed')
-                                     and coalesce(r.resnet3d_status, 'failed') in ('classified', 'failed')),
-                    coalesce(max(s.n_series), 0)
-             from studies s join series r using (study_instance_uid) where s.patient_id = '00042'")
+  # A series is finished for this run once each model that runs on it computed its result after the start time, or
+  # a failure of its stage was recorded after it: a re-run's rows already say classified before anything ran.
+  row=$(sql "with r as (
+               select r.mri_type, r.status, r.resnet3d_status,
+                      exists (select 1 from series_predictions p where p.series_instance_uid = r.series_instance_uid
+                                and p.model = 'nfnet-lstm' and p.computed_at >= '$t0')
+                      or exists (select 1 from failures f where f.series_instance_uid = r.series_instance_uid
+                                   and f.stage <> 'classify3d' and f.last_seen >= '$t0') as done_2d,
+                      r.resnet3d_status is null
+                      or exists (select 1 from series_predictions p where p.series_instance_uid = r.series_instance_uid
+                                   and p.model = 'resnet3d' and p.computed_at >= '$t0')
+                      or exists (select 1 from failures f where f.series_instance_uid = r.series_instance_uid
+                                   and f.stage = 'classify3d' and f.last_seen >= '$t0') as done_3d
+               from studies s join series r using (study_instance_uid) where s.patient_id = '00042')
+             select coalesce(string_agg(mri_type || '=' || case when done_2d then status else 'working' end
+                                        || coalesce('+3d:' || case when done_3d then resnet3d_status else 'working' end, ''),
+                                        ' ' order by mri_type), 'waiting for ingest'),
+                    count(*) filter (where done_2d and done_3d),
+                    (select coalesce(max(n_series), 0) from studies where patient_id = '00042')
+             from r")
   IFS='|' read -r status finished announced <<<"${row:-waiting for ingest|0|0}"
   status=${status:-waiting for ingest}
   if [[ $status != "$last" ]]; then
