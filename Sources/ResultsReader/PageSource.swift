@@ -23,7 +23,7 @@ public struct PageSource: ResultsSource {
 
     public func overview() async throws -> ResultsOverview {
         try await offload {
-            let (patients, inFlight, failures, labels) = try database.read("read overview") { connection in
+            let (patients, inFlight, failures, evaluations) = try database.read("read overview") { connection in
                 var perType: [String: [String: Double?]] = [:]
                 for row in try connection.execute("""
                     SELECT patient_id, mri_type, avg(probability) AS probability FROM series_predictions
@@ -61,10 +61,11 @@ public struct PageSource: ResultsSource {
                                   patientId: try row.optionalValue("patient_id"),
                                   seriesUID: try row.optionalValue("series_instance_uid"), reason: try row.string("reason"))
                 }
-                return (patients, inFlight, failures, try ResultsDatabase.labels(connection))
+                let evaluations = try ResultsDatabase.evaluations(connection, labels: try ResultsDatabase.labels(connection))
+                return (patients, inFlight, failures, evaluations)
             }
             return ResultsOverview(patients: patients, studiesInFlight: inFlight, recentFailures: failures,
-                                   evaluations: try evaluations(labels))
+                                   evaluations: evaluations)
         }
     }
 
@@ -85,10 +86,6 @@ public struct PageSource: ResultsSource {
         return sources
     }
 
-    private func evaluations(_ labels: Labels?) throws -> [EvaluationReport] {
-        guard let labels else { return [] }
-        return try database.sourcesWithPredictions().map { try database.evaluate(labels, from: $0) }
-    }
 
     public func patient(_ patientId: String) async throws -> PatientDetail? {
         try await offload {
@@ -157,7 +154,9 @@ public struct PageSource: ResultsSource {
     }
 
     public func evaluations() async throws -> [EvaluationReport] {
-        try await offload { try evaluations(try database.loadedLabels()) }
+        try await offload {
+            try database.read("read evaluations") { try ResultsDatabase.evaluations($0, labels: try ResultsDatabase.labels($0)) }
+        }
     }
 
     /// libpq blocks: run it on a dispatch thread, not on the concurrency pool the HTTP server answers from.

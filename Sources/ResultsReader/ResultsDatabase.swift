@@ -39,7 +39,9 @@ public struct ResultsDatabase: Sendable {
     /// The patients' probabilities and, per MRI type, each patient's mean over their series of that type (the
     /// value the patient probability averages), keyed for the join with labels, from one model or from the models'
     /// mean (`label_evaluation` has the groups of each model).
-    public func predictions(from source: PredictionSource) throws -> (patient: [Prediction], perType: [String: [Prediction]]) {
+    static func predictions(_ connection: PostgresConnection, from source: PredictionSource) throws
+        -> (patient: [Prediction], perType: [String: [Prediction]])
+    {
         let patientQuery, perTypeQuery: String
         var parameters: [(any PostgresParameter)?] = []
         switch source {
@@ -57,33 +59,45 @@ public struct ResultsDatabase: Sendable {
                 GROUP BY mri_type, patient_id
                 """
         }
-        return try read("read predictions") { connection in
-            let patients = try connection.execute(patientQuery, parameters, role: "read patient predictions").rows.map {
-                Prediction(patient: PatientKey(try $0.string("patient_id")), probability: try $0.optionalValue("probability"))
-            }
-            var perType: [String: [Prediction]] = [:]
-            for row in try connection.execute(perTypeQuery, parameters, role: "read series predictions").rows {
-                perType[try row.string("mri_type"), default: []].append(
-                    Prediction(patient: PatientKey(try row.string("patient_id")), probability: try row.optionalValue("probability")))
-            }
-            return (patients, perType)
+        let patients = try connection.execute(patientQuery, parameters, role: "read patient predictions").rows.map {
+            Prediction(patient: PatientKey(try $0.string("patient_id")), probability: try $0.optionalValue("probability"))
         }
+        var perType: [String: [Prediction]] = [:]
+        for row in try connection.execute(perTypeQuery, parameters, role: "read series predictions").rows {
+            perType[try row.string("mri_type"), default: []].append(
+                Prediction(patient: PatientKey(try row.string("patient_id")), probability: try row.optionalValue("probability")))
+        }
+        return (patients, perType)
     }
 
-    public func evaluate(_ labels: Labels, from source: PredictionSource) throws -> EvaluationReport {
-        let (patient, perType) = try predictions(from: source)
+    static func evaluate(_ connection: PostgresConnection, _ labels: Labels, from source: PredictionSource) throws
+        -> EvaluationReport
+    {
+        let (patient, perType) = try predictions(connection, from: source)
         return try EvaluationReport(labels: labels, predictionSource: source.description, patientPredictions: patient,
                                     perType: perType)
     }
 
+    public func evaluate(_ labels: Labels, from source: PredictionSource) throws -> EvaluationReport {
+        try read("evaluate") { try Self.evaluate($0, labels, from: source) }
+    }
+
     /// The prediction sources with at least one patient probability row: the 2D model always (the page and
     /// `evaluate` show it even before any result), the 3D model and the models' mean once the 3D model has rows.
-    public func sourcesWithPredictions() throws -> [PredictionSource] {
-        let hasVolumeRows = try read("read models") { connection in
-            try !connection.execute("SELECT 1 FROM patient_predictions WHERE model = 'resnet3d' LIMIT 1",
-                                    role: "read models").rows.isEmpty
-        }
+    static func sourcesWithPredictions(_ connection: PostgresConnection) throws -> [PredictionSource] {
+        let hasVolumeRows = try !connection.execute("SELECT 1 FROM patient_predictions WHERE model = 'resnet3d' LIMIT 1",
+                                                    role: "read models").rows.isEmpty
         return hasVolumeRows ? PredictionSource.allCases : [.model(.nfnetLSTM)]
+    }
+
+    public func sourcesWithPredictions() throws -> [PredictionSource] {
+        try read("read models") { try Self.sourcesWithPredictions($0) }
+    }
+
+    /// An evaluation per prediction source with results, all read in `connection`'s transaction; none without labels.
+    static func evaluations(_ connection: PostgresConnection, labels: Labels?) throws -> [EvaluationReport] {
+        guard let labels else { return [] }
+        return try sourcesWithPredictions(connection).map { try evaluate(connection, labels, from: $0) }
     }
 
     /// The labels loaded with `loadLabels`; nil when none are.
