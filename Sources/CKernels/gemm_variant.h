@@ -13,14 +13,21 @@ typedef float V(gemm_floats) __attribute__((vector_size(WIDTH * 4), aligned(4)))
 // (row r at b + offsets[r], at least nv · LANES readable floats); rows × cols of it are stored. Inlined with nv a
 // constant: one function per strip width (the full one, NV vectors of WIDTH; narrower ones for a last strip that
 // needs fewer vectors, down to one of half width).
+// While it runs, it prefetches what the next tile reads first: the next panel's same k range (next_a), and, for a
+// strip's first panel, the next strip's rows of B (next_b, or NULL). Weights of the 14² and 7² layers come cold from
+// memory (a whole 1536 × 384 layer passes before they are read again) and B's rows lie a plane apart, which the
+// hardware prefetchers do not follow; a batch-1 ECA-NFNet's 1×1s measured 8 % faster with both.
 #define TILE(NAME, VT, LANES)                                                                                                  \
     TARGET static inline __attribute__((always_inline)) void V(NAME)(                                                          \
         const float *a, const float *b, const ptrdiff_t *offsets, size_t kc, float *c, size_t ldc, size_t rows, size_t cols,   \
-        int accumulate, int finish, const float *bias, int relu, const int nv) {                                               \
+        int accumulate, int finish, const float *bias, int relu, const int nv, const float *next_a, const float *next_b) {        \
         VT sum[MR][NV];                                                                                                        \
         _Pragma("clang loop unroll(full)") for (int r = 0; r < MR; r++)                                                        \
             _Pragma("clang loop unroll(full)") for (int v = 0; v < NV; v++) sum[r][v] = (VT){0};                               \
         for (size_t k = 0; k < kc; k++) {                                                                                      \
+            __builtin_prefetch(next_a + k * MR, 0, 3);                                                                         \
+            if (next_b)                                                                                                        \
+                _Pragma("clang loop unroll(full)") for (int v = 0; v < NV; v++) __builtin_prefetch(next_b + offsets[k] + v * WIDTH, 0, 3); \
             VT row[NV];                                                                                                        \
             _Pragma("clang loop unroll(full)") for (int v = 0; v < nv; v++) row[v] = *(const VT *)(b + offsets[k] + v * LANES); \
             _Pragma("clang loop unroll(full)") for (int r = 0; r < MR; r++) {                                                  \
@@ -68,12 +75,13 @@ TILE(tile_half, V(gemm_half), WIDTH / 2)
 #define STRIP(NAME, TILE, nv)                                                                                              \
     TARGET static void V(NAME)(const float *packed_a, size_t m, size_t k, size_t k0, size_t kc, const float *b,      \
                                      const ptrdiff_t *row_offsets, size_t cols, float *c, size_t ldc, int accumulate,      \
-                                     int finish, const float *bias, int relu) {                                            \
+                                     int finish, const float *bias, int relu, const float *next_b) {                       \
         const size_t panels = (m + MR - 1) / MR;                                                                           \
         for (size_t p = 0; p < panels; p++) {                                                                              \
             const size_t rows = m - p * MR < MR ? m - p * MR : MR;                                                         \
-            V(TILE)(packed_a + p * MR * k + k0 * MR, b, row_offsets, kc, c + p * MR * ldc, ldc, rows, cols, accumulate,   \
-                    finish, bias ? bias + p * MR : NULL, relu, nv);                                                         \
+            const float *panel = packed_a + p * MR * k + k0 * MR;                                                          \
+            V(TILE)(panel, b, row_offsets, kc, c + p * MR * ldc, ldc, rows, cols, accumulate, finish,                      \
+                    bias ? bias + p * MR : NULL, relu, nv, p + 1 < panels ? panel + MR * k : panel, p == 0 ? next_b : NULL); \
         }                                                                                                                  \
     }
 STRIP(strip_half, tile_half, 1)
@@ -91,20 +99,21 @@ TARGET static void V(multiply)(const float *packed_a, size_t m, size_t k, size_t
                                const float *bias, int relu) {
     for (size_t j = 0; j < n; j += NR) {
         const size_t cols = n - j < NR ? n - j : NR;
+        const float *next_b = j + NR < n ? b + j + NR : NULL;
         if (cols <= WIDTH / 2) {
-            V(strip_half)(packed_a, m, k, k0, kc, b + j, row_offsets, cols, c + j, ldc, accumulate, finish, bias, relu);
+            V(strip_half)(packed_a, m, k, k0, kc, b + j, row_offsets, cols, c + j, ldc, accumulate, finish, bias, relu, next_b);
             continue;
         }
         switch ((cols + WIDTH - 1) / WIDTH) {
         case 1:
-            V(strip_1)(packed_a, m, k, k0, kc, b + j, row_offsets, cols, c + j, ldc, accumulate, finish, bias, relu);
+            V(strip_1)(packed_a, m, k, k0, kc, b + j, row_offsets, cols, c + j, ldc, accumulate, finish, bias, relu, next_b);
             break;
         case 2:
-            V(strip_2)(packed_a, m, k, k0, kc, b + j, row_offsets, cols, c + j, ldc, accumulate, finish, bias, relu);
+            V(strip_2)(packed_a, m, k, k0, kc, b + j, row_offsets, cols, c + j, ldc, accumulate, finish, bias, relu, next_b);
             break;
 #if NV > 2
         default:
-            V(strip_3)(packed_a, m, k, k0, kc, b + j, row_offsets, cols, c + j, ldc, accumulate, finish, bias, relu);
+            V(strip_3)(packed_a, m, k, k0, kc, b + j, row_offsets, cols, c + j, ldc, accumulate, finish, bias, relu, next_b);
             break;
 #endif
         }
