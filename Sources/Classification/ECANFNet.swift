@@ -351,15 +351,17 @@ public struct ECANFNet: Sendable {
         }
         let output = profile.measure(LayerKind.pointwise) { block.conv3.apply(regrouped, into: c, workspace: workspace) }
         let plane = output.planeSize
-        for f in 0..<frames {
-            let gates = profile.measure(LayerKind.eca) {
-                ecaGates(c, frame: f, frames: frames, channels: spec.outChannels, planeSize: plane, weights: block.eca)
-            }
-            let (branch, residual) = (SendablePointer(c), SendablePointer(UnsafeMutablePointer(mutating: shortcut)))
-            profile.measure(LayerKind.activations) {
-                Parallel.split(spec.outChannels, unitWork: plane, threads: threads) { channels in
-                    for ch in channels {
-                        let factor = gates[ch] * ECANFNetArchitecture.attentionGain * ECANFNetArchitecture.alpha
+        let gates = profile.measure(LayerKind.eca) {
+            ecaGates(c, frames: frames, channels: spec.outChannels, planeSize: plane, weights: block.eca)
+        }
+        let (branch, residual) = (SendablePointer(c), SendablePointer(UnsafeMutablePointer(mutating: shortcut)))
+        // Channel by channel, each channel's frames in turn: the batch's memory in order (a channel's planes are
+        // side by side), one stream the prefetchers follow, where frame by frame jumped a channel's planes apart.
+        profile.measure(LayerKind.activations) {
+            Parallel.split(spec.outChannels, unitWork: frames * plane, threads: threads) { channels in
+                for ch in channels {
+                    for f in 0..<frames {
+                        let factor = gates[f * spec.outChannels + ch] * ECANFNetArchitecture.attentionGain * ECANFNetArchitecture.alpha
                         let base = (ch * frames + f) * plane
                         VectorMath.scaleAdd(branch.pointer + base, scale: factor, plus: residual.pointer + base,
                                             into: input.pointer + base, count: plane)
@@ -373,16 +375,21 @@ public struct ECANFNet: Sendable {
         return (output.height, output.width)
     }
 
-    /// ECA for one frame of a channel-major batch: per-channel mean → 1-D convolution across channels (zero
-    /// padded) → sigmoid.
-    private func ecaGates(_ x: UnsafePointer<Float>, frame: Int, frames: Int, channels: Int, planeSize: Int, weights: [Float]) -> [Float] {
-        let means = (0..<channels).map { VectorMath.mean(x + ($0 * frames + frame) * planeSize, count: planeSize) }
+    /// ECA for each frame of a channel-major batch: per-channel mean → 1-D convolution across channels (zero
+    /// padded) → sigmoid; frame f's gates at [f · channels ..< (f + 1) · channels]. The means are taken in memory
+    /// order (channel by channel, its frames in turn).
+    private func ecaGates(_ x: UnsafePointer<Float>, frames: Int, channels: Int, planeSize: Int, weights: [Float]) -> [Float] {
+        var means = [Float](repeating: 0, count: frames * channels)
+        for ch in 0..<channels {
+            for f in 0..<frames { means[f * channels + ch] = VectorMath.mean(x + (ch * frames + f) * planeSize, count: planeSize) }
+        }
         let half = weights.count / 2
-        return (0..<channels).map { ch in
+        return (0..<frames * channels).map { index in
+            let (frameStart, ch) = (index / channels * channels, index % channels)
             var y: Float = 0
             for k in 0..<weights.count {
                 let j = ch + k - half
-                if j >= 0 && j < channels { y += weights[k] * means[j] }
+                if j >= 0 && j < channels { y += weights[k] * means[frameStart + j] }
             }
             return VectorMath.sigmoid(y)
         }
