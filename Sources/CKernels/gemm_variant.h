@@ -71,6 +71,41 @@ TILE(tile, V(gemm_floats), WIDTH)
 TILE(tile_half, V(gemm_half), WIDTH / 2)
 #undef TILE
 
+#if MR == 4 || MR == 8
+typedef float V(gemm_panel_row) __attribute__((vector_size(MR * 4), aligned(4)));
+// A last strip narrower than MR columns (n = 49 leaves 1, n = 196 leaves 4): each column's MR outputs in one vector
+// over the panel's rows, B's value broadcast, where a strip's vectors would be mostly idle lanes (one column cost
+// a sixth of a 48-column strip). Each output gets the same multiply-adds in the same order: the same bits.
+TARGET static inline __attribute__((always_inline)) void V(tile_columns)(
+    const float *a, const float *b, const ptrdiff_t *offsets, size_t kc, float *c, size_t ldc, size_t rows, size_t cols,
+    int accumulate, int finish, const float *bias, int relu, const int nv, const float *next_a, const float *next_b) {
+    (void)nv;
+    (void)next_b;
+    V(gemm_panel_row) sum[MR - 1];
+    _Pragma("clang loop unroll(full)") for (int j = 0; j < MR - 1; j++) sum[j] = (V(gemm_panel_row)){0};
+    for (size_t k = 0; k < kc; k++) {
+        __builtin_prefetch(next_a + k * MR, 0, 3);
+        const V(gemm_panel_row) weights = *(const V(gemm_panel_row) *)(a + k * MR);
+        const float *row = b + offsets[k];
+        _Pragma("clang loop unroll(full)") for (int j = 0; j < MR - 1; j++) if ((size_t)j < cols) sum[j] += weights * row[j];
+    }
+    float partial[MR - 1][MR];
+    memcpy(partial, sum, sizeof partial);
+    for (size_t r = 0; r < rows; r++) {
+        const float shift = finish && bias ? bias[r] : 0.0f;
+        for (size_t j = 0; j < cols; j++) {
+            float x = partial[j][r];
+            if (accumulate) x = c[r * ldc + j] + x;
+            if (finish) {
+                x = x + shift;
+                if (relu) x = x > 0.0f ? x : 0.0f;
+            }
+            c[r * ldc + j] = x;
+        }
+    }
+}
+#endif
+
 // The strips of nv vectors: panel by panel of A over B's strip (which stays in L1 while every panel passes over it).
 #define STRIP(NAME, TILE, nv)                                                                                              \
     TARGET static void V(NAME)(const float *packed_a, size_t m, size_t k, size_t k0, size_t kc, const float *b,      \
@@ -90,16 +125,25 @@ STRIP(strip_2, tile, 2)
 #if NV > 2
 STRIP(strip_3, tile, 3)
 #endif
+#if MR == 4 || MR == 8
+STRIP(strip_columns, tile_columns, 0)
+#endif
 #undef STRIP
 
 // Strip by strip of nr columns; the last one, when narrower, as a strip of only the vectors it needs (half a
-// vector's width or less: one vector of half width).
+// vector's width or less: one vector of half width), or, narrower than a panel's rows, column by column.
 TARGET static void V(multiply)(const float *packed_a, size_t m, size_t k, size_t k0, size_t kc, const float *b,
                                const ptrdiff_t *row_offsets, size_t n, float *c, size_t ldc, int accumulate, int finish,
                                const float *bias, int relu) {
     for (size_t j = 0; j < n; j += NR) {
         const size_t cols = n - j < NR ? n - j : NR;
         const float *next_b = j + NR < n ? b + j + NR : NULL;
+#if MR == 4 || MR == 8
+        if (cols < MR) {
+            V(strip_columns)(packed_a, m, k, k0, kc, b + j, row_offsets, cols, c + j, ldc, accumulate, finish, bias, relu, next_b);
+            continue;
+        }
+#endif
         if (cols <= WIDTH / 2) {
             V(strip_half)(packed_a, m, k, k0, kc, b + j, row_offsets, cols, c + j, ldc, accumulate, finish, bias, relu, next_b);
             continue;

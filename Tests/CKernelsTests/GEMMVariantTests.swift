@@ -25,10 +25,36 @@ final class GEMMVariantTests: XCTestCase {
     }
 
     /// A last strip narrower than nr runs as a strip of only the vectors it needs, down to one of half a vector's
-    /// width: n = 68, 57, 52, 44, 39 end in strips of 2, 1, half, 3, 3 vectors on AVX-512 (nr 48); half, 2, half,
-    /// 2, 1 on AVX2 (nr 16); 1, half, 1, 1, 2 on the portable variant (nr 8).
+    /// width, or, with fewer columns than a panel has rows (mr 8 and 4), column by column: n = 68, 57, 52, 44, 39,
+    /// 49 end in strips of 2, 1, columns (4), 3, 3 vectors, columns (1) on AVX-512 (nr 48); half, 2, half, 2, 1,
+    /// 1 on AVX2 (nr 16); 1, half, 1, 1, 2, columns (1) on the portable variant (nr 8).
     func testNarrowLastStripsMatchTheExactProduct() {
-        assertEveryVariantMatchesTheExactProduct([(9, 40, 68), (16, 29, 57), (7, 33, 52), (11, 12, 44), (5, 21, 39)])
+        assertEveryVariantMatchesTheExactProduct([(9, 40, 68), (16, 29, 57), (7, 33, 52), (11, 12, 44), (5, 21, 39), (19, 50, 49)])
+    }
+
+    /// The column-by-column last strip does each output's multiply-adds in a strip's order: column n − 1 of a
+    /// product whose last strip is that one column has the bits the same column gets as the first of a full strip.
+    func testColumnByColumnLastStripGivesAStripsBits() {
+        for variant in variants {
+            let (m, k, nr) = (21, 70, Int(variant.nr))
+            let n = nr + 1
+            let a = values(m * k, seed: 6), b = values(k * n, seed: 7), bias = values(m, seed: 8)
+            // B' holds B's last column first, then its first nr − 1 columns: one full strip.
+            var moved = [Float](repeating: 0, count: (k + 1) * nr)
+            for p in 0..<k {
+                moved[p * nr] = b[p * n + n - 1]
+                for j in 0..<(nr - 1) { moved[p * nr + 1 + j] = b[p * n + j] }
+            }
+            let slack = [Float](repeating: 0, count: nr)
+            var packed = [Float](repeating: 0, count: ck_gemm_packed_count([variant], m, k))
+            withUnsafePointer(to: variant) { ck_gemm_pack_a($0, a, m, k, &packed) }
+            var alone = [Float](repeating: 0, count: m * n), inStrip = [Float](repeating: 0, count: m * nr)
+            variant.multiply(packed, m, k, 0, k, b + slack, (0..<k).map { $0 * n }, n, &alone, n, 0, 1, bias, 0)
+            variant.multiply(packed, m, k, 0, k, moved, (0..<k).map { $0 * nr }, nr, &inStrip, nr, 0, 1, bias, 0)
+            for i in 0..<m {
+                XCTAssertEqual(alone[i * n + n - 1].bitPattern, inStrip[i * nr].bitPattern, "\(String(cString: variant.name)) row \(i)")
+            }
+        }
     }
 
     func assertEveryVariantMatchesTheExactProduct(_ shapes: [(m: Int, k: Int, n: Int)]) {
