@@ -127,7 +127,9 @@ psql "$MGMT_PG_CONNINFO_READER" -X -c "select mri_type, model, round(probability
 psql "$MGMT_PG_CONNINFO_READER" -X -c "select patient_id, round(nfnet_lstm::numeric, 4) as nfnet_lstm, round(resnet3d::numeric, 4) as resnet3d,
                                        round(mean_probability::numeric, 4) as mean_probability
                                 from patient_predictions_by_model where patient_id = '00042'"
-sql "select 'failures: ' || count(*) from failures"
+# The failures table keeps every run's (and dead letters drained before the start time are recorded then too).
+sql "select 'failures in this run: ' || count(*) filter (where last_seen >= '$t0') || ', on record from earlier: '
+            || count(*) filter (where last_seen < '$t0') || ' (select * from failures)' from failures"
 
 # The DICOM edge writes a SEG per segmented series and an SR for the study once it is done; without
 # MGMT_DICOM_DESTINATION (AE@host:port of a PACS) they are only stored (README, "DICOM output").
