@@ -56,7 +56,8 @@ declare -A command=([reporter]="reporter work" [ingest]="ingest work" [seg-worke
 for worker in reporter ingest seg-worker cls-worker cls-worker-3d ingest-deliver; do
   url=MGMT_AMQP_URL_${role[$worker]}
   read -r -a argv <<<"${command[$worker]}"
-  MGMT_AMQP_URL=${!url} MGMT_METRICS_PORT=$port "$bin/${argv[0]}" "${argv[@]:1}" >"$demo/logs/$worker.log" 2>&1 &
+  # Appended run after run (lines are timestamped): what a later run finds, such as a dead letter, can be traced back.
+  MGMT_AMQP_URL=${!url} MGMT_METRICS_PORT=$port "$bin/${argv[0]}" "${argv[@]:1}" >>"$demo/logs/$worker.log" 2>&1 &
   pids+=($!)
   echo "started $worker (pid $!, log $demo/logs/$worker.log, metrics http://127.0.0.1:$port/metrics)"
   port=$((port + 1))
