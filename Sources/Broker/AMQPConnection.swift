@@ -226,13 +226,13 @@ final class AMQPConnection {
         }
     }
 
-    /// Ready messages in `queue` (passive declare); a missing queue is `operationFailed` with 404.
-    func messageCount(queue: String) throws -> Int {
+    /// Ready messages and consumers of `queue` (passive declare); a missing queue is `operationFailed` with 404.
+    func status(of queue: String) throws -> QueueStatus {
         try ensureUsable()
         return try withArena { arena in
             let ok = amqp_queue_declare(state, Self.adminChannel, arena.bytes(queue), 1, 0, 0, 0, amqp_empty_table)
             try checkReply("inspect queue \"\(queue)\"", channel: Self.adminChannel)
-            return Int(ok?.pointee.message_count ?? 0)
+            return QueueStatus(ready: Int(ok?.pointee.message_count ?? 0), consumers: Int(ok?.pointee.consumer_count ?? 0))
         }
     }
 

@@ -147,7 +147,12 @@ public final class BrokerConnection: Sendable {
 
     /// Messages ready in `queue` (not counting unacknowledged ones). A missing queue throws `operationFailed` (404).
     public func messageCount(queue: String) throws -> Int {
-        try owner.perform { try $0.messageCount(queue: queue) }
+        try status(of: queue).ready
+    }
+
+    /// What `queue` holds and who reads it. A missing queue throws `operationFailed` (404).
+    public func status(of queue: String) throws -> QueueStatus {
+        try owner.perform { try $0.status(of: queue) }
     }
 
     /// Removes the ready messages of `queue`; returns how many.

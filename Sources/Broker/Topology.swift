@@ -31,3 +31,16 @@ public struct Topology: Sendable, Equatable {
         self.queues = queues
     }
 }
+
+/// A queue as a passive declare reports it.
+public struct QueueStatus: Equatable, Sendable {
+    /// Messages ready for delivery (not counting those delivered and not yet settled).
+    public var ready: Int
+    /// Consumers attached.
+    public var consumers: Int
+
+    public init(ready: Int, consumers: Int) {
+        self.ready = ready
+        self.consumers = consumers
+    }
+}
