@@ -71,7 +71,7 @@ final class BrokerPermissionTests: XCTestCase {
             return status == QueueStatus(ready: 0, consumers: 0) ? nil : "\(queue) (\(status.ready) ready, \(status.consumers) consumers)"
         }
         if !busy.isEmpty {
-            throw XCTSkip("the fleet's queues are in use: \(busy.joined(separator: ", ")). These tests read the real queues and put back what is not theirs, which counts against each message's delivery limit; run them on servers without pending work (scripts/servers.sh stop, then scripts/test.sh starts fresh ones)")
+            throw XCTSkip("the fleet's queues are in use: \(busy.joined(separator: ", ")). These tests read the real queues and put back what is not theirs, which counts against each message's delivery limit; run them once that work is done or purged (the demo and the tests share the servers' data under .local/)")
         }
         return connection
     }
