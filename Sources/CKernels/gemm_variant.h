@@ -9,6 +9,24 @@
 
 typedef float V(gemm_floats) __attribute__((vector_size(WIDTH * 4), aligned(4)));
 
+// Stores rows × cols of a tile's sums one float at a time (a tile cut by C's edge), value (r, j) at
+// sums[r · row_stride + j · column_stride]: (+ C if accumulate), then with finish + bias[r] and ReLU if relu.
+TARGET static inline void V(store_edge)(const float *sums, size_t row_stride, size_t column_stride, float *c, size_t ldc,
+                                        size_t rows, size_t cols, int accumulate, int finish, const float *bias, int relu) {
+    for (size_t r = 0; r < rows; r++) {
+        const float shift = finish && bias ? bias[r] : 0.0f;
+        for (size_t j = 0; j < cols; j++) {
+            float x = sums[r * row_stride + j * column_stride];
+            if (accumulate) x = c[r * ldc + j] + x;
+            if (finish) {
+                x = x + shift;
+                if (relu) x = x > 0.0f ? x : 0.0f;
+            }
+            c[r * ldc + j] = x;
+        }
+    }
+}
+
 // One mr × (nv · LANES) tile of C, in vectors VT of LANES floats, from A's panel (at k0, [kc][MR]) and B's strip
 // (row r at b + offsets[r], at least nv · LANES readable floats); rows × cols of it are stored. Inlined with nv a
 // constant: one function per strip width (the full one, NV vectors of WIDTH; narrower ones for a last strip that
@@ -53,18 +71,7 @@ typedef float V(gemm_floats) __attribute__((vector_size(WIDTH * 4), aligned(4)))
         }                                                                                                                      \
         float partial[MR][NV * LANES];                                                                                         \
         memcpy(partial, sum, sizeof partial);                                                                                  \
-        for (size_t r = 0; r < rows; r++) {                                                                                    \
-            const float shift = finish && bias ? bias[r] : 0.0f;                                                               \
-            for (size_t j = 0; j < cols; j++) {                                                                                \
-                float x = partial[r][j];                                                                                       \
-                if (accumulate) x = c[r * ldc + j] + x;                                                                        \
-                if (finish) {                                                                                                  \
-                    x = x + shift;                                                                                             \
-                    if (relu) x = x > 0.0f ? x : 0.0f;                                                                         \
-                }                                                                                                              \
-                c[r * ldc + j] = x;                                                                                            \
-            }                                                                                                                  \
-        }                                                                                                                      \
+        V(store_edge)(&partial[0][0], NV * LANES, 1, c, ldc, rows, cols, accumulate, finish, bias, relu);                      \
     }
 typedef float V(gemm_half) __attribute__((vector_size(WIDTH * 2), aligned(4)));
 TILE(tile, V(gemm_floats), WIDTH)
@@ -91,18 +98,7 @@ TARGET static inline __attribute__((always_inline)) void V(tile_columns)(
     }
     float partial[MR - 1][MR];
     memcpy(partial, sum, sizeof partial);
-    for (size_t r = 0; r < rows; r++) {
-        const float shift = finish && bias ? bias[r] : 0.0f;
-        for (size_t j = 0; j < cols; j++) {
-            float x = partial[j][r];
-            if (accumulate) x = c[r * ldc + j] + x;
-            if (finish) {
-                x = x + shift;
-                if (relu) x = x > 0.0f ? x : 0.0f;
-            }
-            c[r * ldc + j] = x;
-        }
-    }
+    V(store_edge)(&partial[0][0], 1, MR, c, ldc, rows, cols, accumulate, finish, bias, relu);
 }
 #endif
 
